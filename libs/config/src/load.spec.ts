@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadGatewayConfig, loadPipelineConfig, parseStageList } from './load.js';
+import { STAGE_NAMES } from './schema.js';
+
+describe('loadGatewayConfig', () => {
+  it('applies the architecture defaults when nothing is set', () => {
+    const c = loadGatewayConfig({});
+    expect(c.nats.url).toBe('nats://127.0.0.1:4222');
+    expect(c.database.url).toBe('postgres://postgres@127.0.0.1:5432/heady');
+    expect(c.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(c.http.port).toBe(8080);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadGatewayConfig({ HEADY_GATEWAY_PORT: '' }).http.port).toBe(8080);
+  });
+
+  it('rejects a bad value and names the variable', () => {
+    expect(() => loadGatewayConfig({ HEADY_GATEWAY_PORT: 'eighty' })).toThrow(ConfigError);
+    try {
+      loadGatewayConfig({ HEADY_GATEWAY_PORT: '70000', DATABASE_URL: 'not a url' });
+    } catch (e) {
+      expect((e as ConfigError).issues.join()).toMatch(/HEADY_GATEWAY_PORT/);
+      expect((e as ConfigError).issues.join()).toMatch(/DATABASE_URL/);
+    }
+  });
+});
+
+describe('parseStageList', () => {
+  it('expands all to the nine stages in order', () => {
+    expect(parseStageList('all')).toEqual([...STAGE_NAMES]);
+  });
+  it('keeps itinerary order whatever order is given', () => {
+    expect(parseStageList('monitor, plan')).toEqual(['plan', 'monitor']);
+  });
+  it('rejects an unknown stage', () => {
+    expect(() => parseStageList('plan,deploy')).toThrow(/deploy/);
+  });
+  it('is applied by loadPipelineConfig', () => {
+    expect(loadPipelineConfig({ HEADY_PIPELINE_STAGES: 'execute' }).stages).toEqual(['execute']);
+  });
+});

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { type z } from 'zod';
+import {
+  DEFAULTS,
+  STAGE_NAMES,
+  type StageName,
+  cliEnv,
+  commonEnv,
+  conductorEnv,
+  gatewayEnv,
+  pipelineEnv,
+} from './schema.js';
+
+/** Thrown at boot when the environment does not validate; lists every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: string[],
+  ) {
+    super(message);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
+  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n  ${issues.join('\n  ')}`, issues);
+  }
+  return result.data;
+}
+
+/** Settings every process has, in a nested, typed shape. */
+export interface CommonConfig {
+  service: string;
+  instanceId: string;
+  env: 'development' | 'test' | 'production';
+  logLevel: string;
+  dataDir: string;
+  nats: { url: string; rpcTimeoutMs: number; streamMaxAgeDays: number; duplicateWindowSeconds: number };
+  database: { url: string; poolMax: number };
+  redis: { url: string };
+  telemetry: { otlpEndpoint: string | undefined; sampleRatio: number };
+  ops: { port: number | undefined };
+}
+
+function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
+  return {
+    service,
+    instanceId: e.HEADY_INSTANCE_ID ?? `${service}-${hostname()}-${randomUUID().slice(0, 8)}`,
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir: resolve(e.HEADY_DATA_DIR),
+    nats: {
+      url: e.NATS_URL,
+      rpcTimeoutMs: e.HEADY_RPC_TIMEOUT_MS,
+      streamMaxAgeDays: e.HEADY_STREAM_MAX_AGE_DAYS,
+      duplicateWindowSeconds: e.HEADY_DUPLICATE_WINDOW_SECONDS,
+    },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    redis: { url: e.REDIS_URL },
+    telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: e.OTEL_TRACES_SAMPLER_ARG },
+    ops: { port: e.HEADY_OPS_PORT },
+  };
+}
+
+export interface GatewayConfig extends CommonConfig {
+  http: { host: string; port: number; bodyLimitBytes: number };
+}
+export interface ConductorConfig extends CommonConfig {
+  audit: { jsonlFile: string; writer: boolean };
+}
+export interface PipelineConfig extends CommonConfig {
+  stages: StageName[];
+  maxConcurrentTasks: number;
+}
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  const e = parse(gatewayEnv, env);
+  return {
+    ...common('gateway', e),
+    http: { host: e.HEADY_GATEWAY_HOST, port: e.HEADY_GATEWAY_PORT, bodyLimitBytes: e.HEADY_BODY_LIMIT_BYTES },
+  };
+}
+
+export function loadConductorConfig(env: Env = process.env): ConductorConfig {
+  const e = parse(conductorEnv, env);
+  const c = common('conductor', e);
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.conductorOpsPort },
+    audit: {
+      jsonlFile: resolve(e.HEADY_CONDUCTOR_AUDIT_FILE ?? `${c.dataDir}/audit/conductor-audit.jsonl`),
+      writer: e.HEADY_AUDIT_WRITER,
+    },
+  };
+}
+
+/** Parses `HEADY_PIPELINE_STAGES`: `all` or a comma-separated list of stage names. */
+export function parseStageList(value: string): StageName[] {
+  const v = value.trim();
+  if (v === 'all') return [...STAGE_NAMES];
+  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(STAGE_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new ConfigError(`HEADY_PIPELINE_STAGES: unknown stage(s) ${unknown.join(', ') || '(none given)'}; valid: all, ${STAGE_NAMES.join(', ')}`, [
+      'HEADY_PIPELINE_STAGES',
+    ]);
+  }
+  return STAGE_NAMES.filter((s) => names.includes(s));
+}
+
+export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
+  const e = parse(pipelineEnv, env);
+  const c = common('pipeline', e);
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.pipelineOpsPort },
+    stages: parseStageList(e.HEADY_PIPELINE_STAGES),
+    maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
+  };
+}
+
+export function loadCliConfig(env: Env = process.env): CommonConfig {
+  return common('cli', parse(cliEnv, env));
+}

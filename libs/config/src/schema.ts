@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** Names of the nine pipeline stages, in itinerary order. */
+export const STAGE_NAMES = [
+  'channel-entry',
+  'ingest',
+  'plan',
+  'execute',
+  'recover',
+  'self-critique',
+  'optimize',
+  'finalize',
+  'monitor',
+] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** Infrastructure defaults (ARCHITECTURE §6). These literals live here and nowhere else. */
+export const DEFAULTS = {
+  natsUrl: 'nats://127.0.0.1:4222',
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/heady',
+  redisUrl: 'redis://127.0.0.1:6379',
+  gatewayPort: 8080,
+  conductorOpsPort: 9101,
+  pipelineOpsPort: 9102,
+  maxConcurrentTasks: 6,
+  streamMaxAgeDays: 7,
+  duplicateWindowSeconds: 120,
+  rpcTimeoutMs: 5000,
+  dataDir: '.heady',
+} as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Environment shared by every process. */
+export const commonEnv = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  NATS_URL: z.string().min(1).default(DEFAULTS.natsUrl),
+  DATABASE_URL: z.string().url().default(DEFAULTS.databaseUrl),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  REDIS_URL: z.string().url().default(DEFAULTS.redisUrl),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HEADY_INSTANCE_ID: z.string().min(1).optional(),
+  HEADY_DATA_DIR: z.string().min(1).default(DEFAULTS.dataDir),
+  HEADY_STREAM_MAX_AGE_DAYS: z.coerce.number().positive().default(DEFAULTS.streamMaxAgeDays),
+  HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(DEFAULTS.duplicateWindowSeconds),
+  HEADY_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.rpcTimeoutMs),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  HEADY_OPS_PORT: port.optional(),
+});
+
+export const gatewayEnv = commonEnv.extend({
+  HEADY_GATEWAY_PORT: port.default(DEFAULTS.gatewayPort),
+  HEADY_GATEWAY_HOST: z.string().default('127.0.0.1'),
+  HEADY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+});
+
+export const conductorEnv = commonEnv.extend({
+  HEADY_CONDUCTOR_AUDIT_FILE: z.string().optional(),
+  HEADY_AUDIT_WRITER: bool.default(true),
+});
+
+export const pipelineEnv = commonEnv.extend({
+  /** Comma-separated stage names this process consumes; `all` (default) runs the nine. */
+  HEADY_PIPELINE_STAGES: z.string().default('all'),
+  HEADY_MAX_CONCURRENT_TASKS: z.coerce.number().int().min(1).max(64).default(DEFAULTS.maxConcurrentTasks),
+});
+
+export const cliEnv = commonEnv;

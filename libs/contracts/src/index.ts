@@ -1,0 +1,4 @@
+// Generated protobuf-es code for everything on the bus (from /proto), plus helpers.
+export * from './gen/heady/v1/run_pb.js';
+export * from './gen/heady/v1/audit_pb.js';
+export { registry, typeNameOf, contentTypeFor, parseContentType } from './registry.js';
