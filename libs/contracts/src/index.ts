@@ -2,3 +2,11 @@
 export * from './gen/heady/v1/run_pb.js';
 export * from './gen/heady/v1/audit_pb.js';
 export { registry, typeNameOf, contentTypeFor, parseContentType } from './registry.js';
+export {
+  ErrorCode,
+  HeadyError,
+  IdempotencyConflictError,
+  RunNotFoundError,
+  UnknownActionError,
+  isHeadyError,
+} from './errors.js';

@@ -1,0 +1,67 @@
+/**
+ * Domain errors shared by every service. Services throw these; the edge maps them —
+ * the gateway to RFC 9457 problem+json, the bus to a `Heady-Error` reply — so no
+ * service ever throws an HTTP exception.
+ */
+export const ErrorCode = {
+  /** The request is malformed or fails its schema. HTTP 400 (malformed) / 422 (semantic). */
+  ValidationFailed: 'VALIDATION_FAILED',
+  /** The body is not parseable JSON. HTTP 400. */
+  MalformedBody: 'MALFORMED_BODY',
+  /** No service group serves this action. HTTP 422. */
+  UnknownAction: 'UNKNOWN_ACTION',
+  /** An Idempotency-Key was reused with a different request body. HTTP 422. */
+  IdempotencyConflict: 'IDEMPOTENCY_CONFLICT',
+  /** The run does not exist. HTTP 404. */
+  RunNotFound: 'RUN_NOT_FOUND',
+  /** A dependency (NATS, PostgreSQL) is unreachable; retry later. HTTP 503. */
+  Unavailable: 'UNAVAILABLE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const KNOWN = new Set<string>(Object.values(ErrorCode));
+
+/** Base class of every domain error: a stable `code`, a human message, structured details. */
+export class HeadyError extends Error {
+  override readonly name: string = 'HeadyError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True for a {@link HeadyError}, or anything shaped like one that crossed the bus. */
+export function isHeadyError(e: unknown): e is { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+  return typeof e === 'object' && e !== null && KNOWN.has((e as { code?: unknown }).code as string);
+}
+
+export class UnknownActionError extends HeadyError {
+  override readonly name = 'UnknownActionError';
+  constructor(action: string, validActions: string[]) {
+    super(ErrorCode.UnknownAction, `unknown action "${action}"; valid actions: ${validActions.join(', ')}`, {
+      action,
+      validActions,
+    });
+  }
+}
+
+export class IdempotencyConflictError extends HeadyError {
+  override readonly name = 'IdempotencyConflictError';
+  constructor(key: string, runId: string) {
+    super(ErrorCode.IdempotencyConflict, `Idempotency-Key "${key}" was already used with a different request body`, {
+      idempotencyKey: key,
+      runId,
+    });
+  }
+}
+
+export class RunNotFoundError extends HeadyError {
+  override readonly name = 'RunNotFoundError';
+  constructor(runId: string) {
+    super(ErrorCode.RunNotFound, `run ${runId} does not exist`, { runId });
+  }
+}

@@ -1,0 +1,13 @@
+export { createDb, type DbOptions } from './pool.js';
+export {
+  databaseName,
+  dropDatabase,
+  ensureDatabase,
+  migrateDown,
+  migrateToLatest,
+  migrationStatus,
+  type MigrateOutcome,
+} from './migrate.js';
+export { migrations, SEED_GROUPS } from './migrations/index.js';
+export type * from './schema.js';
+export { sql, type Kysely, type Transaction } from 'kysely';

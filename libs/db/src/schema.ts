@@ -1,0 +1,123 @@
+import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+
+/** A timestamptz column: read as Date, written as Date or ISO string, defaulted by the database. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** BIGINT comes back from pg as a string (it may exceed 2^53). */
+type BigIntColumn = ColumnType<string, string | number | bigint, string | number | bigint>;
+export type Json = JSONColumnType<Record<string, unknown>, Record<string, unknown> | undefined, Record<string, unknown>>;
+
+export type RunStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'CANCELLED';
+export type StageStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED';
+export type Classification = 'PUBLIC' | 'INTERNAL' | 'PROPRIETARY' | 'RESTRICTED';
+
+export interface ServicesTable {
+  id: string;
+  name: string;
+  base_url: string;
+  health_path: Generated<string>;
+  status: Generated<string>;
+  last_healthy_at: NullableTimestamp;
+  metadata: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface NodesTable {
+  id: string;
+  name: string;
+  runtime: Generated<string>;
+  triggers: ColumnType<string[], string[] | undefined, string[]>;
+  enabled: Generated<boolean>;
+  metadata: Json;
+  created_at: Timestamp;
+}
+
+export interface WorkflowsTable {
+  id: string;
+  pipeline_id: Generated<string>;
+  max_concurrent_tasks: Generated<number>;
+  governance: Json;
+  created_at: Timestamp;
+}
+
+export interface PipelineRunsTable {
+  id: string;
+  workflow_id: string;
+  /** The client's Idempotency-Key; unique when present. */
+  request_id: string | null;
+  request_hash: string | null;
+  seed: BigIntColumn;
+  status: RunStatus;
+  action: string;
+  service_group: string;
+  input: Json;
+  options: Json;
+  session_id: string | null;
+  classification: Generated<Classification>;
+  trace_id: string | null;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+  result: Json;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PipelineStageRunsTable {
+  id: Generated<string>;
+  pipeline_run_id: string;
+  stage_num: number;
+  stage_name: string;
+  /** Self-critique may send a run back to execute; each pass is a new iteration. */
+  iteration: Generated<number>;
+  status: StageStatus;
+  attempts: Generated<number>;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+  metrics: Json;
+  output: Json;
+  error: string | null;
+}
+
+export interface AuditLogsTable {
+  id: string;
+  actor: string;
+  action: string;
+  target: string;
+  status: string;
+  details: Json;
+  timestamp: Timestamp;
+}
+
+export interface ServiceGroupsTable {
+  name: string;
+  weight: number;
+  enabled: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RoutingActionsTable {
+  action: string;
+  group_name: string;
+  created_at: Timestamp;
+}
+
+/** The one schema shared by every service (ARCHITECTURE §5). */
+export interface Database {
+  services: ServicesTable;
+  nodes: NodesTable;
+  workflows: WorkflowsTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_stage_runs: PipelineStageRunsTable;
+  audit_logs: AuditLogsTable;
+  service_groups: ServiceGroupsTable;
+  routing_actions: RoutingActionsTable;
+}
+
+export type PipelineRun = Selectable<PipelineRunsTable>;
+export type NewPipelineRun = Insertable<PipelineRunsTable>;
+export type PipelineRunUpdate = Updateable<PipelineRunsTable>;
+export type StageRun = Selectable<PipelineStageRunsTable>;
+export type AuditLog = Selectable<AuditLogsTable>;

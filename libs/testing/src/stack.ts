@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+
+/** The repository root, found from this file (libs/testing/dist/stack.js). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type ServiceName = 'gateway' | 'conductor' | 'pipeline';
+
+/** One Heady service running as its own OS process from its build output. */
+export class ServiceProcess {
+  private child: ChildProcess | undefined;
+  private out: WriteStream | undefined;
+  /** Every stdout/stderr line the process has written, across restarts. */
+  readonly lines: string[] = [];
+
+  constructor(
+    readonly name: ServiceName,
+    readonly port: number,
+    private readonly env: Record<string, string>,
+    readonly logFile: string,
+  ) {}
+
+  /** Base URL of the process's HTTP port (API for the gateway, ops endpoints for the others). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Spawns `node services/<name>/dist/main.js` and waits until `/readyz` answers 200. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    this.out ??= createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'services', this.name, 'dist', 'main.js')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      this.out?.write(d);
+      buf += d.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    await this.waitReady(timeoutMs);
+  }
+
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) {
+        throw new Error(`${this.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) before it was ready:\n${this.lines.slice(-20).join('\n')}`);
+      }
+      try {
+        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${this.name} not ready within ${timeoutMs} ms:\n${this.lines.slice(-20).join('\n')}`);
+  }
+
+  /** Sends a signal and waits for the process to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill('SIGTERM');
+    await new Promise<void>((r) => (this.out ? this.out.end(r) : r()));
+    this.out = undefined;
+  }
+}
+
+/** Options for {@link startStack}. */
+export interface StackOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  services?: ServiceName[];
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+}
+
+/** The three services started as separate processes against the given infrastructure. */
+export interface Stack {
+  dataDir: string;
+  gatewayUrl: string;
+  services: Record<ServiceName, ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+/** Starts conductor, pipeline and gateway (in that order) and waits until each is ready. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'heady-stack-'));
+  const base = {
+    NODE_ENV: 'test',
+    NATS_URL: opts.natsUrl,
+    DATABASE_URL: opts.databaseUrl,
+    HEADY_DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  const make = async (name: ServiceName): Promise<ServiceProcess> => {
+    const port = await freePort();
+    const env: Record<string, string> =
+      name === 'gateway' ? { ...base, HEADY_GATEWAY_PORT: String(port) } : { ...base, HEADY_OPS_PORT: String(port) };
+    return new ServiceProcess(name, port, env, join(dataDir, `${name}.log`));
+  };
+  const services = {
+    conductor: await make('conductor'),
+    pipeline: await make('pipeline'),
+    gateway: await make('gateway'),
+  };
+  const wanted = opts.services ?? (['conductor', 'pipeline', 'gateway'] as const);
+  for (const name of wanted) await services[name].start();
+  return {
+    dataDir,
+    gatewayUrl: services.gateway.url,
+    services,
+    async stop() {
+      await Promise.all(Object.values(services).map((s) => s.dispose()));
+    },
+  };
+}
