@@ -75,10 +75,13 @@ export interface GatewayConfig extends CommonConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
 }
 export interface ConductorConfig extends CommonConfig {
+  ops: { port: number };
   audit: { jsonlFile: string; writer: boolean };
 }
 export interface PipelineConfig extends CommonConfig {
+  ops: { port: number };
   stages: StageName[];
+  stageConsumer: { ackWaitMs: number; maxDeliver: number };
   maxConcurrentTasks: number;
 }
 
@@ -124,6 +127,7 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
     ...c,
     ops: { port: c.ops.port ?? DEFAULTS.pipelineOpsPort },
     stages: parseStageList(e.HEADY_PIPELINE_STAGES),
+    stageConsumer: { ackWaitMs: e.HEADY_STAGE_ACK_WAIT_MS, maxDeliver: e.HEADY_STAGE_MAX_DELIVER },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
   };
 }

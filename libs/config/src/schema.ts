@@ -66,6 +66,9 @@ export const conductorEnv = commonEnv.extend({
 export const pipelineEnv = commonEnv.extend({
   /** Comma-separated stage names this process consumes; `all` (default) runs the nine. */
   HEADY_PIPELINE_STAGES: z.string().default('all'),
+  /** How long a stage may hold a message before JetStream redelivers it (the recovery time after a crash). */
+  HEADY_STAGE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(8),
   HEADY_MAX_CONCURRENT_TASKS: z.coerce.number().int().min(1).max(64).default(DEFAULTS.maxConcurrentTasks),
 });
 

@@ -10,3 +10,14 @@ export {
   UnknownActionError,
   isHeadyError,
 } from './errors.js';
+export {
+  STAGE_NAMES,
+  isStageName,
+  nextStage,
+  runEventSubject,
+  stageCommand,
+  stageNum,
+  stageSubject,
+  type RunRef,
+  type StageName,
+} from './stages.js';

@@ -1,0 +1,1 @@
+export { table, createOutput, type Output } from './output.js';

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { dbCommands } from './commands/db.js';
+import { runsCommands } from './commands/runs.js';
+import { createOutput } from './output.js';
+
+const program = new Command('heady').description('Heady operator CLI').option('--json', 'machine-readable output');
+const out = createOutput(() => program.opts<{ json?: boolean }>().json === true);
+dbCommands(program, out);
+runsCommands(program, out);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { STAGE_NAMES, type StageName } from '@heady/config';
+import { type StageCommand, StageCommandSchema } from './gen/heady/v1/run_pb.js';
+
+export { STAGE_NAMES, type StageName };
+
+/** Position of a stage in the itinerary (0 = channel-entry … 8 = monitor). */
+export function stageNum(stage: StageName): number {
+  return STAGE_NAMES.indexOf(stage);
+}
+
+/** True when `name` is one of the nine stage names. */
+export function isStageName(name: string): name is StageName {
+  return (STAGE_NAMES as readonly string[]).includes(name);
+}
+
+/** The subject a stage consumes its commands from: `pipeline.stage.<stage>`. */
+export function stageSubject(stage: StageName): string {
+  return `pipeline.stage.${stage}`;
+}
+
+/** The subject of a run event: `runs.<runId>.<event>`. */
+export function runEventSubject(runId: string, event: string): string {
+  return `runs.${runId}.${event}`;
+}
+
+/** What a stage command says about its run. */
+export interface RunRef {
+  runId: string;
+  action: string;
+  group: string;
+  seed: bigint;
+}
+
+/** The command that starts `stage` of a run, carrying the routing slip (itinerary + completed). */
+export function stageCommand(run: RunRef, stage: StageName, iteration: number, completed: readonly string[]): StageCommand {
+  return create(StageCommandSchema, {
+    runId: run.runId,
+    stage,
+    stageNum: stageNum(stage),
+    iteration,
+    action: run.action,
+    group: run.group,
+    seed: run.seed,
+    slip: { itinerary: [...STAGE_NAMES], completed: [...completed] },
+    issuedAt: timestampNow(),
+  });
+}
+
+/** The stage after `stage` on the command's itinerary, or undefined at the end. */
+export function nextStage(cmd: StageCommand): StageName | undefined {
+  const itinerary = cmd.slip?.itinerary ?? [...STAGE_NAMES];
+  const next = itinerary[itinerary.indexOf(cmd.stage) + 1];
+  return next && isStageName(next) ? next : undefined;
+}
