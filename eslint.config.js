@@ -22,7 +22,7 @@ export default tseslint.config(
   {
     // Nest resolves constructor parameters from emitted type metadata, so injected
     // classes must be value imports, not `import type`.
-    files: ['services/**/*.ts', 'libs/bus/**/*.ts', 'libs/telemetry/**/*.ts'],
+    files: ['services/**/*.ts', 'libs/bus/**/*.ts', 'libs/runtime/**/*.ts', 'libs/telemetry/**/*.ts'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {

@@ -1,0 +1,43 @@
+import { type DescMessage, type Message, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { contentTypeFor, parseContentType, registry } from '@heady/contracts';
+import { DecodeError } from './errors.js';
+
+/** What can be sent: a protobuf-es message with its schema, or any JSON value. */
+export type Payload = { schema: DescMessage; message: Message } | { json: unknown };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a payload; returns the bytes and their `Content-Type`. */
+export function encode(p: Payload): { data: Uint8Array; contentType: string } {
+  if ('schema' in p) return { data: toBinary(p.schema, p.message), contentType: contentTypeFor(p.schema) };
+  return { data: encoder.encode(JSON.stringify(p.json ?? null)), contentType: 'application/json' };
+}
+
+/** Encodes what a handler returned: a protobuf-es message (it names its type) or JSON. */
+export function encodeValue(v: unknown): { data: Uint8Array; contentType: string } {
+  const typeName = (v as { $typeName?: unknown } | null)?.$typeName;
+  if (typeof typeName === 'string') {
+    const schema = registry.getMessage(typeName);
+    if (schema) return encode({ schema, message: v as Message });
+  }
+  return encode({ json: v === undefined ? null : v });
+}
+
+/** Decodes bytes by their `Content-Type` (protobuf types looked up in the contracts registry). */
+export function decode(contentType: string | undefined, data: Uint8Array, expected?: DescMessage): unknown {
+  const { media, proto } = parseContentType(contentType);
+  try {
+    if (media === 'application/protobuf') {
+      const schema = expected ?? (proto ? registry.getMessage(proto) : undefined);
+      if (!schema) throw new DecodeError(`unknown protobuf message type ${proto ?? '(none named)'}`);
+      if (proto && schema.typeName !== proto) throw new DecodeError(`expected ${schema.typeName}, got ${proto}`);
+      return fromBinary(schema, data);
+    }
+    if (media === 'application/json') return data.length ? (JSON.parse(decoder.decode(data)) as unknown) : null;
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    throw new DecodeError(`cannot decode ${media} payload: ${(e as Error).message}`, { cause: e });
+  }
+  throw new DecodeError(`unsupported content type ${contentType ?? '(none)'}`);
+}

@@ -1,0 +1,85 @@
+/** Codes of the errors the bus raises. */
+export const BusErrorCode = {
+  Permanent: 'PERMANENT',
+  Retryable: 'RETRYABLE',
+  PublishFailed: 'PUBLISH_FAILED',
+  Decode: 'DECODE',
+  Remote: 'REMOTE',
+  Unavailable: 'UNAVAILABLE',
+} as const;
+export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
+
+/** Base of the bus's errors: a stable `code` and the `cause`. */
+export class BusError extends Error {
+  override readonly name: string = 'BusError';
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The handler will never succeed with this message: copy it to DLQ with the reason and `term()` it; no retry. */
+export class PermanentError extends BusError {
+  override readonly name: string = 'PermanentError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(BusErrorCode.Permanent, message, options);
+  }
+}
+
+/** Try again later: `nak(delayMs)` (or the consumer's backoff when no delay is given). */
+export class RetryableError extends BusError {
+  override readonly name = 'RetryableError';
+  constructor(
+    message: string,
+    readonly delayMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(BusErrorCode.Retryable, message, options);
+  }
+}
+
+/** The payload cannot be decoded (unknown content type or message type, corrupt bytes): a poison message. */
+export class DecodeError extends PermanentError {
+  override readonly name = 'DecodeError';
+}
+
+/** JetStream did not acknowledge a publish (server unreachable, timeout, stream missing). */
+export class PublishError extends BusError {
+  override readonly name = 'PublishError';
+  constructor(
+    readonly subject: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(BusErrorCode.PublishFailed, message, options);
+  }
+}
+
+/** A request/reply handler answered with an error, or no handler answered (`code` UNAVAILABLE). */
+export class RemoteError extends BusError {
+  override readonly name = 'RemoteError';
+  constructor(
+    code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+export function isPermanentError(e: unknown): e is PermanentError {
+  return e instanceof PermanentError;
+}
+export function isRetryableError(e: unknown): e is RetryableError {
+  return e instanceof RetryableError;
+}
+export function isPublishError(e: unknown): e is PublishError {
+  return e instanceof PublishError;
+}
+export function isRemoteError(e: unknown): e is RemoteError {
+  return e instanceof RemoteError;
+}

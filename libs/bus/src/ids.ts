@@ -1,0 +1,53 @@
+import { type StageName } from '@heady/config';
+
+/** Header names the bus reads and writes. */
+export const Header = {
+  MsgId: 'Nats-Msg-Id',
+  ContentType: 'Content-Type',
+  Error: 'Heady-Error',
+  DlqReason: 'Heady-Dlq-Reason',
+  DlqStream: 'Heady-Dlq-Stream',
+  DlqConsumer: 'Heady-Dlq-Consumer',
+  DlqSeq: 'Heady-Dlq-Seq',
+  DlqSubject: 'Heady-Dlq-Subject',
+  DlqDeliveries: 'Heady-Dlq-Deliveries',
+  DlqAt: 'Heady-Dlq-At',
+  DlqOriginalMsgId: 'Heady-Dlq-Original-Msg-Id',
+} as const;
+
+/** The msg id of a stage command: `<runId>:<stage>:<iteration>` — a retried publish of the same step is dropped by JetStream. */
+export function stageMsgId(runId: string, stage: StageName | string, iteration: number): string {
+  return `${runId}:${stage}:${iteration}`;
+}
+
+/** A msg id made of the parts that say what a message means, joined with `:`. */
+export function eventMsgId(...parts: string[]): string {
+  if (!parts.length || parts.some((p) => p === '')) throw new Error('eventMsgId needs non-empty parts');
+  return parts.join(':');
+}
+
+/** The msg id of a message's dead-letter copy: one copy per original, however often it is copied. */
+export function dlqMsgId(stream: string, seq: number): string {
+  return `dlq:${stream}:${seq}`;
+}
+
+/**
+ * Whether a NATS subject matches a pattern with `*` (one token) and `>` (the rest, at least one token).
+ */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const tok = p[i];
+    if (tok === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (tok !== '*' && tok !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+/** The delay before redelivery attempt `deliveryCount + 1`: the schedule's entry, or its last. */
+export function backoffFor(schedule: readonly number[], deliveryCount: number): number {
+  if (!schedule.length) return 0;
+  return schedule[Math.min(Math.max(deliveryCount - 1, 0), schedule.length - 1)] ?? 0;
+}

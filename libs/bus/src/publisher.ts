@@ -1,0 +1,89 @@
+import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { type PubAck } from '@nats-io/jetstream';
+import { type MsgHdrs, RequestError, TimeoutError, headers } from '@nats-io/transport-node';
+import { ErrorCode } from '@heady/contracts';
+import { type Logger } from '@heady/telemetry';
+import { type Payload, decode, encode } from './codec.js';
+import { type BusConnection } from './connection.js';
+import { PublishError, RemoteError } from './errors.js';
+import { Header } from './ids.js';
+import { injectTrace } from './trace-headers.js';
+
+/** Options of {@link BusPublisher.publish}. */
+export interface PublishOptions {
+  /** Required: derived from what the message means, so a retried publish is dropped by JetStream's duplicate window. */
+  msgId: string;
+  headers?: Record<string, string>;
+  /** Fail unless the subject is captured by this stream. */
+  expectStream?: string;
+}
+
+/** Options of {@link BusPublisher.request}. */
+export interface RequestOptions<S extends DescMessage | undefined> {
+  timeoutMs: number;
+  /** Decode the reply as this protobuf type (otherwise by its Content-Type). */
+  replySchema?: S;
+  headers?: Record<string, string>;
+}
+
+function toHeaders(contentType: string, extra: Record<string, string> = {}): MsgHdrs {
+  const h = headers();
+  h.set(Header.ContentType, contentType);
+  for (const [k, v] of Object.entries(extra)) h.set(k, v);
+  injectTrace(h);
+  return h;
+}
+
+/** Publishes signed-later, traced messages to JetStream and makes request/reply calls. */
+export class BusPublisher {
+  constructor(
+    readonly connection: BusConnection,
+    private readonly log?: Logger,
+  ) {}
+
+  /**
+   * Publishes to JetStream and waits for its PubAck. On the wire: `Nats-Msg-Id` (duplicate
+   * suppression), `Content-Type`, and the W3C `traceparent` of the active span.
+   * @throws PublishError when JetStream does not acknowledge (server down, no stream).
+   */
+  async publish(subject: string, payload: Payload, opts: PublishOptions): Promise<PubAck> {
+    if (!opts.msgId) throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
+    const { data, contentType } = encode(payload);
+    const h = toHeaders(contentType, opts.headers);
+    try {
+      return await this.connection.js.publish(subject, data, {
+        msgID: opts.msgId,
+        headers: h,
+        ...(opts.expectStream ? { expect: { streamName: opts.expectStream } } : {}),
+      });
+    } catch (e) {
+      this.log?.warn({ err: e, subject, msg_id: opts.msgId }, 'publish failed');
+      throw new PublishError(subject, `publish on ${subject} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Core-NATS request/reply. A handler's error comes back as {@link RemoteError} with its
+   * code; no responder or a timeout is a RemoteError with code `UNAVAILABLE`.
+   */
+  async request<S extends DescMessage | undefined = undefined>(
+    subject: string,
+    payload: Payload,
+    opts: RequestOptions<S>,
+  ): Promise<S extends DescMessage ? MessageShape<S> : unknown> {
+    const { data, contentType } = encode(payload);
+    let reply;
+    try {
+      reply = await this.connection.nc.request(subject, data, { timeout: opts.timeoutMs, headers: toHeaders(contentType, opts.headers) });
+    } catch (e) {
+      const why = e instanceof RequestError && e.isNoResponders() ? 'no responders' : e instanceof TimeoutError ? 'timed out' : (e as Error).message;
+      throw new RemoteError(ErrorCode.Unavailable, `request ${subject}: ${why}`, { subject }, { cause: e });
+    }
+    const err = reply.headers?.get(Header.Error);
+    if (err) {
+      const body = JSON.parse(err) as { code?: string; message?: string; details?: Record<string, unknown> };
+      throw new RemoteError(body.code ?? 'REMOTE', body.message ?? 'remote handler failed', body.details ?? {});
+    }
+    return decode(reply.headers?.get(Header.ContentType), reply.data, opts.replySchema) as S extends DescMessage ? MessageShape<S> : unknown;
+  }
+}

@@ -1,0 +1,242 @@
+import { type CommonConfig } from '@heady/config';
+import { type Logger, counter, histogram } from '@heady/telemetry';
+import { type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { type Msg, type Subscription, headers } from '@nats-io/transport-node';
+import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { isObservable, lastValueFrom } from 'rxjs';
+import { decode, encodeValue } from '../codec.js';
+import { type BusConnection, closeBus, connectBus } from '../connection.js';
+import { JetStreamContext } from '../context.js';
+import { deadLetterDelivered, watchMaxDeliveries } from '../dead-letter.js';
+import { isPermanentError, isRetryableError } from '../errors.js';
+import { Header, backoffFor, subjectMatches } from '../ids.js';
+import { type ConsumerSpec, KV_BUCKETS, STREAMS, type StreamSpec, ensureTopology } from '../topology.js';
+import { extractTrace } from '../trace-headers.js';
+
+const messages = counter('heady_bus_messages_total', 'JetStream messages handled, by outcome', ['stream', 'consumer', 'outcome']);
+const handlerSeconds = histogram('heady_bus_handler_seconds', 'Time a handler took per delivery', ['consumer']);
+
+/** Options of {@link JetStreamServer}. */
+export interface JetStreamServerOptions {
+  config: Pick<CommonConfig, 'nats' | 'instanceId' | 'service'>;
+  /** Durable pull consumers to run; each message goes to the `@EventPattern` matching its subject. */
+  consumers: ConsumerSpec[];
+  streams?: readonly StreamSpec[];
+  kv?: readonly string[];
+  /** Queue group of `@MessagePattern` subscriptions, so replicas share requests. */
+  queueGroup?: string;
+  logger?: Logger;
+  /** In-flight messages per consumer (default 16). */
+  concurrency?: number;
+}
+
+/**
+ * The JetStream transport for NestJS. `@EventPattern(subject)` handlers consume durable
+ * JetStream consumers with explicit acks; `@MessagePattern(subject)` handlers answer core
+ * NATS requests. Every handler runs inside a span continuing the sender's trace.
+ */
+export class JetStreamServer extends Server implements CustomTransportStrategy {
+  private bus: BusConnection | undefined;
+  private readonly loops: Promise<void>[] = [];
+  private readonly iterators = new Set<ConsumerMessages>();
+  private readonly subs: Subscription[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private running = false;
+  private closing = false;
+
+  constructor(private readonly opts: JetStreamServerOptions) {
+    super();
+  }
+
+  /** Connects, creates the topology, starts consumers and RPC subscriptions. */
+  listen(callback: (err?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (err: unknown) => callback(err),
+    );
+  }
+
+  private async start(): Promise<void> {
+    const { config } = this.opts;
+    this.bus = await connectBus(config, `${config.instanceId}-server`);
+    await ensureTopology(this.bus.nc, this.bus.jsm, { streams: this.opts.streams ?? STREAMS, consumers: this.opts.consumers, kv: this.opts.kv ?? KV_BUCKETS, config });
+    for (const [pattern, handler] of this.messageHandlers) {
+      if (!handler.isEventHandler) this.subs.push(this.serveRequests(pattern, handler));
+    }
+    this.subs.push(...watchMaxDeliveries(this.bus.nc, this.bus.js, this.bus.jsm, this.opts.consumers, this.opts.logger));
+    this.running = true;
+    for (const spec of this.opts.consumers) this.loops.push(this.consumeLoop(spec));
+  }
+
+  /** True while connected and consuming (for `/readyz`). */
+  isReady(): boolean {
+    return this.running && !!this.bus && !this.bus.nc.isClosed() && !this.closing;
+  }
+
+  /** Stops pulling, lets in-flight handlers finish (up to 5 s), then drains the connection. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.running = false;
+    for (const it of this.iterators) it.stop();
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 5_000))]);
+    for (const s of this.subs) s.unsubscribe();
+    if (this.bus) await closeBus(this.bus).catch(() => undefined);
+  }
+
+  on(): never {
+    throw new Error('JetStreamServer does not support event listeners');
+  }
+
+  unwrap<T>(): T {
+    if (!this.bus) throw new Error('JetStreamServer is not listening yet');
+    return this.bus.nc as T;
+  }
+
+  private findHandler(subject: string): MessageHandler | undefined {
+    const exact = this.messageHandlers.get(subject);
+    if (exact?.isEventHandler) return exact;
+    for (const [pattern, h] of this.messageHandlers) if (h.isEventHandler && subjectMatches(pattern, subject)) return h;
+    return undefined;
+  }
+
+  private async consumeLoop(spec: ConsumerSpec): Promise<void> {
+    const limit = this.opts.concurrency ?? 16;
+    while (!this.closing) {
+      try {
+        const bus = this.bus;
+        if (!bus) return;
+        const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
+        const iter = await consumer.consume({ max_messages: limit });
+        this.iterators.add(iter);
+        for await (const m of iter) {
+          const p = this.dispatch(spec, m).finally(() => this.inflight.delete(p));
+          this.inflight.add(p);
+          while (this.inflight.size >= limit) await Promise.race(this.inflight);
+        }
+        this.iterators.delete(iter);
+      } catch (err) {
+        if (this.closing) return;
+        this.opts.logger?.warn({ err, consumer: spec.durable }, 'consumer loop interrupted; resuming');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  }
+
+  private async dispatch(spec: ConsumerSpec, m: JsMsg): Promise<void> {
+    const bus = this.bus;
+    if (!bus) return;
+    const ctx = new JetStreamContext(m, spec, (msg, s, reason) => deadLetterDelivered(bus.js, msg, s, reason));
+    const parent = extractTrace(m.headers);
+    const span = trace.getTracer('@heady/bus').startSpan(
+      `${m.subject} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': m.subject,
+          'messaging.consumer.group.name': spec.durable,
+          'messaging.message.id': ctx.msgId ?? '',
+          'messaging.nats.delivery_count': m.info.deliveryCount,
+        },
+      },
+      parent,
+    );
+    const started = performance.now();
+    await context.with(trace.setSpan(parent, span), async () => {
+      try {
+        const handler = this.findHandler(m.subject);
+        if (!handler) {
+          await ctx.deadLetter(`no handler for subject ${m.subject}`);
+          return;
+        }
+        let data: unknown;
+        try {
+          data = decode(m.headers?.get(Header.ContentType), m.data);
+        } catch (e) {
+          await ctx.deadLetter((e as Error).message);
+          return;
+        }
+        await this.invoke(handler, data, ctx);
+        ctx.ack();
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        await this.settleFailure(ctx, err).catch((e: unknown) => {
+          // DLQ unreachable: leave the message unacked; JetStream redelivers after ack_wait.
+          this.opts.logger?.error({ err: e, consumer: spec.durable }, 'could not settle a failed message');
+        });
+      } finally {
+        span.end();
+        handlerSeconds.observe({ consumer: spec.durable }, (performance.now() - started) / 1000);
+        messages.inc({ stream: spec.stream, consumer: spec.durable, outcome: ctx.settled ?? 'unsettled' });
+      }
+    });
+  }
+
+  private async settleFailure(ctx: JetStreamContext, err: unknown): Promise<void> {
+    if (ctx.settled) return;
+    const reason = err instanceof Error ? err.message : String(err);
+    if (isPermanentError(err)) {
+      this.opts.logger?.warn({ err, consumer: ctx.spec.durable, seq: ctx.streamSequence }, 'permanent failure; dead-lettered');
+      await ctx.deadLetter(reason);
+      return;
+    }
+    if (ctx.deliveryCount >= ctx.maxDeliver) {
+      this.opts.logger?.warn({ err, consumer: ctx.spec.durable, seq: ctx.streamSequence }, 'retries exhausted; dead-lettered');
+      await ctx.deadLetter(`max deliveries (${ctx.maxDeliver}) exhausted: ${reason}`);
+      return;
+    }
+    const delay = isRetryableError(err) && err.delayMs !== undefined ? err.delayMs : backoffFor(ctx.spec.backoffMs, ctx.deliveryCount);
+    this.opts.logger?.warn({ err, consumer: ctx.spec.durable, delivery: ctx.deliveryCount, delay_ms: delay }, 'handler failed; will retry');
+    ctx.nak(delay);
+  }
+
+  private async invoke(handler: MessageHandler, data: unknown, ctx: unknown): Promise<unknown> {
+    const out: unknown = await handler(data, ctx);
+    return isObservable(out) ? lastValueFrom(out, { defaultValue: undefined }) : out;
+  }
+
+  private serveRequests(pattern: string, handler: MessageHandler): Subscription {
+    const bus = this.bus;
+    if (!bus) throw new Error('not connected');
+    const sub = bus.nc.subscribe(pattern, { queue: this.opts.queueGroup ?? this.opts.config.service });
+    void (async () => {
+      for await (const m of sub) void this.answer(m, handler);
+    })();
+    return sub;
+  }
+
+  private async answer(m: Msg, handler: MessageHandler): Promise<void> {
+    const parent = extractTrace(m.headers);
+    const span = trace.getTracer('@heady/bus').startSpan(`${m.subject} handle`, { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject } }, parent);
+    await context.with(trace.setSpan(parent, span), async () => {
+      try {
+        const data = decode(m.headers?.get(Header.ContentType), m.data);
+        const result = await this.invoke(handler, data, undefined);
+        const { data: bytes, contentType } = encodeValue(result);
+        const h = headers();
+        h.set(Header.ContentType, contentType);
+        m.respond(bytes, { headers: h });
+      } catch (err) {
+        const e = err as { code?: unknown; message?: unknown; details?: unknown };
+        const body = {
+          code: typeof e?.code === 'string' ? e.code : 'INTERNAL',
+          message: typeof e?.message === 'string' ? e.message : 'handler failed',
+          details: typeof e?.details === 'object' && e.details !== null ? e.details : {},
+        };
+        if (body.code === 'INTERNAL') {
+          span.recordException(err as Error);
+          this.opts.logger?.error({ err, subject: m.subject }, 'request handler failed');
+        }
+        const h = headers();
+        const json = JSON.stringify(body);
+        h.set(Header.Error, json);
+        h.set(Header.ContentType, 'application/json');
+        m.respond(new TextEncoder().encode(json), { headers: h });
+      } finally {
+        span.end();
+      }
+    });
+  }
+}

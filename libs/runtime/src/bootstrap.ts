@@ -1,0 +1,83 @@
+import 'reflect-metadata';
+import { type CommonConfig } from '@heady/config';
+import { BusExceptionFilter, type ConsumerSpec, JetStreamServer, connectBus } from '@heady/bus';
+import { PinoNestLogger, ReadinessRegistry, createLogger, enableDefaultMetrics, initTracing, HttpTraceInterceptor, type Logger } from '@heady/telemetry';
+import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RuntimeModule } from './runtime.module.js';
+
+/** What {@link bootstrapService} needs to start one Heady process. */
+export interface ServiceBootstrap<C extends CommonConfig> {
+  config: C;
+  /** The service's feature module; built with the runtime providers available globally. */
+  module: (runtime: DynamicModule) => Type | DynamicModule;
+  /** Durable JetStream consumers this process runs (empty for request/reply only). */
+  consumers?: ConsumerSpec[];
+  /** Queue group for request/reply handlers, so replicas share RPCs. */
+  queueGroup?: string;
+  /** The HTTP port: the API for the gateway, the ops endpoints for every other service. */
+  http: { port: number; host?: string; bodyLimit?: number };
+  /** False when `configure` installs its own body parsers. */
+  bodyParser?: boolean;
+  /** Runs on the Fastify adapter before listen (content parsers, hooks). */
+  configure?: (app: NestFastifyApplication, logger: Logger) => void | Promise<void>;
+}
+
+/**
+ * Starts one service process: tracing first (so every later span has a provider), the
+ * JSON logger, a bus connection, the Nest app on Fastify with the JetStream transport
+ * attached, the HTTP listener; SIGTERM/SIGINT shut it all down in order.
+ */
+export async function bootstrapService<C extends CommonConfig>(opts: ServiceBootstrap<C>): Promise<INestApplication> {
+  const { config } = opts;
+  const tracing = initTracing(config);
+  const logger = createLogger(config);
+  enableDefaultMetrics(config.service);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
+  const bus = await connectBus(config);
+  const adapter = new FastifyAdapter({ bodyLimit: opts.http.bodyLimit ?? 1_048_576, trustProxy: false });
+  const app = await NestFactory.create<NestFastifyApplication>(opts.module(RuntimeModule.forRoot(config, logger, bus)), adapter, {
+    logger: new PinoNestLogger(logger),
+    bufferLogs: false,
+    bodyParser: opts.bodyParser ?? true,
+  });
+  app.useGlobalInterceptors(new HttpTraceInterceptor());
+  await opts.configure?.(app, logger);
+
+  const server = new JetStreamServer({
+    config,
+    consumers: opts.consumers ?? [],
+    queueGroup: opts.queueGroup ?? config.service,
+    logger,
+  });
+  // deferInitialization: register the filter before the microservice wires its handlers.
+  const microservice = app.connectMicroservice({ strategy: server }, { deferInitialization: true });
+  // Handler errors reach the transport unchanged (PermanentError → DLQ, domain codes → replies).
+  microservice.useGlobalFilters(new BusExceptionFilter());
+  app.get(ReadinessRegistry).register('bus-consumers', () => server.isReady());
+
+  await app.startAllMicroservices();
+  await app.listen({ port: opts.http.port, host: opts.http.host ?? '127.0.0.1' });
+  logger.info({ port: opts.http.port, consumers: (opts.consumers ?? []).map((c) => c.durable) }, `${config.service} ready`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${config.service} stopping`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    void app
+      .close()
+      .then(() => tracing.shutdown())
+      .then(() => process.exit(0), (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return app;
+}

@@ -1,0 +1,3 @@
+export { bootstrapService, type ServiceBootstrap } from './bootstrap.js';
+export { RuntimeModule } from './runtime.module.js';
+export { CONFIG, DB, LOGGER } from './tokens.js';

@@ -1,0 +1,25 @@
+import { LOGGER } from '@heady/runtime';
+import { type Logger } from '@heady/telemetry';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs/common';
+import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { toProblem } from './problem.js';
+
+/** Renders every error under the gateway as `application/problem+json` (RFC 9457). */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly log: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    send(this.log, exception, req, reply);
+  }
+}
+
+/** Writes the problem for `exception`; also used as Fastify's error handler for errors raised before Nest routes. */
+export function send(log: Logger, exception: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const p = { ...toProblem(exception), instance: req.url };
+  if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
+  void reply.status(p.status).header('content-type', 'application/problem+json; charset=utf-8').send(p);
+}

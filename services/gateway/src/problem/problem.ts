@@ -1,0 +1,82 @@
+import { ErrorCode, isHeadyError } from '@heady/contracts';
+import { isRemoteError } from '@heady/bus';
+import { HttpException } from '@nestjs/common';
+
+/** An RFC 9457 problem details object. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  code: string;
+  [extension: string]: unknown;
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.ValidationFailed]: 422,
+  [ErrorCode.MalformedBody]: 400,
+  [ErrorCode.UnknownAction]: 422,
+  [ErrorCode.IdempotencyConflict]: 422,
+  [ErrorCode.RunNotFound]: 404,
+  [ErrorCode.Unavailable]: 503,
+};
+
+const TITLE: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function slug(code: string): string {
+  return code.toLowerCase().replace(/_/g, '-');
+}
+
+function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+  return { type: `urn:heady:problem:${slug(code)}`, title: TITLE[status] ?? 'Error', status, detail, code, ...extra };
+}
+
+/** Fastify's own errors (body parsing, media type, size) carry a code and a 4xx statusCode. */
+function isFastifyClientError(e: unknown): e is { code: string; statusCode: number; message: string } {
+  const x = e as { code?: unknown; statusCode?: unknown };
+  return typeof x?.code === 'string' && x.code.startsWith('FST_') && typeof x.statusCode === 'number' && x.statusCode >= 400 && x.statusCode < 500;
+}
+
+/**
+ * Maps anything thrown while serving a request to a problem. Domain errors keep their
+ * code; client errors keep their 4xx; the bus being unreachable is a 503; anything else
+ * is a 500 whose detail reveals nothing (the log has it).
+ */
+export function toProblem(e: unknown): Problem {
+  if (isHeadyError(e) || (isRemoteError(e) && isHeadyError({ code: e.code }))) {
+    const err = e as { code: ErrorCode; message: string; details?: Record<string, unknown> };
+    return problem(STATUS[err.code], err.code, err.message, err.details ?? {});
+  }
+  if (isRemoteError(e)) {
+    // The bus could not reach the conductor (no responders, timeout) or it failed unexpectedly.
+    return problem(503, ErrorCode.Unavailable, 'the conductor is unavailable; retry later');
+  }
+  if (isFastifyClientError(e)) {
+    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e instanceof SyntaxError) {
+      return problem(400, ErrorCode.MalformedBody, `the request body is not valid JSON: ${e.message}`);
+    }
+    return problem(e.statusCode, e.code.replace(/^FST_ERR_/, ''), e.message);
+  }
+  if (e instanceof SyntaxError) return problem(400, ErrorCode.MalformedBody, `the request body is not valid JSON: ${e.message}`);
+  if (e instanceof HttpException) {
+    // Nest's own (unknown route) and Fastify's (media type, body size) client errors.
+    const status = e.getStatus();
+    const code = (TITLE[status] ?? `http ${status}`).toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+    return problem(status, code, e.message);
+  }
+  const x = e as { code?: string; name?: string };
+  if (x?.name === 'PublishError' || x?.code === 'UNAVAILABLE') return problem(503, ErrorCode.Unavailable, 'a dependency is unavailable; retry later');
+  return problem(500, 'internal', 'an unexpected error occurred; it has been logged');
+}

@@ -1,0 +1,86 @@
+import { type Database, type Kysely, type PipelineRun, type StageRun, type Transaction } from '@heady/db';
+import { DB } from '@heady/runtime';
+import { Inject, Injectable } from '@nestjs/common';
+
+/** Identifies one execution of a stage: the idempotency key of its effects. */
+export interface StageKey {
+  runId: string;
+  stageNum: number;
+  stageName: string;
+  iteration: number;
+}
+
+@Injectable()
+export class StageRunsRepository {
+  constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
+
+  getRun(id: string): Promise<PipelineRun | undefined> {
+    return this.db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * Counts an attempt on the stage's single row, creating it on the first. Returns
+   * undefined when the row is already SUCCEEDED: the work is done, only re-emit.
+   * Committed on its own, so the count survives a failed or crashed attempt.
+   */
+  beginAttempt(k: StageKey): Promise<StageRun | undefined> {
+    return this.db
+      .insertInto('pipeline_stage_runs')
+      .values({ pipeline_run_id: k.runId, stage_num: k.stageNum, stage_name: k.stageName, iteration: k.iteration, status: 'RUNNING', attempts: 1, error: null })
+      .onConflict((oc) =>
+        oc
+          .columns(['pipeline_run_id', 'stage_num', 'iteration'])
+          .doUpdateSet((eb) => ({ attempts: eb('pipeline_stage_runs.attempts', '+', 1), status: 'RUNNING', error: null }))
+          .where('pipeline_stage_runs.status', '<>', 'SUCCEEDED'),
+      )
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Runs `fn` in a transaction holding the stage row's lock, so two deliveries of one stage never both do the work. */
+  async withStageLock<T>(k: StageKey, fn: (tx: Transaction<Database>, row: StageRun) => Promise<T>): Promise<T | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .selectFrom('pipeline_stage_runs')
+        .selectAll()
+        .where('pipeline_run_id', '=', k.runId)
+        .where('stage_num', '=', k.stageNum)
+        .where('iteration', '=', k.iteration)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row || row.status === 'SUCCEEDED') return undefined;
+      return fn(tx, row);
+    });
+  }
+
+  async markSucceeded(tx: Transaction<Database>, rowId: string, output: Record<string, unknown>, metrics: Record<string, number>): Promise<void> {
+    await tx
+      .updateTable('pipeline_stage_runs')
+      .set({ status: 'SUCCEEDED', finished_at: new Date(), output, metrics, error: null })
+      .where('id', '=', rowId)
+      .execute();
+  }
+
+  /** Records a failed attempt; `final` marks the stage FAILED (no more retries). */
+  async recordFailure(k: StageKey, error: string, final: boolean): Promise<void> {
+    await this.db
+      .updateTable('pipeline_stage_runs')
+      .set({ error, ...(final ? { status: 'FAILED' as const, finished_at: new Date() } : {}) })
+      .where('pipeline_run_id', '=', k.runId)
+      .where('stage_num', '=', k.stageNum)
+      .where('iteration', '=', k.iteration)
+      .where('status', '<>', 'SUCCEEDED')
+      .execute();
+  }
+
+  /** Ends a run FAILED unless it already ended. */
+  async failRun(runId: string, error: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('pipeline_runs')
+      .set({ status: 'FAILED', error, finished_at: new Date(), updated_at: new Date() })
+      .where('id', '=', runId)
+      .where('status', 'in', ['PENDING', 'RUNNING'])
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+}

@@ -1,0 +1,21 @@
+import { defineStage } from './stage.js';
+
+/** Stage 8. Measures the run (total and per-stage time), then closes it SUCCEEDED. Drift baselines arrive later. */
+export const monitor = defineStage('monitor', async ({ run, tx }) => {
+  const now = new Date();
+  const rows = await tx
+    .selectFrom('pipeline_stage_runs')
+    .select(['stage_name', 'started_at', 'finished_at'])
+    .where('pipeline_run_id', '=', run.id)
+    .where('status', '=', 'SUCCEEDED')
+    .execute();
+  const stageMs = Object.fromEntries(rows.map((r) => [r.stage_name, (r.finished_at?.getTime() ?? now.getTime()) - r.started_at.getTime()]));
+  const totalMs = now.getTime() - run.created_at.getTime();
+  await tx
+    .updateTable('pipeline_runs')
+    .set({ status: 'SUCCEEDED', finished_at: now, updated_at: now })
+    .where('id', '=', run.id)
+    .where('status', '=', 'RUNNING')
+    .execute();
+  return { output: { totalMs, stageMs }, metrics: { totalMs } };
+});

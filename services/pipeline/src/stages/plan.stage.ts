@@ -1,0 +1,20 @@
+import { defineStage } from './stage.js';
+
+/**
+ * Stage 2. Records the service group the conductor chose, with its weight and the
+ * workflow's task budget, as a one-task graph. Monte Carlo readiness and usage budget
+ * reservation arrive with durable runs.
+ */
+export const plan = defineStage('plan', async ({ run, cmd, tx }) => {
+  const group = await tx.selectFrom('service_groups').select(['name', 'weight']).where('name', '=', cmd.group).executeTakeFirst();
+  const workflow = await tx.selectFrom('workflows').select(['max_concurrent_tasks']).where('id', '=', run.workflow_id).executeTakeFirst();
+  await tx.updateTable('pipeline_runs').set({ service_group: cmd.group, updated_at: new Date() }).where('id', '=', run.id).execute();
+  return {
+    output: {
+      group: cmd.group,
+      weight: group?.weight ?? null,
+      maxConcurrentTasks: workflow?.max_concurrent_tasks ?? 6,
+      tasks: [{ id: 'task-1', action: run.action, group: cmd.group }],
+    },
+  };
+});

@@ -1,0 +1,191 @@
+import { STAGE_NAMES } from '@heady/config';
+import { type Database, type Kysely, sql } from '@heady/db';
+import { createTestDatabase, type Stack, startNatsServer, startStack, type TestDatabase } from '@heady/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getRun, openDb, postRun, waitTerminal } from './helpers.js';
+
+// The whole system: conductor, pipeline and gateway as separate processes, against a
+// nats-server of this suite's own and a fresh PostgreSQL database.
+describe('a run through REST → conductor → nine JetStream stages → PostgreSQL', () => {
+  let nats: Awaited<ReturnType<typeof startNatsServer>>;
+  let pg: TestDatabase;
+  let stack: Stack;
+  let db: Kysely<Database>;
+  let base: string;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    pg = await createTestDatabase('heady_e2e');
+    stack = await startStack({ natsUrl: nats.url, databaseUrl: pg.url, env: { HEADY_STAGE_ACK_WAIT_MS: '3000' } });
+    db = openDb(pg.url);
+    base = stack.gatewayUrl;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await db?.destroy();
+    await pg?.drop();
+    await nats?.stop();
+  });
+
+  it('accepts a run with 202 and the links of the contract, and it is readable at once', async () => {
+    const res = await postRun(base, { action: 'analyze', input: { text: 'hello' } });
+    expect(res.status).toBe(202);
+    const runId = res.body.runId as string;
+    expect(res.body).toEqual({ runId, status: 'PENDING', links: { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` } });
+    const view = await getRun(base, runId);
+    expect(view.runId).toBe(runId);
+    expect(view.action).toBe('analyze');
+    expect(view.group).toBe('reasoning');
+  });
+
+  it('takes 50 concurrent runs to SUCCEEDED, each with its nine stage rows in order', async () => {
+    const actions = ['chat', 'code', 'search', 'simulate', 'embed'];
+    const posted = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => postRun(base, { action: actions[i % actions.length], input: { n: i } })),
+    );
+    expect(posted.map((p) => p.status)).toEqual(Array(50).fill(202));
+    const views = await waitTerminal(base, posted.map((p) => p.body.runId as string));
+    for (const v of views) {
+      expect(v.status).toBe('SUCCEEDED');
+      expect(v.stages.map((s) => s.name)).toEqual([...STAGE_NAMES]);
+      expect(v.stages.map((s) => s.num)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(v.stages.every((s) => s.status === 'SUCCEEDED' && s.attempts >= 1)).toBe(true);
+      expect(v.finishedAt).not.toBeNull();
+      expect(v.result).toMatchObject({ action: v.action, group: v.group });
+    }
+    const groups = new Set(views.map((v) => v.group));
+    expect(groups).toEqual(new Set(['reasoning', 'coding', 'search', 'sims', 'embedding']));
+  });
+
+  it('returns the same run for the same Idempotency-Key and body, and 422 for another body', async () => {
+    const key = `key-${Date.now()}`;
+    const body = { action: 'chat', input: { q: 'same' }, options: { seed: 7 } };
+    const first = await postRun(base, body, { 'idempotency-key': key });
+    // the same body with its keys in another order is the same request
+    const again = await postRun(base, { options: { seed: 7 }, input: { q: 'same' }, action: 'chat' }, { 'idempotency-key': key });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.body.runId).toBe(first.body.runId);
+    const other = await postRun(base, { ...body, input: { q: 'different' } }, { 'idempotency-key': key });
+    expect(other.status).toBe(422);
+    expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(other.body).toMatchObject({ status: 422, code: 'IDEMPOTENCY_CONFLICT', runId: first.body.runId });
+    const [done] = await waitTerminal(base, [first.body.runId as string]);
+    expect(done?.status).toBe('SUCCEEDED');
+    const count = await db.selectFrom('pipeline_runs').select(sql<number>`count(*)::int`.as('n')).where('request_id', '=', key).executeTakeFirst();
+    expect(count?.n).toBe(1);
+  });
+
+  it('answers 422 naming the valid actions for an unknown action', async () => {
+    const res = await postRun(base, { action: 'teleport', input: {} });
+    expect(res.status).toBe(422);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', action: 'teleport' });
+    expect(res.body.validActions).toEqual(expect.arrayContaining(['chat', 'analyze', 'code', 'ocr', 'status']));
+    expect(String(res.body.detail)).toMatch(/valid actions: .*analyze/);
+  });
+
+  it('answers 400 problem+json for malformed JSON', async () => {
+    const res = await postRun(base, '{"action": "chat", "input": {');
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', instance: '/api/runs' });
+  });
+
+  it('answers 422 problem+json for a body of the wrong shape', async () => {
+    for (const body of [{ action: 'chat' }, { action: 'chat', input: 'text' }, { action: 'chat', input: {}, extra: 1 }, [], 42]) {
+      const res = await postRun(base, body);
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('answers 404 problem+json for an unknown run id', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const res = await fetch(`${base}/api/runs/${id}`);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ status: 404, code: 'RUN_NOT_FOUND' });
+    }
+  });
+
+  it('reports health on /api/health and /readyz, and metrics on /metrics of every process', async () => {
+    const health = await fetch(`${base}/api/health`);
+    expect(health.status).toBe(200);
+    for (const svc of Object.values(stack.services)) {
+      expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+      expect(metrics).toMatch(/heady_/);
+    }
+    const conductor = (await (await fetch(`${stack.services.conductor.url}/api/conductor/health`)).json()) as { groups: { group: string; weight: number }[] };
+    expect(conductor.groups).toHaveLength(12);
+    expect(conductor.groups[0]).toMatchObject({ group: 'reasoning', weight: 1 });
+  });
+
+  it('carries one trace id from the gateway through the conductor to every stage, and into the logs of all three', async () => {
+    const res = await postRun(base, { action: 'chat', input: { trace: true } });
+    const traceId = res.headers.get('traceparent')?.split('-')[1];
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    const [done] = await waitTerminal(base, [res.body.runId as string]);
+    expect(done?.status).toBe('SUCCEEDED');
+    const stored = await db.selectFrom('pipeline_runs').select('trace_id').where('id', '=', res.body.runId as string).executeTakeFirst();
+    expect(stored?.trace_id).toBe(traceId);
+    for (const name of ['gateway', 'conductor', 'pipeline'] as const) {
+      const lines = stack.services[name].lines.filter((l) => l.includes(`"trace_id":"${traceId}"`));
+      expect(lines.length, `${name} logged the trace`).toBeGreaterThan(0);
+    }
+    // every stage of that run logged under the same trace
+    const stageLines = stack.services.pipeline.lines.filter((l) => l.includes(`"trace_id":"${traceId}"`) && l.includes('succeeded'));
+    expect(stageLines.length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('writes every routing decision to the audit log table and the JSONL file', async () => {
+    const res = await postRun(base, { action: 'ocr', input: {} });
+    const runId = res.body.runId as string;
+    await waitTerminal(base, [runId]);
+    let row;
+    for (let i = 0; i < 40 && !row; i++) {
+      row = await db.selectFrom('audit_logs').selectAll().where('target', '=', runId).executeTakeFirst();
+      if (!row) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(row).toMatchObject({ action: 'ROUTE', status: 'OK' });
+    expect(row?.details).toMatchObject({ action: 'ocr', group: 'vision', weight: 0.5 });
+    const { readFile } = await import('node:fs/promises');
+    const jsonl = await readFile(`${stack.dataDir}/audit/conductor-audit.jsonl`, 'utf8');
+    const entry = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { target: string; details: { group: string } }).find((e) => e.target === runId);
+    expect(entry?.details.group).toBe('vision');
+  });
+
+  it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {
+    const n = 150;
+    const posted = await Promise.all(Array.from({ length: n }, (_, i) => postRun(base, { action: 'analyze', input: { kill: i } })));
+    const ids = posted.map((p) => p.body.runId as string);
+    expect(posted.every((p) => p.status === 202)).toBe(true);
+    // kill once work is visibly under way
+    for (let i = 0; i < 100; i++) {
+      const r = await db.selectFrom('pipeline_stage_runs').select(sql<number>`count(*)::int`.as('n')).where('pipeline_run_id', 'in', ids).executeTakeFirst();
+      if ((r?.n ?? 0) > 20) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    await stack.services.pipeline.kill('SIGKILL');
+    const atKill = await db.selectFrom('pipeline_runs').select(sql<number>`count(*)::int`.as('n')).where('id', 'in', ids).where('status', '=', 'SUCCEEDED').executeTakeFirst();
+    expect(atKill?.n ?? 0, 'runs were still in flight when the pipeline died').toBeLessThan(n);
+    await stack.services.pipeline.start();
+
+    const views = await waitTerminal(base, ids, 120_000);
+    expect(views.filter((v) => v.status !== 'SUCCEEDED').map((v) => `${v.runId}:${v.status}`)).toEqual([]);
+    const twice = await db
+      .selectFrom('pipeline_stage_runs')
+      .select(['pipeline_run_id', 'stage_num', sql<number>`count(*)::int`.as('n')])
+      .where('pipeline_run_id', 'in', ids)
+      .where('status', '=', 'SUCCEEDED')
+      .groupBy(['pipeline_run_id', 'stage_num'])
+      .having(sql`count(*)`, '>', 1)
+      .execute();
+    expect(twice).toEqual([]);
+    const rows = await db.selectFrom('pipeline_stage_runs').select(sql<number>`count(*)::int`.as('n')).where('pipeline_run_id', 'in', ids).executeTakeFirst();
+    expect(rows?.n).toBe(n * 9);
+  });
+});
