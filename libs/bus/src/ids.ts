@@ -1,5 +1,3 @@
-import { type StageName } from '@heady/config';
-
 /** Header names the bus reads and writes. */
 export const Header = {
   MsgId: 'Nats-Msg-Id',
@@ -16,7 +14,7 @@ export const Header = {
 } as const;
 
 /** The msg id of a stage command: `<runId>:<stage>:<iteration>` — a retried publish of the same step is dropped by JetStream. */
-export function stageMsgId(runId: string, stage: StageName | string, iteration: number): string {
+export function stageMsgId(runId: string, stage: string, iteration: number): string {
   return `${runId}:${stage}:${iteration}`;
 }
 

@@ -7,7 +7,7 @@ import {
   STAGE_NAMES,
   type StageName,
   cliEnv,
-  commonEnv,
+  type commonEnv,
   conductorEnv,
   gatewayEnv,
   pipelineEnv,

@@ -79,7 +79,7 @@ async function run(url: string, step: (m: Migrator) => ReturnType<Migrator['migr
   const { db, migrator } = migratorFor(url);
   try {
     const { error, results } = await step(migrator);
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    if (error) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
     return { createdDatabase, results: results ?? [] };
   } finally {
     await db.destroy();

@@ -1,5 +1,5 @@
 import { type CommonConfig } from '@heady/config';
-import { BusPublisher, type BusConnection, closeBus, connectBus } from '@heady/bus';
+import { BusPublisher, type BusConnection, closeBus } from '@heady/bus';
 import { createDb, sql, type Database, type Kysely } from '@heady/db';
 import { type Logger, OpsModule, ReadinessRegistry } from '@heady/telemetry';
 import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';

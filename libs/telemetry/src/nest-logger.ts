@@ -9,7 +9,7 @@ export class PinoNestLogger implements LoggerService {
     const context = typeof params.at(-1) === 'string' ? (params.at(-1) as string) : undefined;
     if (message instanceof Error) this.logger[level]({ err: message, context }, message.message);
     else if (typeof message === 'object') this.logger[level]({ ...(message as object), context });
-    else this.logger[level]({ context }, String(message));
+    else this.logger[level]({ context }, typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   log(message: unknown, ...params: unknown[]): void {

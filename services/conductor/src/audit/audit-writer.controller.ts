@@ -17,7 +17,7 @@ export class AuditWriterController {
       action: e.action,
       target: e.target,
       status: e.status,
-      details: (e.details ?? {}) as Record<string, unknown>,
+      details: e.details ?? {},
       timestamp: e.at ? timestampDate(e.at) : new Date(),
     });
   }

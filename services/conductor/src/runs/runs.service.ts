@@ -78,7 +78,7 @@ export class RunsService {
       status: 'PENDING',
       action: req.action,
       service_group: route.group,
-      input: (req.input ?? {}) as Record<string, unknown>,
+      input: req.input ?? {},
       options,
       session_id: req.sessionId || null,
       classification: classificationOf(options),
