@@ -25,5 +25,15 @@ export interface StageDefinition {
 
 /** Declares a stage (Medusa-style, one per file); compensation and retry policies arrive with durable runs. */
 export function defineStage(name: StageName, invoke: StageDefinition['invoke']): StageDefinition {
-  return { name, invoke };
+  return {
+    name,
+    // A stage that throws synchronously fails like one that rejects.
+    invoke(input) {
+      try {
+        return invoke(input);
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    },
+  };
 }
