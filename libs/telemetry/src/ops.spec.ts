@@ -57,7 +57,7 @@ describe(OpsModule.name, () => {
     r.register('slow', () => new Promise((res) => setTimeout(() => res(true), 1500)));
     const res = await a.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
-    expect(res.json().failing.sort()).toEqual(['down', 'slow', 'throws']);
+    expect(res.json<{ failing: string[] }>().failing.sort()).toEqual(['down', 'slow', 'throws']);
   });
 
   it('serves registered metrics as Prometheus text', async () => {
