@@ -5,7 +5,9 @@
 //   1. raw JetStream: async publish + pull-consume-ack of small messages (msgs/s);
 //   2. the pipeline: N runs submitted through the gateway with bounded concurrency;
 //      runs/s (first submit → last run finished) and per-run latency
-//      (finished_at − created_at, both written by the system) p50/p90/p99.
+//      (finished_at − created_at, both written by the system) p50/p90/p99 — under
+//      saturation this is mostly queueing;
+//   3. latency at a steady rate below capacity (open loop, --rate runs/s for --seconds).
 // Each run is 9 stage commands + ~28 run events + 1 audit event on JetStream, so the
 // ratio line compares pipeline messages/s with the raw baseline.
 //
@@ -21,11 +23,15 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
     raw: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '10' },
   },
 });
 const RUNS = Number(values.runs);
 const CONCURRENCY = Number(values.concurrency);
 const RAW = Number(values.raw);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -78,10 +84,38 @@ try {
 
   stack = await startStack({ natsUrl: nats.url, databaseUrl: pg.url, env: { LOG_LEVEL: 'warn' } });
   const base = stack.gatewayUrl;
-  // warm up: JIT, pools, consumers
-  await Promise.all(Array.from({ length: 20 }, (_, i) => postRun(base, i)));
+  // warm up (JIT, pools, consumers), excluded from every figure
+  const warm = await Promise.all(Array.from({ length: 50 }, (_, i) => postRun(base, i)));
 
   const db = createDb({ url: pg.url, poolMax: 2 });
+  const latencies = async (ids) =>
+    (await db.selectFrom('pipeline_runs').select(sql`extract(epoch from (finished_at - created_at)) * 1000`.as('ms')).where('id', 'in', ids).execute())
+      .map((r) => Number(r.ms))
+      .sort((a, b) => a - b);
+  const waitAll = async (ids) => {
+    for (;;) {
+      const r = await db.selectFrom('pipeline_runs').select(sql`count(*)::int`.as('n')).where('id', 'in', ids).where('finished_at', 'is not', null).executeTakeFirst();
+      if (r.n >= ids.length) return;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+
+  await waitAll(warm);
+  // open loop at a steady rate below capacity: what a single run costs end to end
+  const steady = [];
+  const tStart = performance.now();
+  const pending = [];
+  for (let i = 0; i < RATE * SECONDS; i++) {
+    const due = tStart + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(postRun(base, i).then((id) => steady.push(id)));
+  }
+  await Promise.all(pending);
+  await waitAll(steady);
+  const lo = await latencies(steady);
+  process.stdout.write(`steady ${RATE} runs/s for ${SECONDS} s (${steady.length} runs): latency p50 ${fmt(pct(lo, 50))} ms  p90 ${fmt(pct(lo, 90))} ms  p99 ${fmt(pct(lo, 99))} ms\n`);
+
   const since = new Date();
   const t0 = performance.now();
   const ids = [];

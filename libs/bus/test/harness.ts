@@ -6,7 +6,7 @@ import { type JsMsg } from '@nats-io/jetstream';
 
 /** The slice of config the bus reads, pointed at a test's own nats-server. */
 export function busConfig(url: string, service = 'test'): Pick<CommonConfig, 'nats' | 'instanceId' | 'service'> {
-  return { service, instanceId: `${service}-${Math.random().toString(36).slice(2, 8)}`, nats: { url, rpcTimeoutMs: 2000, streamMaxAgeDays: 1, duplicateWindowSeconds: 60 } };
+  return { service, instanceId: `${service}-${Math.random().toString(36).slice(2, 8)}`, nats: { url, rpcTimeoutMs: 2000, streamMaxAgeDays: 1, duplicateWindowSeconds: 60, consumerConcurrency: 16 } };
 }
 
 /** A test consumer on PIPELINE with quick retries. */

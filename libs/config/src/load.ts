@@ -44,7 +44,7 @@ export interface CommonConfig {
   env: 'development' | 'test' | 'production';
   logLevel: string;
   dataDir: string;
-  nats: { url: string; rpcTimeoutMs: number; streamMaxAgeDays: number; duplicateWindowSeconds: number };
+  nats: { url: string; rpcTimeoutMs: number; streamMaxAgeDays: number; duplicateWindowSeconds: number; consumerConcurrency: number };
   database: { url: string; poolMax: number };
   redis: { url: string };
   telemetry: { otlpEndpoint: string | undefined; sampleRatio: number };
@@ -63,6 +63,7 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
       rpcTimeoutMs: e.HEADY_RPC_TIMEOUT_MS,
       streamMaxAgeDays: e.HEADY_STREAM_MAX_AGE_DAYS,
       duplicateWindowSeconds: e.HEADY_DUPLICATE_WINDOW_SECONDS,
+      consumerConcurrency: e.HEADY_CONSUMER_CONCURRENCY,
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL },

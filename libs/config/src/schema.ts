@@ -26,6 +26,8 @@ export const DEFAULTS = {
   streamMaxAgeDays: 7,
   duplicateWindowSeconds: 120,
   rpcTimeoutMs: 5000,
+  consumerConcurrency: 32,
+  databasePoolMax: 20,
   dataDir: '.heady',
 } as const;
 
@@ -39,13 +41,15 @@ export const commonEnv = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   NATS_URL: z.string().min(1).default(DEFAULTS.natsUrl),
   DATABASE_URL: z.string().url().default(DEFAULTS.databaseUrl),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(DEFAULTS.databasePoolMax),
   REDIS_URL: z.string().url().default(DEFAULTS.redisUrl),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HEADY_INSTANCE_ID: z.string().min(1).optional(),
   HEADY_DATA_DIR: z.string().min(1).default(DEFAULTS.dataDir),
   HEADY_STREAM_MAX_AGE_DAYS: z.coerce.number().positive().default(DEFAULTS.streamMaxAgeDays),
   HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(DEFAULTS.duplicateWindowSeconds),
+  /** Messages one process handles at once per durable consumer. */
+  HEADY_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(DEFAULTS.consumerConcurrency),
   HEADY_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.rpcTimeoutMs),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),

@@ -51,6 +51,7 @@ export async function bootstrapService<C extends CommonConfig>(opts: ServiceBoot
     consumers: opts.consumers ?? [],
     queueGroup: opts.queueGroup ?? config.service,
     logger,
+    concurrency: config.nats.consumerConcurrency,
   });
   // deferInitialization: register the filter before the microservice wires its handlers.
   const microservice = app.connectMicroservice({ strategy: server }, { deferInitialization: true });

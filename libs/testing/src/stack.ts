@@ -46,6 +46,10 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    // never outlive the test or benchmark that started us
+    const reap = (): void => void child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     let buf = '';
     const onData = (d: Buffer): void => {
       this.out?.write(d);
@@ -136,7 +140,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     gateway: await make('gateway'),
   };
   const wanted = opts.services ?? (['conductor', 'pipeline', 'gateway'] as const);
-  for (const name of wanted) await services[name].start();
+  try {
+    for (const name of wanted) await services[name].start();
+  } catch (e) {
+    await Promise.all(Object.values(services).map((s) => s.dispose()));
+    throw e;
+  }
   return {
     dataDir,
     gatewayUrl: services.gateway.url,

@@ -40,8 +40,9 @@ export class AuditService {
       details: { ...d },
       timestamp: new Date(),
     };
-    await this.repo.appendJsonl(this.config.audit.jsonlFile, record);
-    await this.bus.publish(
+    await Promise.all([
+      this.repo.appendJsonl(this.config.audit.jsonlFile, record),
+      this.bus.publish(
       'audit.routing',
       {
         schema: AuditEventSchema,
@@ -56,7 +57,8 @@ export class AuditService {
         }),
       },
       { msgId: `audit:${record.id}` },
-    );
+      ),
+    ]);
     return record;
   }
 }

@@ -91,8 +91,10 @@ export class RunsService {
       if (!winner || !key) throw new HeadyError(ErrorCode.Unavailable, 'run could not be stored; retry');
       return this.replay(winner, key, req.requestHash);
     }
-    await this.audit.routingDecision({ runId: run.id, action: run.action, group: route.group, weight: route.weight, layer: 'task-router', replayed: false });
-    await this.publishEntry(run, !key);
+    await Promise.all([
+      this.audit.routingDecision({ runId: run.id, action: run.action, group: route.group, weight: route.weight, layer: 'task-router', replayed: false }),
+      this.publishEntry(run, !key),
+    ]);
     this.log.info({ run_id: run.id, action: run.action, group: route.group }, 'run admitted');
     return { $typeName: 'heady.v1.StartRunReply', runId: run.id, status: RunStatus.PENDING, group: route.group, replayed: false };
   }

@@ -49,10 +49,15 @@ export class StageRunner {
       await this.emitNext(cmd, run, 0);
       return;
     }
+    // Published without waiting: messages on one connection reach JetStream in the order
+    // sent, so subscribers still see started before succeeded; their acks are awaited below.
+    const announced: Promise<void>[] = [];
     if (cmd.stage === 'channel-entry' && attempt.attempts === 1) {
-      await this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'run.started' });
+      announced.push(this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'run.started' }));
     }
-    await this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'stage.started' });
+    announced.push(this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'stage.started' }));
+    // a failed publish surfaces through Promise.all below; this only silences the early rejection
+    for (const p of announced) p.catch(() => undefined);
 
     const started = performance.now();
     try {
@@ -62,25 +67,29 @@ export class StageRunner {
       });
     } catch (err) {
       stageSeconds.observe({ stage: cmd.stage, outcome: 'error' }, (performance.now() - started) / 1000);
+      await Promise.allSettled(announced);
       await this.onFailure(cmd, ctx, attempt.attempts, err);
       throw err;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
     this.log.info({ run_id: run.id, attempt: attempt.attempts, ms: Math.round(performance.now() - started) }, `stage ${cmd.stage} succeeded`);
-    await this.emitNext(cmd, run, attempt.attempts);
+    await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
   }
 
   /** Publishes stage.succeeded and then the next stage's command, or run.succeeded after the last. */
   private async emitNext(cmd: StageCommand, run: PipelineRun, attempt: number): Promise<void> {
-    await this.events.publish({ ...this.ev(cmd, attempt), event: 'stage.succeeded' });
+    const succeeded = this.events.publish({ ...this.ev(cmd, attempt), event: 'stage.succeeded' });
     const next = nextStage(cmd);
     if (!next) {
-      await this.events.publish({ ...this.ev(cmd, attempt), event: 'run.succeeded', status: RunStatus.SUCCEEDED });
+      await Promise.all([succeeded, this.events.publish({ ...this.ev(cmd, attempt), event: 'run.succeeded', status: RunStatus.SUCCEEDED })]);
       return;
     }
     const completed = [...(cmd.slip?.completed ?? []), cmd.stage];
     const nextCmd = stageCommand({ runId: run.id, action: run.action, group: cmd.group, seed: cmd.seed }, next, cmd.iteration, completed);
-    await this.bus.publish(stageSubject(next), { schema: StageCommandSchema, message: nextCmd }, { msgId: stageMsgId(run.id, next, cmd.iteration) });
+    await Promise.all([
+      succeeded,
+      this.bus.publish(stageSubject(next), { schema: StageCommandSchema, message: nextCmd }, { msgId: stageMsgId(run.id, next, cmd.iteration) }),
+    ]);
   }
 
   /** Records the failed attempt; on the last delivery or a permanent failure, ends the run FAILED. */
