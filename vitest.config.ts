@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 // Three sizes of test (STYLE.md): unit beside the code with nothing real behind it,
 // medium against real NATS / PostgreSQL / Redis, e2e against the services started as
 // separate processes from their build output.
-const decorators = swc.vite({ jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { decoratorMetadata: true, legacyDecorator: true }, target: 'es2022' } });
+const decorators = swc.vite({
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { decoratorMetadata: true, legacyDecorator: true },
+    target: 'es2022',
+  },
+});
 
 export default defineConfig({
   test: {
@@ -13,7 +19,11 @@ export default defineConfig({
     projects: [
       {
         plugins: [decorators],
-        test: { name: 'unit', include: ['libs/*/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts'], testTimeout: 10_000 },
+        test: {
+          name: 'unit',
+          include: ['libs/*/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts'],
+          testTimeout: 10_000,
+        },
       },
       {
         plugins: [decorators],

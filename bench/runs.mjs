@@ -33,14 +33,20 @@ const RAW = Number(values.raw);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const pct = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const fmt = (n, d = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 async function rawJetStream(url) {
   const nc = await connect({ servers: url });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'] });
-  await jsm.consumers.add('BENCH', { durable_name: 'bench', ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
+  await jsm.consumers.add('BENCH', {
+    durable_name: 'bench',
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 10_000,
+  });
   const js = jetstream(nc);
   const payload = new Uint8Array(200);
   let t = performance.now();
@@ -78,9 +84,13 @@ const nats = await startNatsServer();
 const pg = await createTestDatabase('heady_bench');
 let stack;
 try {
-  process.stdout.write(`machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}\n`);
+  process.stdout.write(
+    `machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}\n`,
+  );
   const raw = await rawJetStream(nats.url);
-  process.stdout.write(`raw JetStream (${fmt(RAW)} msgs of 200 B): publish ${fmt(raw.publish)} msg/s, consume+ack ${fmt(raw.consume)} msg/s\n`);
+  process.stdout.write(
+    `raw JetStream (${fmt(RAW)} msgs of 200 B): publish ${fmt(raw.publish)} msg/s, consume+ack ${fmt(raw.consume)} msg/s\n`,
+  );
 
   stack = await startStack({ natsUrl: nats.url, databaseUrl: pg.url, env: { LOG_LEVEL: 'warn' } });
   const base = stack.gatewayUrl;
@@ -89,12 +99,23 @@ try {
 
   const db = createDb({ url: pg.url, poolMax: 2 });
   const latencies = async (ids) =>
-    (await db.selectFrom('pipeline_runs').select(sql`extract(epoch from (finished_at - created_at)) * 1000`.as('ms')).where('id', 'in', ids).execute())
+    (
+      await db
+        .selectFrom('pipeline_runs')
+        .select(sql`extract(epoch from (finished_at - created_at)) * 1000`.as('ms'))
+        .where('id', 'in', ids)
+        .execute()
+    )
       .map((r) => Number(r.ms))
       .sort((a, b) => a - b);
   const waitAll = async (ids) => {
     for (;;) {
-      const r = await db.selectFrom('pipeline_runs').select(sql`count(*)::int`.as('n')).where('id', 'in', ids).where('finished_at', 'is not', null).executeTakeFirst();
+      const r = await db
+        .selectFrom('pipeline_runs')
+        .select(sql`count(*)::int`.as('n'))
+        .where('id', 'in', ids)
+        .where('finished_at', 'is not', null)
+        .executeTakeFirst();
       if (r.n >= ids.length) return;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -114,7 +135,9 @@ try {
   await Promise.all(pending);
   await waitAll(steady);
   const lo = await latencies(steady);
-  process.stdout.write(`steady ${RATE} runs/s for ${SECONDS} s (${steady.length} runs): latency p50 ${fmt(pct(lo, 50))} ms  p90 ${fmt(pct(lo, 90))} ms  p99 ${fmt(pct(lo, 99))} ms\n`);
+  process.stdout.write(
+    `steady ${RATE} runs/s for ${SECONDS} s (${steady.length} runs): latency p50 ${fmt(pct(lo, 50))} ms  p90 ${fmt(pct(lo, 90))} ms  p99 ${fmt(pct(lo, 99))} ms\n`,
+  );
 
   const since = new Date();
   const t0 = performance.now();
@@ -131,13 +154,23 @@ try {
   const submitSecs = (performance.now() - t0) / 1000;
   // wait until every run is terminal
   for (;;) {
-    const r = await db.selectFrom('pipeline_runs').select(sql`count(*)::int`.as('n')).where('created_at', '>=', since).where('status', 'in', ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED']).executeTakeFirst();
+    const r = await db
+      .selectFrom('pipeline_runs')
+      .select(sql`count(*)::int`.as('n'))
+      .where('created_at', '>=', since)
+      .where('status', 'in', ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'])
+      .executeTakeFirst();
     if (r.n >= RUNS) break;
     await new Promise((res) => setTimeout(res, 50));
   }
   const rows = await db
     .selectFrom('pipeline_runs')
-    .select(['status', sql`extract(epoch from (finished_at - created_at)) * 1000`.as('ms'), 'created_at', 'finished_at'])
+    .select([
+      'status',
+      sql`extract(epoch from (finished_at - created_at)) * 1000`.as('ms'),
+      'created_at',
+      'finished_at',
+    ])
     .where('id', 'in', ids)
     .execute();
   await db.destroy();
@@ -153,7 +186,7 @@ try {
       `pipeline: ${fmt(RUNS)} runs (${ok} SUCCEEDED), ${CONCURRENCY} clients; submitted in ${fmt(submitSecs, 2)} s (${fmt(RUNS / submitSecs)} POST/s)`,
       `pipeline: ${fmt(runsPerSec, 1)} runs/s (first created → last finished: ${fmt(secs, 2)} s)`,
       `latency per run (created → finished): p50 ${fmt(pct(lat, 50))} ms  p90 ${fmt(pct(lat, 90))} ms  p99 ${fmt(pct(lat, 99))} ms  max ${fmt(lat.at(-1))} ms`,
-      `ratio: pipeline moves ~${fmt(runsPerSec * msgsPerRun)} JetStream msgs/s (~${msgsPerRun}/run) = ${fmt((runsPerSec * msgsPerRun) / raw.publish * 100, 1)}% of raw publish throughput`,
+      `ratio: pipeline moves ~${fmt(runsPerSec * msgsPerRun)} JetStream msgs/s (~${msgsPerRun}/run) = ${fmt(((runsPerSec * msgsPerRun) / raw.publish) * 100, 1)}% of raw publish throughput`,
     ].join('\n') + '\n',
   );
 } finally {

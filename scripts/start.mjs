@@ -12,8 +12,16 @@ const GATEWAY_PORT = Number(process.env.HEADY_GATEWAY_PORT || 8080);
 const DATA_DIR = join(ROOT, process.env.HEADY_DATA_DIR || '.heady');
 const LOG_DIR = join(DATA_DIR, 'logs');
 const SERVICES = [
-  { name: 'conductor', port: Number(process.env.HEADY_CONDUCTOR_OPS_PORT || 9101), env: (p) => ({ HEADY_OPS_PORT: String(p) }) },
-  { name: 'pipeline', port: Number(process.env.HEADY_PIPELINE_OPS_PORT || 9102), env: (p) => ({ HEADY_OPS_PORT: String(p) }) },
+  {
+    name: 'conductor',
+    port: Number(process.env.HEADY_CONDUCTOR_OPS_PORT || 9101),
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
+    name: 'pipeline',
+    port: Number(process.env.HEADY_PIPELINE_OPS_PORT || 9102),
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
   { name: 'gateway', port: GATEWAY_PORT, env: (p) => ({ HEADY_GATEWAY_PORT: String(p) }) },
 ];
 
@@ -55,7 +63,8 @@ function startService(svc) {
       // surface warnings and errors on the console; everything is in the log file
       try {
         const j = JSON.parse(line);
-        if (j.level === 'warn' || j.level === 'error' || j.level === 'fatal') log(svc.name, `${j.level}: ${j.msg}${j.err?.message ? ` — ${j.err.message}` : ''}`);
+        if (j.level === 'warn' || j.level === 'error' || j.level === 'fatal')
+          log(svc.name, `${j.level}: ${j.msg}${j.err?.message ? ` — ${j.err.message}` : ''}`);
       } catch {
         if (line.trim()) log(svc.name, line);
       }
@@ -65,7 +74,11 @@ function startService(svc) {
   child.stderr.on('data', onData);
   child.on('exit', (code, signal) => {
     children.delete(svc.name);
-    if (!stopping) log(svc.name, `exited unexpectedly (${code ?? signal}); last lines of ${file}:\n${tailOf(file)}`);
+    if (!stopping)
+      log(
+        svc.name,
+        `exited unexpectedly (${code ?? signal}); last lines of ${file}:\n${tailOf(file)}`,
+      );
   });
   children.set(svc.name, child);
   return { child, file };
@@ -91,11 +104,18 @@ async function demo(base) {
   const res = await fetch(`${base}/api/runs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${Date.now()}` },
-    body: JSON.stringify({ action: 'analyze', input: { text: 'Heady demo: summarise the nine-stage pipeline' } }),
+    body: JSON.stringify({
+      action: 'analyze',
+      input: { text: 'Heady demo: summarise the nine-stage pipeline' },
+    }),
   });
   const accepted = await res.json();
-  if (res.status !== 202) throw new Error(`demo run refused: ${res.status} ${JSON.stringify(accepted)}`);
-  log('demo', `${res.status} runId ${accepted.runId} (trace ${res.headers.get('traceparent')?.split('-')[1]})`);
+  if (res.status !== 202)
+    throw new Error(`demo run refused: ${res.status} ${JSON.stringify(accepted)}`);
+  log(
+    'demo',
+    `${res.status} runId ${accepted.runId} (trace ${res.headers.get('traceparent')?.split('-')[1]})`,
+  );
   const deadline = Date.now() + 60_000;
   let run;
   while (Date.now() < deadline) {
@@ -113,7 +133,9 @@ async function demo(base) {
   const head = ['#', 'stage', 'status', 'attempts', 'ms'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => c.padEnd(w[i])).join('  ');
-  process.stdout.write(`\nrun ${run.runId}: ${run.status} (action ${run.action} → group ${run.group})\n${line(head)}\n${rows.map(line).join('\n')}\nresult: ${JSON.stringify(run.result, null, 2)}\n\n`);
+  process.stdout.write(
+    `\nrun ${run.runId}: ${run.status} (action ${run.action} → group ${run.group})\n${line(head)}\n${rows.map(line).join('\n')}\nresult: ${JSON.stringify(run.result, null, 2)}\n\n`,
+  );
 }
 
 async function main() {
@@ -124,19 +146,29 @@ async function main() {
   await run(process.execPath, [join(ROOT, 'libs/cli/dist/main.js'), 'db', 'migrate']);
   mkdirSync(LOG_DIR, { recursive: true });
   for (const svc of SERVICES) {
-    if (!(await portFree(svc.port))) throw new Error(`port ${svc.port} (${svc.name}) is already in use; stop what holds it or set ${svc.name === 'gateway' ? 'HEADY_GATEWAY_PORT' : `HEADY_${svc.name.toUpperCase()}_OPS_PORT`}`);
+    if (!(await portFree(svc.port)))
+      throw new Error(
+        `port ${svc.port} (${svc.name}) is already in use; stop what holds it or set ${svc.name === 'gateway' ? 'HEADY_GATEWAY_PORT' : `HEADY_${svc.name.toUpperCase()}_OPS_PORT`}`,
+      );
   }
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   for (const svc of SERVICES) {
     const { child } = startService(svc);
-    await waitHttp(`http://127.0.0.1:${svc.port}/readyz`, 60_000, () => child.exitCode === null && child.signalCode === null);
+    await waitHttp(
+      `http://127.0.0.1:${svc.port}/readyz`,
+      60_000,
+      () => child.exitCode === null && child.signalCode === null,
+    );
     log(svc.name, `ready (pid ${child.pid}, http://127.0.0.1:${svc.port}/readyz)`);
   }
   const base = `http://127.0.0.1:${GATEWAY_PORT}`;
   log('heady', `gateway: ${base}   logs: ${LOG_DIR}/<service>.log`);
   await demo(base);
-  log('heady', `running: gateway ${base}, conductor ops :${SERVICES[0].port}, pipeline ops :${SERVICES[1].port}. Press Ctrl-C to stop.`);
+  log(
+    'heady',
+    `running: gateway ${base}, conductor ops :${SERVICES[0].port}, pipeline ops :${SERVICES[1].port}. Press Ctrl-C to stop.`,
+  );
 }
 
 main().catch(async (e) => {

@@ -38,6 +38,14 @@ if (!args.length) {
     log('test', 'lint failed');
     failed += 1;
   }
+  log('test', 'format (prettier --check .)');
+  try {
+    await run(cmd, [...pre, 'exec', 'prettier', '--check', '.', '--log-level', 'warn']);
+    passed += 1;
+  } catch {
+    log('test', 'formatting differs from Prettier: run `npm run format`');
+    failed += 1;
+  }
 }
 
 mkdirSync(results, { recursive: true });
@@ -45,7 +53,14 @@ rmSync(report, { force: true });
 log('test', `vitest run ${args.join(' ')}`);
 let vitestError;
 try {
-  await run(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args]);
+  await run(process.execPath, [
+    join(ROOT, 'node_modules/vitest/vitest.mjs'),
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...args,
+  ]);
 } catch (e) {
   vitestError = e;
 }
@@ -54,8 +69,11 @@ try {
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   // a file that failed to load or crashed in a hook has no failed test of its own
-  const brokenFiles = r.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed'));
-  for (const f of brokenFiles) log('test', `suite failed: ${f.name}: ${(f.message || '').split('\n')[0]}`);
+  const brokenFiles = r.testResults.filter(
+    (f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed'),
+  );
+  for (const f of brokenFiles)
+    log('test', `suite failed: ${f.name}: ${(f.message || '').split('\n')[0]}`);
   failed += brokenFiles.length;
 } catch {
   failed += 1;

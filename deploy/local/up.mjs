@@ -13,7 +13,10 @@ const LOCAL = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 function target(envUrl, fallback) {
   const u = new URL(envUrl || fallback);
-  return { host: u.hostname || '127.0.0.1', port: Number(u.port) || Number(new URL(fallback).port) };
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: Number(u.port) || Number(new URL(fallback).port),
+  };
 }
 
 function accepting({ host, port }, timeoutMs = 1000) {
@@ -35,20 +38,28 @@ async function waitFor(t, name, timeoutMs = 30_000) {
     if (await accepting(t)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${name} did not start listening on ${t.host}:${t.port} within ${timeoutMs / 1000} s`);
+  throw new Error(
+    `${name} did not start listening on ${t.host}:${t.port} within ${timeoutMs / 1000} s`,
+  );
 }
 
-const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0 || existsSync(bin);
+const has = (bin) =>
+  spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0 || existsSync(bin);
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 const run = (cmd, args, log) => {
   log(`$ ${cmd} ${args.join(' ')}`);
-  execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 };
 
 let aptUpdated = false;
 function aptInstall(pkg, log) {
   if (!isRoot() || !has('apt-get')) {
-    throw new Error(`${pkg} is not installed. Install the Debian/Ubuntu package '${pkg}' (sudo apt-get install ${pkg}), or point the URL variables at running servers.`);
+    throw new Error(
+      `${pkg} is not installed. Install the Debian/Ubuntu package '${pkg}' (sudo apt-get install ${pkg}), or point the URL variables at running servers.`,
+    );
   }
   if (!aptUpdated) run('apt-get', ['update', '-qq'], log);
   aptUpdated = true;
@@ -64,7 +75,27 @@ const services = [
     start: (t, log) => {
       const store = '/var/lib/nats-server';
       run('mkdir', ['-p', store], log);
-      run('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/nats-server', '--', '-a', t.host, '-p', String(t.port), '-js', '-sd', store, '-l', '/var/log/nats-server.log'], log);
+      run(
+        'start-stop-daemon',
+        [
+          '--start',
+          '--oknodo',
+          '--background',
+          '--exec',
+          '/usr/sbin/nats-server',
+          '--',
+          '-a',
+          t.host,
+          '-p',
+          String(t.port),
+          '-js',
+          '-sd',
+          store,
+          '-l',
+          '/var/log/nats-server.log',
+        ],
+        log,
+      );
     },
   },
   {
@@ -74,8 +105,13 @@ const services = [
     target: () => target(process.env.DATABASE_URL, 'postgres://127.0.0.1:5432/heady'),
     start: (_t, log) => {
       const versions = existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : [];
-      if (!versions.length) throw new Error('PostgreSQL is installed but has no cluster under /etc/postgresql');
-      run('pg_ctlcluster', ['--skip-systemctl-redirect', versions.sort().at(-1), 'main', 'start'], log);
+      if (!versions.length)
+        throw new Error('PostgreSQL is installed but has no cluster under /etc/postgresql');
+      run(
+        'pg_ctlcluster',
+        ['--skip-systemctl-redirect', versions.sort().at(-1), 'main', 'start'],
+        log,
+      );
     },
   },
   {
@@ -85,7 +121,27 @@ const services = [
     target: () => target(process.env.REDIS_URL, 'redis://127.0.0.1:6379'),
     start: (t, log) => {
       run('mkdir', ['-p', '/var/lib/redis', '/var/log/redis'], log);
-      run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', String(t.port), '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], log);
+      run(
+        'redis-server',
+        [
+          '--daemonize',
+          'yes',
+          '--bind',
+          '127.0.0.1',
+          '-::1',
+          '--port',
+          String(t.port),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          '/var/lib/redis',
+          '--logfile',
+          '/var/log/redis/ci.log',
+        ],
+        log,
+      );
     },
   },
 ];
@@ -104,10 +160,13 @@ function jetStreamEnabled({ host, port }) {
     s.on('data', (d) => {
       buf += d.toString();
       if (buf.includes('INFO ') && !buf.includes('SUB')) {
-        s.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _INBOX.heady.up 1\r\nPUB $JS.API.INFO _INBOX.heady.up 0\r\n\r\nPING\r\n');
+        s.write(
+          'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _INBOX.heady.up 1\r\nPUB $JS.API.INFO _INBOX.heady.up 0\r\n\r\nPING\r\n',
+        );
         buf += 'SUB';
       }
-      if (/MSG _INBOX\.heady\.up 1 \d+\r\n[^\r]*/.test(buf)) done(!/503|"error"/.test(buf.split('MSG _INBOX.heady.up')[1] ?? ''));
+      if (/MSG _INBOX\.heady\.up 1 \d+\r\n[^\r]*/.test(buf))
+        done(!/503|"error"/.test(buf.split('MSG _INBOX.heady.up')[1] ?? ''));
       if (/HMSG _INBOX\.heady\.up/.test(buf)) done(false); // no responders: JetStream off
     });
     s.on('error', () => done(false));
@@ -115,13 +174,17 @@ function jetStreamEnabled({ host, port }) {
 }
 
 /** Makes sure NATS (JetStream), PostgreSQL and Redis accept connections. */
-export async function ensureInfrastructure({ log = (m) => process.stdout.write(`[infra] ${m}\n`) } = {}) {
+export async function ensureInfrastructure({
+  log = (m) => process.stdout.write(`[infra] ${m}\n`),
+} = {}) {
   for (const svc of services) {
     const t = svc.target();
     if (await accepting(t)) {
       log(`${svc.name} is up on ${t.host}:${t.port}`);
     } else if (!LOCAL.has(t.host)) {
-      throw new Error(`${svc.name} at ${t.host}:${t.port} is not reachable (not a local address, so not started here)`);
+      throw new Error(
+        `${svc.name} at ${t.host}:${t.port} is not reachable (not a local address, so not started here)`,
+      );
     } else {
       if (!has(svc.bin)) aptInstall(svc.pkg, log);
       log(`starting ${svc.name} on ${t.host}:${t.port}`);
@@ -130,7 +193,9 @@ export async function ensureInfrastructure({ log = (m) => process.stdout.write(`
       log(`${svc.name} is up on ${t.host}:${t.port}`);
     }
     if (svc.name === 'NATS' && !(await jetStreamEnabled(t))) {
-      throw new Error(`the NATS server on ${t.host}:${t.port} does not have JetStream enabled; restart it with -js (e.g. nats-server -js -sd /var/lib/nats-server)`);
+      throw new Error(
+        `the NATS server on ${t.host}:${t.port} does not have JetStream enabled; restart it with -js (e.g. nats-server -js -sd /var/lib/nats-server)`,
+      );
     }
   }
 }

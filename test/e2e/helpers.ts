@@ -7,7 +7,15 @@ export interface RunView {
   action: string;
   group: string;
   status: string;
-  stages: { num: number; name: string; status: string; attempts: number; startedAt: string; finishedAt: string | null; error: string | null }[];
+  stages: {
+    num: number;
+    name: string;
+    status: string;
+    attempts: number;
+    startedAt: string;
+    finishedAt: string | null;
+    error: string | null;
+  }[];
   result: Record<string, unknown>;
   createdAt: string;
   finishedAt: string | null;
@@ -24,7 +32,11 @@ export async function postRun(
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 export async function getRun(base: string, id: string): Promise<RunView> {
@@ -34,7 +46,11 @@ export async function getRun(base: string, id: string): Promise<RunView> {
 }
 
 /** Polls until every run is terminal (or the deadline passes) and returns their final views. */
-export async function waitTerminal(base: string, ids: string[], timeoutMs = 90_000): Promise<RunView[]> {
+export async function waitTerminal(
+  base: string,
+  ids: string[],
+  timeoutMs = 90_000,
+): Promise<RunView[]> {
   const deadline = Date.now() + timeoutMs;
   const done = new Map<string, RunView>();
   while (Date.now() < deadline) {

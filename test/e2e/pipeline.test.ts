@@ -1,6 +1,12 @@
 import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely, sql } from '@heady/db';
-import { createTestDatabase, type Stack, startNatsServer, startStack, type TestDatabase } from '@heady/testing';
+import {
+  createTestDatabase,
+  type Stack,
+  startNatsServer,
+  startStack,
+  type TestDatabase,
+} from '@heady/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun, openDb, postRun, waitTerminal } from './helpers.js';
 
@@ -16,7 +22,11 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   beforeAll(async () => {
     nats = await startNatsServer();
     pg = await createTestDatabase('heady_e2e');
-    stack = await startStack({ natsUrl: nats.url, databaseUrl: pg.url, env: { HEADY_STAGE_ACK_WAIT_MS: '3000' } });
+    stack = await startStack({
+      natsUrl: nats.url,
+      databaseUrl: pg.url,
+      env: { HEADY_STAGE_ACK_WAIT_MS: '3000' },
+    });
     db = openDb(pg.url);
     base = stack.gatewayUrl;
   });
@@ -32,7 +42,11 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     const res = await postRun(base, { action: 'analyze', input: { text: 'hello' } });
     expect(res.status).toBe(202);
     const runId = res.body.runId as string;
-    expect(res.body).toEqual({ runId, status: 'PENDING', links: { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` } });
+    expect(res.body).toEqual({
+      runId,
+      status: 'PENDING',
+      links: { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` },
+    });
     const view = await getRun(base, runId);
     expect(view.runId).toBe(runId);
     expect(view.action).toBe('analyze');
@@ -42,10 +56,15 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   it('takes 50 concurrent runs to SUCCEEDED, each with its nine stage rows in order', async () => {
     const actions = ['chat', 'code', 'search', 'simulate', 'embed'];
     const posted = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => postRun(base, { action: actions[i % actions.length], input: { n: i } })),
+      Array.from({ length: 50 }, (_, i) =>
+        postRun(base, { action: actions[i % actions.length], input: { n: i } }),
+      ),
     );
     expect(posted.map((p) => p.status)).toEqual(Array(50).fill(202));
-    const views = await waitTerminal(base, posted.map((p) => p.body.runId as string));
+    const views = await waitTerminal(
+      base,
+      posted.map((p) => p.body.runId as string),
+    );
     for (const v of views) {
       expect(v.status).toBe('SUCCEEDED');
       expect(v.stages.map((s) => s.name)).toEqual([...STAGE_NAMES]);
@@ -63,17 +82,33 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     const body = { action: 'chat', input: { q: 'same' }, options: { seed: 7 } };
     const first = await postRun(base, body, { 'idempotency-key': key });
     // the same body with its keys in another order is the same request
-    const again = await postRun(base, { options: { seed: 7 }, input: { q: 'same' }, action: 'chat' }, { 'idempotency-key': key });
+    const again = await postRun(
+      base,
+      { options: { seed: 7 }, input: { q: 'same' }, action: 'chat' },
+      { 'idempotency-key': key },
+    );
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
     expect(again.body.runId).toBe(first.body.runId);
-    const other = await postRun(base, { ...body, input: { q: 'different' } }, { 'idempotency-key': key });
+    const other = await postRun(
+      base,
+      { ...body, input: { q: 'different' } },
+      { 'idempotency-key': key },
+    );
     expect(other.status).toBe(422);
     expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(other.body).toMatchObject({ status: 422, code: 'IDEMPOTENCY_CONFLICT', runId: first.body.runId });
+    expect(other.body).toMatchObject({
+      status: 422,
+      code: 'IDEMPOTENCY_CONFLICT',
+      runId: first.body.runId,
+    });
     const [done] = await waitTerminal(base, [first.body.runId as string]);
     expect(done?.status).toBe('SUCCEEDED');
-    const count = await db.selectFrom('pipeline_runs').select(sql<number>`count(*)::int`.as('n')).where('request_id', '=', key).executeTakeFirst();
+    const count = await db
+      .selectFrom('pipeline_runs')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('request_id', '=', key)
+      .executeTakeFirst();
     expect(count?.n).toBe(1);
   });
 
@@ -82,7 +117,9 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', action: 'teleport' });
-    expect(res.body.validActions).toEqual(expect.arrayContaining(['chat', 'analyze', 'code', 'ocr', 'status']));
+    expect(res.body.validActions).toEqual(
+      expect.arrayContaining(['chat', 'analyze', 'code', 'ocr', 'status']),
+    );
     expect(String(res.body.detail)).toMatch(/valid actions: .*analyze/);
   });
 
@@ -94,7 +131,13 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   });
 
   it('answers 422 problem+json for a body of the wrong shape', async () => {
-    for (const body of [{ action: 'chat' }, { action: 'chat', input: 'text' }, { action: 'chat', input: {}, extra: 1 }, [], 42]) {
+    for (const body of [
+      { action: 'chat' },
+      { action: 'chat', input: 'text' },
+      { action: 'chat', input: {}, extra: 1 },
+      [],
+      42,
+    ]) {
       const res = await postRun(base, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
       expect(res.body.code).toBe('VALIDATION_FAILED');
@@ -119,7 +162,9 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();
       expect(metrics).toMatch(/heady_/);
     }
-    const conductor = (await (await fetch(`${stack.services.conductor.url}/api/conductor/health`)).json()) as { groups: { group: string; weight: number }[] };
+    const conductor = (await (
+      await fetch(`${stack.services.conductor.url}/api/conductor/health`)
+    ).json()) as { groups: { group: string; weight: number }[] };
     expect(conductor.groups).toHaveLength(12);
     expect(conductor.groups[0]).toMatchObject({ group: 'reasoning', weight: 1 });
   });
@@ -130,14 +175,20 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     const [done] = await waitTerminal(base, [res.body.runId as string]);
     expect(done?.status).toBe('SUCCEEDED');
-    const stored = await db.selectFrom('pipeline_runs').select('trace_id').where('id', '=', res.body.runId as string).executeTakeFirst();
+    const stored = await db
+      .selectFrom('pipeline_runs')
+      .select('trace_id')
+      .where('id', '=', res.body.runId as string)
+      .executeTakeFirst();
     expect(stored?.trace_id).toBe(traceId);
     for (const name of ['gateway', 'conductor', 'pipeline'] as const) {
       const lines = stack.services[name].lines.filter((l) => l.includes(`"trace_id":"${traceId}"`));
       expect(lines.length, `${name} logged the trace`).toBeGreaterThan(0);
     }
     // every stage of that run logged under the same trace
-    const stageLines = stack.services.pipeline.lines.filter((l) => l.includes(`"trace_id":"${traceId}"`) && l.includes('succeeded'));
+    const stageLines = stack.services.pipeline.lines.filter(
+      (l) => l.includes(`"trace_id":"${traceId}"`) && l.includes('succeeded'),
+    );
     expect(stageLines.length).toBeGreaterThanOrEqual(9);
   });
 
@@ -147,35 +198,56 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     await waitTerminal(base, [runId]);
     let row;
     for (let i = 0; i < 40 && !row; i++) {
-      row = await db.selectFrom('audit_logs').selectAll().where('target', '=', runId).executeTakeFirst();
+      row = await db
+        .selectFrom('audit_logs')
+        .selectAll()
+        .where('target', '=', runId)
+        .executeTakeFirst();
       if (!row) await new Promise((r) => setTimeout(r, 100));
     }
     expect(row).toMatchObject({ action: 'ROUTE', status: 'OK' });
     expect(row?.details).toMatchObject({ action: 'ocr', group: 'vision', weight: 0.5 });
     const { readFile } = await import('node:fs/promises');
     const jsonl = await readFile(`${stack.dataDir}/audit/conductor-audit.jsonl`, 'utf8');
-    const entry = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { target: string; details: { group: string } }).find((e) => e.target === runId);
+    const entry = jsonl
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { target: string; details: { group: string } })
+      .find((e) => e.target === runId);
     expect(entry?.details.group).toBe('vision');
   });
 
   it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {
     const n = 150;
-    const posted = await Promise.all(Array.from({ length: n }, (_, i) => postRun(base, { action: 'analyze', input: { kill: i } })));
+    const posted = await Promise.all(
+      Array.from({ length: n }, (_, i) => postRun(base, { action: 'analyze', input: { kill: i } })),
+    );
     const ids = posted.map((p) => p.body.runId as string);
     expect(posted.every((p) => p.status === 202)).toBe(true);
     // kill once work is visibly under way
     for (let i = 0; i < 100; i++) {
-      const r = await db.selectFrom('pipeline_stage_runs').select(sql<number>`count(*)::int`.as('n')).where('pipeline_run_id', 'in', ids).executeTakeFirst();
+      const r = await db
+        .selectFrom('pipeline_stage_runs')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .where('pipeline_run_id', 'in', ids)
+        .executeTakeFirst();
       if ((r?.n ?? 0) > 20) break;
       await new Promise((res) => setTimeout(res, 20));
     }
     await stack.services.pipeline.kill('SIGKILL');
-    const atKill = await db.selectFrom('pipeline_runs').select(sql<number>`count(*)::int`.as('n')).where('id', 'in', ids).where('status', '=', 'SUCCEEDED').executeTakeFirst();
+    const atKill = await db
+      .selectFrom('pipeline_runs')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('id', 'in', ids)
+      .where('status', '=', 'SUCCEEDED')
+      .executeTakeFirst();
     expect(atKill?.n ?? 0, 'runs were still in flight when the pipeline died').toBeLessThan(n);
     await stack.services.pipeline.start();
 
     const views = await waitTerminal(base, ids, 120_000);
-    expect(views.filter((v) => v.status !== 'SUCCEEDED').map((v) => `${v.runId}:${v.status}`)).toEqual([]);
+    expect(
+      views.filter((v) => v.status !== 'SUCCEEDED').map((v) => `${v.runId}:${v.status}`),
+    ).toEqual([]);
     const twice = await db
       .selectFrom('pipeline_stage_runs')
       .select(['pipeline_run_id', 'stage_num', sql<number>`count(*)::int`.as('n')])
@@ -185,7 +257,11 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .having(sql`count(*)`, '>', 1)
       .execute();
     expect(twice).toEqual([]);
-    const rows = await db.selectFrom('pipeline_stage_runs').select(sql<number>`count(*)::int`.as('n')).where('pipeline_run_id', 'in', ids).executeTakeFirst();
+    const rows = await db
+      .selectFrom('pipeline_stage_runs')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('pipeline_run_id', 'in', ids)
+      .executeTakeFirst();
     expect(rows?.n).toBe(n * 9);
   });
 });

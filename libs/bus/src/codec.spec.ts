@@ -6,7 +6,12 @@ import { DecodeError, isPermanentError } from './errors.js';
 
 describe('codec', () => {
   it('round-trips a protobuf message by the type named in its content type', () => {
-    const msg = create(StageCommandSchema, { runId: 'r', stage: 'plan', seed: 42n, slip: { itinerary: ['a', 'b'], completed: ['a'] } });
+    const msg = create(StageCommandSchema, {
+      runId: 'r',
+      stage: 'plan',
+      seed: 42n,
+      slip: { itinerary: ['a', 'b'], completed: ['a'] },
+    });
     const { data, contentType } = encode({ schema: StageCommandSchema, message: msg });
     expect(contentType).toBe('application/protobuf; proto=heady.v1.StageCommand');
     expect(decode(contentType, data)).toEqual(msg);
@@ -27,7 +32,11 @@ describe('codec', () => {
   it('treats unknown types, corrupt bytes and unknown media as permanent decode errors', () => {
     const bad = [
       () => decode('application/protobuf; proto=heady.v1.Nope', new Uint8Array([1])),
-      () => decode('application/protobuf; proto=heady.v1.StageCommand', new Uint8Array([0xff, 0xff, 0xff])),
+      () =>
+        decode(
+          'application/protobuf; proto=heady.v1.StageCommand',
+          new Uint8Array([0xff, 0xff, 0xff]),
+        ),
       () => decode('application/json', new TextEncoder().encode('{nope')),
       () => decode('text/plain', new Uint8Array()),
       () => decode(undefined, new Uint8Array()),

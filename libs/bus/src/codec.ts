@@ -10,7 +10,8 @@ const decoder = new TextDecoder();
 
 /** Encodes a payload; returns the bytes and their `Content-Type`. */
 export function encode(p: Payload): { data: Uint8Array; contentType: string } {
-  if ('schema' in p) return { data: toBinary(p.schema, p.message), contentType: contentTypeFor(p.schema) };
+  if ('schema' in p)
+    return { data: toBinary(p.schema, p.message), contentType: contentTypeFor(p.schema) };
   return { data: encoder.encode(JSON.stringify(p.json ?? null)), contentType: 'application/json' };
 }
 
@@ -25,16 +26,23 @@ export function encodeValue(v: unknown): { data: Uint8Array; contentType: string
 }
 
 /** Decodes bytes by their `Content-Type` (protobuf types looked up in the contracts registry). */
-export function decode(contentType: string | undefined, data: Uint8Array, expected?: DescMessage): unknown {
+export function decode(
+  contentType: string | undefined,
+  data: Uint8Array,
+  expected?: DescMessage,
+): unknown {
   const { media, proto } = parseContentType(contentType);
   try {
     if (media === 'application/protobuf') {
       const schema = expected ?? (proto ? registry.getMessage(proto) : undefined);
-      if (!schema) throw new DecodeError(`unknown protobuf message type ${proto ?? '(none named)'}`);
-      if (proto && schema.typeName !== proto) throw new DecodeError(`expected ${schema.typeName}, got ${proto}`);
+      if (!schema)
+        throw new DecodeError(`unknown protobuf message type ${proto ?? '(none named)'}`);
+      if (proto && schema.typeName !== proto)
+        throw new DecodeError(`expected ${schema.typeName}, got ${proto}`);
       return fromBinary(schema, data);
     }
-    if (media === 'application/json') return data.length ? (JSON.parse(decoder.decode(data)) as unknown) : null;
+    if (media === 'application/json')
+      return data.length ? (JSON.parse(decoder.decode(data)) as unknown) : null;
   } catch (e) {
     if (e instanceof DecodeError) throw e;
     throw new DecodeError(`cannot decode ${media} payload: ${(e as Error).message}`, { cause: e });

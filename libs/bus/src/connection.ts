@@ -1,5 +1,10 @@
 import { type CommonConfig } from '@heady/config';
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 
 /** An open NATS connection with its JetStream client and manager. */
@@ -10,7 +15,10 @@ export interface BusConnection {
 }
 
 /** Connects to NATS (reconnecting forever, named after the instance) and opens JetStream. */
-export async function connectBus(config: Pick<CommonConfig, 'nats' | 'instanceId'>, name = config.instanceId): Promise<BusConnection> {
+export async function connectBus(
+  config: Pick<CommonConfig, 'nats' | 'instanceId'>,
+  name = config.instanceId,
+): Promise<BusConnection> {
   const nc = await connect({
     servers: config.nats.url.split(','),
     name,

@@ -1,10 +1,19 @@
 import { type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { type MsgHdrs, type NatsConnection, type Subscription, headers } from '@nats-io/transport-node';
+import {
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+  headers,
+} from '@nats-io/transport-node';
 import { type Logger, counter } from '@heady/telemetry';
 import { Header, dlqMsgId } from './ids.js';
 import { type ConsumerSpec } from './topology.js';
 
-const deadLetters = counter('heady_bus_dead_letters_total', 'Messages copied to the DLQ stream', ['stream', 'consumer', 'source']);
+const deadLetters = counter('heady_bus_dead_letters_total', 'Messages copied to the DLQ stream', [
+  'stream',
+  'consumer',
+  'source',
+]);
 
 /** The facts of the message being dead-lettered. */
 export interface DeadLetterInput {
@@ -23,7 +32,11 @@ export interface DeadLetterInput {
  * `Heady-Dlq-*` headers with the reason. Its msg id `dlq:<stream>:<seq>` makes a second
  * copy of the same original (handler and advisory both) a no-op.
  */
-export async function copyToDlq(js: JetStreamClient, m: DeadLetterInput, source: 'handler' | 'advisory'): Promise<void> {
+export async function copyToDlq(
+  js: JetStreamClient,
+  m: DeadLetterInput,
+  source: 'handler' | 'advisory',
+): Promise<void> {
   const h = headers();
   for (const k of m.headers?.keys() ?? []) {
     const v = m.headers?.get(k);
@@ -38,12 +51,20 @@ export async function copyToDlq(js: JetStreamClient, m: DeadLetterInput, source:
   h.set(Header.DlqSubject, m.subject);
   h.set(Header.DlqDeliveries, String(m.deliveries));
   h.set(Header.DlqAt, new Date().toISOString());
-  const ack = await js.publish(`dlq.${m.stream}.${m.consumer}`, m.data, { msgID: dlqMsgId(m.stream, m.seq), headers: h });
+  const ack = await js.publish(`dlq.${m.stream}.${m.consumer}`, m.data, {
+    msgID: dlqMsgId(m.stream, m.seq),
+    headers: h,
+  });
   if (!ack.duplicate) deadLetters.inc({ stream: m.stream, consumer: m.consumer, source });
 }
 
 /** Dead-letters a delivered message (the handler's path). */
-export function deadLetterDelivered(js: JetStreamClient, msg: JsMsg, spec: ConsumerSpec, reason: string): Promise<void> {
+export function deadLetterDelivered(
+  js: JetStreamClient,
+  msg: JsMsg,
+  spec: ConsumerSpec,
+  reason: string,
+): Promise<void> {
   return copyToDlq(
     js,
     {
@@ -72,9 +93,18 @@ interface MaxDeliveriesAdvisory {
  * replica acts) and copies the message they name into DLQ. This catches messages whose
  * deliveries ran out without a handler deciding — ack timeouts of crashed consumers.
  */
-export function watchMaxDeliveries(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, consumers: readonly ConsumerSpec[], log?: Logger): Subscription[] {
+export function watchMaxDeliveries(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  consumers: readonly ConsumerSpec[],
+  log?: Logger,
+): Subscription[] {
   return consumers.map((c) => {
-    const sub = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${c.stream}.${c.durable}`, { queue: 'heady-dlq' });
+    const sub = nc.subscribe(
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${c.stream}.${c.durable}`,
+      { queue: 'heady-dlq' },
+    );
     void (async () => {
       for await (const m of sub) {
         try {
@@ -95,7 +125,10 @@ export function watchMaxDeliveries(nc: NatsConnection, js: JetStreamClient, jsm:
             },
             'advisory',
           );
-          log?.warn({ stream: a.stream, consumer: a.consumer, seq: a.stream_seq }, 'message copied to DLQ after max deliveries');
+          log?.warn(
+            { stream: a.stream, consumer: a.consumer, seq: a.stream_seq },
+            'message copied to DLQ after max deliveries',
+          );
         } catch (err) {
           log?.error({ err, consumer: c.durable }, 'could not dead-letter an advisory');
         }

@@ -20,7 +20,8 @@ export function stageMsgId(runId: string, stage: string, iteration: number): str
 
 /** A msg id made of the parts that say what a message means, joined with `:`. */
 export function eventMsgId(...parts: string[]): string {
-  if (!parts.length || parts.some((p) => p === '')) throw new Error('eventMsgId needs non-empty parts');
+  if (!parts.length || parts.some((p) => p === ''))
+    throw new Error('eventMsgId needs non-empty parts');
   return parts.join(':');
 }
 

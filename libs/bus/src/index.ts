@@ -4,7 +4,15 @@ export { JetStreamClient, JetStreamRecord } from './client/jetstream.client.js';
 export { BusPublisher, type PublishOptions, type RequestOptions } from './publisher.js';
 export { JetStreamContext } from './context.js';
 export { connectBus, closeBus, type BusConnection } from './connection.js';
-export { ensureTopology, stageConsumer, STREAMS, KV_BUCKETS, type ConsumerSpec, type StreamSpec, type TopologyOptions } from './topology.js';
+export {
+  ensureTopology,
+  stageConsumer,
+  STREAMS,
+  KV_BUCKETS,
+  type ConsumerSpec,
+  type StreamSpec,
+  type TopologyOptions,
+} from './topology.js';
 export { copyToDlq, watchMaxDeliveries } from './dead-letter.js';
 export { decode, encode, encodeValue, type Payload } from './codec.js';
 export { Header, backoffFor, dlqMsgId, eventMsgId, stageMsgId, subjectMatches } from './ids.js';

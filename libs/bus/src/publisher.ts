@@ -47,7 +47,8 @@ export class BusPublisher {
    * @throws PublishError when JetStream does not acknowledge (server down, no stream).
    */
   async publish(subject: string, payload: Payload, opts: PublishOptions): Promise<PubAck> {
-    if (!opts.msgId) throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
+    if (!opts.msgId)
+      throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
     const { data, contentType } = encode(payload);
     const h = toHeaders(contentType, opts.headers);
     try {
@@ -58,7 +59,9 @@ export class BusPublisher {
       });
     } catch (e) {
       this.log?.warn({ err: e, subject, msg_id: opts.msgId }, 'publish failed');
-      throw new PublishError(subject, `publish on ${subject} failed: ${(e as Error).message}`, { cause: e });
+      throw new PublishError(subject, `publish on ${subject} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -74,16 +77,41 @@ export class BusPublisher {
     const { data, contentType } = encode(payload);
     let reply;
     try {
-      reply = await this.connection.nc.request(subject, data, { timeout: opts.timeoutMs, headers: toHeaders(contentType, opts.headers) });
+      reply = await this.connection.nc.request(subject, data, {
+        timeout: opts.timeoutMs,
+        headers: toHeaders(contentType, opts.headers),
+      });
     } catch (e) {
-      const why = e instanceof RequestError && e.isNoResponders() ? 'no responders' : e instanceof TimeoutError ? 'timed out' : (e as Error).message;
-      throw new RemoteError(ErrorCode.Unavailable, `request ${subject}: ${why}`, { subject }, { cause: e });
+      const why =
+        e instanceof RequestError && e.isNoResponders()
+          ? 'no responders'
+          : e instanceof TimeoutError
+            ? 'timed out'
+            : (e as Error).message;
+      throw new RemoteError(
+        ErrorCode.Unavailable,
+        `request ${subject}: ${why}`,
+        { subject },
+        { cause: e },
+      );
     }
     const err = reply.headers?.get(Header.Error);
     if (err) {
-      const body = JSON.parse(err) as { code?: string; message?: string; details?: Record<string, unknown> };
-      throw new RemoteError(body.code ?? 'REMOTE', body.message ?? 'remote handler failed', body.details ?? {});
+      const body = JSON.parse(err) as {
+        code?: string;
+        message?: string;
+        details?: Record<string, unknown>;
+      };
+      throw new RemoteError(
+        body.code ?? 'REMOTE',
+        body.message ?? 'remote handler failed',
+        body.details ?? {},
+      );
     }
-    return decode(reply.headers?.get(Header.ContentType), reply.data, opts.replySchema) as S extends DescMessage ? MessageShape<S> : unknown;
+    return decode(
+      reply.headers?.get(Header.ContentType),
+      reply.data,
+      opts.replySchema,
+    ) as S extends DescMessage ? MessageShape<S> : unknown;
   }
 }

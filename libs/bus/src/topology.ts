@@ -49,7 +49,10 @@ export const STREAMS: readonly StreamSpec[] = [
 export const KV_BUCKETS: readonly string[] = ['heady-keys', 'heady-config'];
 
 /** The durable consumer of one stage: `stage-<stage>` on `pipeline.stage.<stage>`. */
-export function stageConsumer(stage: StageName, overrides: Partial<Omit<ConsumerSpec, 'stream' | 'durable' | 'filterSubject'>> = {}): ConsumerSpec {
+export function stageConsumer(
+  stage: StageName,
+  overrides: Partial<Omit<ConsumerSpec, 'stream' | 'durable' | 'filterSubject'>> = {},
+): ConsumerSpec {
   return {
     stream: 'PIPELINE',
     durable: `stage-${stage}`,
@@ -69,7 +72,10 @@ function isApiError(e: unknown, code: number): boolean {
   return e instanceof JetStreamApiError && e.code === code;
 }
 
-function streamConfig(s: StreamSpec, cfg: Pick<CommonConfig, 'nats'>): Partial<StreamConfig> & { name: string } {
+function streamConfig(
+  s: StreamSpec,
+  cfg: Pick<CommonConfig, 'nats'>,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: s.name,
     subjects: s.subjects,
@@ -82,7 +88,11 @@ function streamConfig(s: StreamSpec, cfg: Pick<CommonConfig, 'nats'>): Partial<S
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, s: StreamSpec, cfg: Pick<CommonConfig, 'nats'>): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  s: StreamSpec,
+  cfg: Pick<CommonConfig, 'nats'>,
+): Promise<void> {
   const want = streamConfig(s, cfg);
   const info = await jsm.streams.info(s.name).catch(() => undefined);
   if (!info) {
@@ -95,8 +105,16 @@ async function ensureStream(jsm: JetStreamManager, s: StreamSpec, cfg: Pick<Comm
   }
   const have = info?.config ?? (await jsm.streams.info(s.name)).config;
   const same =
-    have.subjects.join() === want.subjects?.join() && have.max_age === want.max_age && have.duplicate_window === want.duplicate_window;
-  if (!same) await jsm.streams.update(s.name, { ...have, subjects: want.subjects ?? have.subjects, max_age: want.max_age ?? have.max_age, duplicate_window: want.duplicate_window ?? have.duplicate_window });
+    have.subjects.join() === want.subjects?.join() &&
+    have.max_age === want.max_age &&
+    have.duplicate_window === want.duplicate_window;
+  if (!same)
+    await jsm.streams.update(s.name, {
+      ...have,
+      subjects: want.subjects ?? have.subjects,
+      max_age: want.max_age ?? have.max_age,
+      duplicate_window: want.duplicate_window ?? have.duplicate_window,
+    });
 }
 
 async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSpec): Promise<void> {
@@ -119,8 +137,16 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSpec): Promise<v
     }
   }
   const have = info?.config ?? (await jsm.consumers.info(c.stream, c.durable)).config;
-  if (have.ack_wait !== want.ack_wait || have.max_deliver !== want.max_deliver || have.max_ack_pending !== want.max_ack_pending) {
-    await jsm.consumers.update(c.stream, c.durable, { ack_wait: want.ack_wait, max_deliver: want.max_deliver, max_ack_pending: want.max_ack_pending });
+  if (
+    have.ack_wait !== want.ack_wait ||
+    have.max_deliver !== want.max_deliver ||
+    have.max_ack_pending !== want.max_ack_pending
+  ) {
+    await jsm.consumers.update(c.stream, c.durable, {
+      ack_wait: want.ack_wait,
+      max_deliver: want.max_deliver,
+      max_ack_pending: want.max_ack_pending,
+    });
   }
 }
 
@@ -136,7 +162,11 @@ export interface TopologyOptions {
  * Creates the streams, durable consumers and KV buckets, or brings changed settings up
  * to date. Idempotent and safe when several processes start at once.
  */
-export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
+export async function ensureTopology(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  opts: TopologyOptions,
+): Promise<void> {
   for (const s of opts.streams ?? STREAMS) await ensureStream(jsm, s, opts.config);
   for (const c of opts.consumers ?? []) await ensureConsumer(jsm, c);
   const kvm = new Kvm(nc);

@@ -1,21 +1,57 @@
 import { type CommonConfig } from '@heady/config';
-import { type ConsumerSpec, JetStreamServer, BusExceptionFilter, BusPublisher, connectBus, type BusConnection } from '../src/index.js';
+import {
+  type ConsumerSpec,
+  JetStreamServer,
+  BusExceptionFilter,
+  BusPublisher,
+  connectBus,
+  type BusConnection,
+} from '../src/index.js';
 import { type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type JsMsg } from '@nats-io/jetstream';
 
 /** The slice of config the bus reads, pointed at a test's own nats-server. */
-export function busConfig(url: string, service = 'test'): Pick<CommonConfig, 'nats' | 'instanceId' | 'service'> {
-  return { service, instanceId: `${service}-${Math.random().toString(36).slice(2, 8)}`, nats: { url, rpcTimeoutMs: 2000, streamMaxAgeDays: 1, duplicateWindowSeconds: 60, consumerConcurrency: 16 } };
+export function busConfig(
+  url: string,
+  service = 'test',
+): Pick<CommonConfig, 'nats' | 'instanceId' | 'service'> {
+  return {
+    service,
+    instanceId: `${service}-${Math.random().toString(36).slice(2, 8)}`,
+    nats: {
+      url,
+      rpcTimeoutMs: 2000,
+      streamMaxAgeDays: 1,
+      duplicateWindowSeconds: 60,
+      consumerConcurrency: 16,
+    },
+  };
 }
 
 /** A test consumer on PIPELINE with quick retries. */
-export function consumer(durable: string, filterSubject: string, over: Partial<ConsumerSpec> = {}): ConsumerSpec {
-  return { stream: 'PIPELINE', durable, filterSubject, ackWaitMs: 1000, maxDeliver: 3, backoffMs: [50, 100], ...over };
+export function consumer(
+  durable: string,
+  filterSubject: string,
+  over: Partial<ConsumerSpec> = {},
+): ConsumerSpec {
+  return {
+    stream: 'PIPELINE',
+    durable,
+    filterSubject,
+    ackWaitMs: 1000,
+    maxDeliver: 3,
+    backoffMs: [50, 100],
+    ...over,
+  };
 }
 
 /** Boots a Nest microservice module on the JetStream transport. */
-export async function startMicroservice(module: Type, url: string, consumers: ConsumerSpec[]): Promise<{ app: INestMicroservice; server: JetStreamServer }> {
+export async function startMicroservice(
+  module: Type,
+  url: string,
+  consumers: ConsumerSpec[],
+): Promise<{ app: INestMicroservice; server: JetStreamServer }> {
   const server = new JetStreamServer({ config: busConfig(url), consumers, queueGroup: 'test' });
   const app = await NestFactory.createMicroservice(module, { strategy: server, logger: false });
   app.useGlobalFilters(new BusExceptionFilter());
@@ -23,13 +59,18 @@ export async function startMicroservice(module: Type, url: string, consumers: Co
   return { app, server };
 }
 
-export async function publisherFor(url: string): Promise<{ bus: BusConnection; pub: BusPublisher }> {
+export async function publisherFor(
+  url: string,
+): Promise<{ bus: BusConnection; pub: BusPublisher }> {
   const bus = await connectBus(busConfig(url, 'pub'));
   return { bus, pub: new BusPublisher(bus) };
 }
 
 /** Waits until `fn` returns a truthy value. */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -7,8 +7,25 @@ import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservice
 import { context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTracing } from '@heady/telemetry';
-import { type BusConnection, type BusPublisher, type JetStreamContext, PermanentError, RemoteError, ensureTopology, STREAMS, KV_BUCKETS, Header } from '../src/index.js';
-import { busConfig, consumer, dlqMessages, eventually, publisherFor, startMicroservice } from './harness.js';
+import {
+  type BusConnection,
+  type BusPublisher,
+  type JetStreamContext,
+  PermanentError,
+  RemoteError,
+  ensureTopology,
+  STREAMS,
+  KV_BUCKETS,
+  Header,
+} from '../src/index.js';
+import {
+  busConfig,
+  consumer,
+  dlqMessages,
+  eventually,
+  publisherFor,
+  startMicroservice,
+} from './harness.js';
 
 const seen: { subject: string; cmd: StageCommand; delivery: number; traceId?: string }[] = [];
 const attempts = new Map<string, number>();
@@ -17,7 +34,12 @@ const attempts = new Map<string, number>();
 class Handlers {
   @EventPattern('pipeline.stage.ok')
   ok(@Payload() cmd: StageCommand, @Ctx() ctx: JetStreamContext): void {
-    seen.push({ subject: ctx.subject, cmd, delivery: ctx.deliveryCount, traceId: trace.getActiveSpan()?.spanContext().traceId });
+    seen.push({
+      subject: ctx.subject,
+      cmd,
+      delivery: ctx.deliveryCount,
+      traceId: trace.getActiveSpan()?.spanContext().traceId,
+    });
   }
 
   @EventPattern('pipeline.stage.flaky')
@@ -49,7 +71,11 @@ class Handlers {
 
   @MessagePattern('test.echo')
   echo(@Payload() body: { n: number }): { doubled: number } {
-    if (body.n < 0) throw Object.assign(new Error('negative'), { code: 'VALIDATION_FAILED', details: { n: body.n } });
+    if (body.n < 0)
+      throw Object.assign(new Error('negative'), {
+        code: 'VALIDATION_FAILED',
+        details: { n: body.n },
+      });
     return { doubled: body.n * 2 };
   }
 }
@@ -57,7 +83,10 @@ class Handlers {
 @Module({ controllers: [Handlers] })
 class TestModule {}
 
-const cmd = (runId: string, stage: string) => ({ schema: StageCommandSchema, message: create(StageCommandSchema, { runId, stage }) });
+const cmd = (runId: string, stage: string) => ({
+  schema: StageCommandSchema,
+  message: create(StageCommandSchema, { runId, stage }),
+});
 
 describe('JetStreamServer', () => {
   let nats: TestNatsServer;
@@ -66,7 +95,11 @@ describe('JetStreamServer', () => {
   let pub: BusPublisher;
 
   beforeAll(async () => {
-    initTracing({ service: 'bus-test', instanceId: 'bus-test', telemetry: { otlpEndpoint: undefined, sampleRatio: 1 } });
+    initTracing({
+      service: 'bus-test',
+      instanceId: 'bus-test',
+      telemetry: { otlpEndpoint: undefined, sampleRatio: 1 },
+    });
     nats = await startNatsServer();
     ({ app } = await startMicroservice(TestModule, nats.url, [
       consumer('t-ok', 'pipeline.stage.ok'),
@@ -89,12 +122,18 @@ describe('JetStreamServer', () => {
     const got = await eventually(() => seen.find((s) => s.cmd.runId === 'run-ok'));
     expect(got.cmd.stage).toBe('ok');
     expect(got.delivery).toBe(1);
-    await eventually(async () => (await bus.jsm.consumers.info('PIPELINE', 't-ok')).num_ack_pending === 0);
+    await eventually(
+      async () => (await bus.jsm.consumers.info('PIPELINE', 't-ok')).num_ack_pending === 0,
+    );
   });
 
   it('drops a second publish with the same msg id', async () => {
-    const a = await pub.publish('pipeline.stage.ok', cmd('run-dup', 'ok'), { msgId: 'run-dup:ok:0' });
-    const b = await pub.publish('pipeline.stage.ok', cmd('run-dup', 'ok'), { msgId: 'run-dup:ok:0' });
+    const a = await pub.publish('pipeline.stage.ok', cmd('run-dup', 'ok'), {
+      msgId: 'run-dup:ok:0',
+    });
+    const b = await pub.publish('pipeline.stage.ok', cmd('run-dup', 'ok'), {
+      msgId: 'run-dup:ok:0',
+    });
     expect(a.duplicate).toBe(false);
     expect(b.duplicate).toBe(true);
     await eventually(() => seen.find((s) => s.cmd.runId === 'run-dup'));
@@ -103,21 +142,33 @@ describe('JetStreamServer', () => {
   });
 
   it('refuses to publish without a msg id', async () => {
-    await expect(pub.publish('pipeline.stage.ok', cmd('x', 'ok'), { msgId: '' })).rejects.toThrow(/Nats-Msg-Id is required/);
+    await expect(pub.publish('pipeline.stage.ok', cmd('x', 'ok'), { msgId: '' })).rejects.toThrow(
+      /Nats-Msg-Id is required/,
+    );
   });
 
   it('retries a throwing handler with delay and it succeeds on the third attempt', async () => {
-    await pub.publish('pipeline.stage.flaky', cmd('run-flaky', 'flaky'), { msgId: 'run-flaky:flaky:0' });
+    await pub.publish('pipeline.stage.flaky', cmd('run-flaky', 'flaky'), {
+      msgId: 'run-flaky:flaky:0',
+    });
     await eventually(() => attempts.get('run-flaky') === 3);
-    await eventually(async () => (await bus.jsm.consumers.info('PIPELINE', 't-flaky')).num_ack_pending === 0);
+    await eventually(
+      async () => (await bus.jsm.consumers.info('PIPELINE', 't-flaky')).num_ack_pending === 0,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(attempts.get('run-flaky')).toBe(3);
-    expect((await dlqMessages(bus)).some((m) => m.headers?.get(Header.DlqConsumer) === 't-flaky')).toBe(false);
+    expect(
+      (await dlqMessages(bus)).some((m) => m.headers?.get(Header.DlqConsumer) === 't-flaky'),
+    ).toBe(false);
   });
 
   it('copies a PermanentError message to DLQ with its reason and never calls the handler again', async () => {
-    await pub.publish('pipeline.stage.poison', cmd('run-poison', 'poison'), { msgId: 'run-poison:poison:0' });
-    const dlq = await eventually(async () => (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-poison'));
+    await pub.publish('pipeline.stage.poison', cmd('run-poison', 'poison'), {
+      msgId: 'run-poison:poison:0',
+    });
+    const dlq = await eventually(async () =>
+      (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-poison'),
+    );
     expect(dlq.subject).toBe('dlq.PIPELINE.t-poison');
     expect(dlq.headers?.get(Header.DlqReason)).toBe('input can never be processed');
     expect(dlq.headers?.get(Header.DlqSubject)).toBe('pipeline.stage.poison');
@@ -127,36 +178,60 @@ describe('JetStreamServer', () => {
   });
 
   it('copies a message to DLQ when its deliveries are exhausted', async () => {
-    await pub.publish('pipeline.stage.always', cmd('run-always', 'always'), { msgId: 'run-always:always:0' });
-    const dlq = await eventually(async () => (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-always'));
-    expect(dlq.headers?.get(Header.DlqReason)).toMatch(/max deliveries \(3\) exhausted: still broken/);
+    await pub.publish('pipeline.stage.always', cmd('run-always', 'always'), {
+      msgId: 'run-always:always:0',
+    });
+    const dlq = await eventually(async () =>
+      (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-always'),
+    );
+    expect(dlq.headers?.get(Header.DlqReason)).toMatch(
+      /max deliveries \(3\) exhausted: still broken/,
+    );
     expect(dlq.headers?.get(Header.DlqDeliveries)).toBe('3');
     expect(attempts.get('run-always')).toBe(3);
   });
 
   it('captures a message whose ack timeouts exhaust its deliveries through the max-deliveries advisory', async () => {
     await pub.publish('pipeline.stage.hang', cmd('run-hang', 'hang'), { msgId: 'run-hang:hang:0' });
-    const dlq = await eventually(async () => (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-hang'), 15_000);
-    expect(dlq.headers?.get(Header.DlqReason)).toMatch(/max deliveries \(2\) exceeded without an ack/);
+    const dlq = await eventually(
+      async () =>
+        (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-hang'),
+      15_000,
+    );
+    expect(dlq.headers?.get(Header.DlqReason)).toMatch(
+      /max deliveries \(2\) exceeded without an ack/,
+    );
     const decoded = dlq.data.length;
     expect(decoded).toBeGreaterThan(0);
   });
 
   it('answers a request with the handler result, and a handler error as a RemoteError with its code', async () => {
-    await expect(pub.request('test.echo', { json: { n: 21 } }, { timeoutMs: 2000 })).resolves.toEqual({ doubled: 42 });
-    const err = await pub.request('test.echo', { json: { n: -1 } }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    await expect(
+      pub.request('test.echo', { json: { n: 21 } }, { timeoutMs: 2000 }),
+    ).resolves.toEqual({ doubled: 42 });
+    const err = await pub
+      .request('test.echo', { json: { n: -1 } }, { timeoutMs: 2000 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
-    expect(err).toMatchObject({ code: 'VALIDATION_FAILED', message: 'negative', details: { n: -1 } });
+    expect(err).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: 'negative',
+      details: { n: -1 },
+    });
   });
 
   it('reports no responders as an UNAVAILABLE RemoteError', async () => {
-    const err = await pub.request('test.nobody', { json: {} }, { timeoutMs: 500 }).catch((e: unknown) => e);
+    const err = await pub
+      .request('test.nobody', { json: {} }, { timeoutMs: 500 })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'UNAVAILABLE' });
   });
 
-  it('runs the handler in a span of the publisher\'s trace', async () => {
+  it("runs the handler in a span of the publisher's trace", async () => {
     const span = trace.getTracer('test').startSpan('publisher');
-    await context.with(trace.setSpan(context.active(), span), () => pub.publish('pipeline.stage.ok', cmd('run-trace', 'ok'), { msgId: 'run-trace:ok:0' }));
+    await context.with(trace.setSpan(context.active(), span), () =>
+      pub.publish('pipeline.stage.ok', cmd('run-trace', 'ok'), { msgId: 'run-trace:ok:0' }),
+    );
     span.end();
     const got = await eventually(() => seen.find((s) => s.cmd.runId === 'run-trace'));
     expect(got.traceId).toBe(span.spanContext().traceId);
@@ -166,7 +241,9 @@ describe('JetStreamServer', () => {
     await nats.restart(300);
     await eventually(async () => {
       try {
-        await pub.publish('pipeline.stage.ok', cmd('run-after-restart', 'ok'), { msgId: 'run-after-restart:ok:0' });
+        await pub.publish('pipeline.stage.ok', cmd('run-after-restart', 'ok'), {
+          msgId: 'run-after-restart:ok:0',
+        });
         return true;
       } catch {
         return false;
@@ -191,7 +268,9 @@ describe('ensureTopology', () => {
     const { connectBus } = await import('../src/index.js');
     conns = await Promise.all([1, 2, 3].map(() => connectBus(busConfig(nats.url))));
     const consumers = [consumer('c1', 'pipeline.stage.plan')];
-    await Promise.all(conns.map((c) => ensureTopology(c.nc, c.jsm, { consumers, config: busConfig(nats.url) })));
+    await Promise.all(
+      conns.map((c) => ensureTopology(c.nc, c.jsm, { consumers, config: busConfig(nats.url) })),
+    );
     await ensureTopology(conns[0]!.nc, conns[0]!.jsm, { consumers, config: busConfig(nats.url) });
     const names: string[] = [];
     for await (const s of conns[0]!.jsm.streams.list()) names.push(s.config.name);
@@ -203,7 +282,10 @@ describe('ensureTopology', () => {
 
   it('updates a consumer whose settings changed', async () => {
     const c = conns[0]!;
-    await ensureTopology(c.nc, c.jsm, { consumers: [consumer('c1', 'pipeline.stage.plan', { maxDeliver: 9 })], config: busConfig(nats.url) });
+    await ensureTopology(c.nc, c.jsm, {
+      consumers: [consumer('c1', 'pipeline.stage.plan', { maxDeliver: 9 })],
+      config: busConfig(nats.url),
+    });
     expect((await c.jsm.consumers.info('PIPELINE', 'c1')).config.max_deliver).toBe(9);
   });
 });

@@ -4,7 +4,9 @@ import { dbCommands } from './commands/db.js';
 import { runsCommands } from './commands/runs.js';
 import { createOutput } from './output.js';
 
-const program = new Command('heady').description('Heady operator CLI').option('--json', 'machine-readable output');
+const program = new Command('heady')
+  .description('Heady operator CLI')
+  .option('--json', 'machine-readable output');
 const out = createOutput(() => program.opts<{ json?: boolean }>().json === true);
 dbCommands(program, out);
 runsCommands(program, out);

@@ -3,6 +3,14 @@ import { table } from './output.js';
 
 describe('table', () => {
   it('pads every column to its widest cell', () => {
-    expect(table(['a', 'bb'], [['xxx', 'y'], ['z', '']])).toBe('a    bb\nxxx  y\nz');
+    expect(
+      table(
+        ['a', 'bb'],
+        [
+          ['xxx', 'y'],
+          ['z', ''],
+        ],
+      ),
+    ).toBe('a    bb\nxxx  y\nz');
   });
 });

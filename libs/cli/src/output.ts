@@ -7,7 +7,9 @@ export interface Output {
 export function createOutput(json: () => boolean): Output {
   return {
     result(value, human) {
-      process.stdout.write(`${json() ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) : human(value)}\n`);
+      process.stdout.write(
+        `${json() ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) : human(value)}\n`,
+      );
     },
     fail(message) {
       process.stderr.write(`heady: ${message}\n`);
@@ -19,6 +21,10 @@ export function createOutput(json: () => boolean): Output {
 /** A plain-text table with columns padded to their widest cell. */
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }

@@ -28,7 +28,9 @@ type Env = Record<string, string | undefined>;
 
 function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
   // Empty strings mean "unset", as in most shells' `VAR= cmd`.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -44,7 +46,13 @@ export interface CommonConfig {
   env: 'development' | 'test' | 'production';
   logLevel: string;
   dataDir: string;
-  nats: { url: string; rpcTimeoutMs: number; streamMaxAgeDays: number; duplicateWindowSeconds: number; consumerConcurrency: number };
+  nats: {
+    url: string;
+    rpcTimeoutMs: number;
+    streamMaxAgeDays: number;
+    duplicateWindowSeconds: number;
+    consumerConcurrency: number;
+  };
   database: { url: string; poolMax: number };
   redis: { url: string };
   telemetry: { otlpEndpoint: string | undefined; sampleRatio: number };
@@ -67,7 +75,10 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
     },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL },
-    telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, sampleRatio: e.OTEL_TRACES_SAMPLER_ARG },
+    telemetry: {
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
+    },
     ops: { port: e.HEADY_OPS_PORT },
   };
 }
@@ -90,7 +101,11 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = parse(gatewayEnv, env);
   return {
     ...common('gateway', e),
-    http: { host: e.HEADY_GATEWAY_HOST, port: e.HEADY_GATEWAY_PORT, bodyLimitBytes: e.HEADY_BODY_LIMIT_BYTES },
+    http: {
+      host: e.HEADY_GATEWAY_HOST,
+      port: e.HEADY_GATEWAY_PORT,
+      bodyLimitBytes: e.HEADY_BODY_LIMIT_BYTES,
+    },
   };
 }
 
@@ -101,7 +116,9 @@ export function loadConductorConfig(env: Env = process.env): ConductorConfig {
     ...c,
     ops: { port: c.ops.port ?? DEFAULTS.conductorOpsPort },
     audit: {
-      jsonlFile: resolve(e.HEADY_CONDUCTOR_AUDIT_FILE ?? `${c.dataDir}/audit/conductor-audit.jsonl`),
+      jsonlFile: resolve(
+        e.HEADY_CONDUCTOR_AUDIT_FILE ?? `${c.dataDir}/audit/conductor-audit.jsonl`,
+      ),
       writer: e.HEADY_AUDIT_WRITER,
     },
   };
@@ -111,12 +128,16 @@ export function loadConductorConfig(env: Env = process.env): ConductorConfig {
 export function parseStageList(value: string): StageName[] {
   const v = value.trim();
   if (v === 'all') return [...STAGE_NAMES];
-  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(STAGE_NAMES as readonly string[]).includes(n));
   if (unknown.length || names.length === 0) {
-    throw new ConfigError(`HEADY_PIPELINE_STAGES: unknown stage(s) ${unknown.join(', ') || '(none given)'}; valid: all, ${STAGE_NAMES.join(', ')}`, [
-      'HEADY_PIPELINE_STAGES',
-    ]);
+    throw new ConfigError(
+      `HEADY_PIPELINE_STAGES: unknown stage(s) ${unknown.join(', ') || '(none given)'}; valid: all, ${STAGE_NAMES.join(', ')}`,
+      ['HEADY_PIPELINE_STAGES'],
+    );
   }
   return STAGE_NAMES.filter((s) => names.includes(s));
 }

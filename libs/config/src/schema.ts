@@ -47,9 +47,18 @@ export const commonEnv = z.object({
   HEADY_INSTANCE_ID: z.string().min(1).optional(),
   HEADY_DATA_DIR: z.string().min(1).default(DEFAULTS.dataDir),
   HEADY_STREAM_MAX_AGE_DAYS: z.coerce.number().positive().default(DEFAULTS.streamMaxAgeDays),
-  HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(DEFAULTS.duplicateWindowSeconds),
+  HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULTS.duplicateWindowSeconds),
   /** Messages one process handles at once per durable consumer. */
-  HEADY_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(DEFAULTS.consumerConcurrency),
+  HEADY_CONSUMER_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(DEFAULTS.consumerConcurrency),
   HEADY_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.rpcTimeoutMs),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
@@ -73,7 +82,12 @@ export const pipelineEnv = commonEnv.extend({
   /** How long a stage may hold a message before JetStream redelivers it (the recovery time after a crash). */
   HEADY_STAGE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(8),
-  HEADY_MAX_CONCURRENT_TASKS: z.coerce.number().int().min(1).max(64).default(DEFAULTS.maxConcurrentTasks),
+  HEADY_MAX_CONCURRENT_TASKS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(DEFAULTS.maxConcurrentTasks),
 });
 
 export const cliEnv = commonEnv;

@@ -35,27 +35,37 @@ export class HeadyError extends Error {
 }
 
 /** True for a {@link HeadyError}, or anything shaped like one that crossed the bus. */
-export function isHeadyError(e: unknown): e is { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+export function isHeadyError(
+  e: unknown,
+): e is { code: ErrorCode; message: string; details?: Record<string, unknown> } {
   return typeof e === 'object' && e !== null && KNOWN.has((e as { code?: unknown }).code as string);
 }
 
 export class UnknownActionError extends HeadyError {
   override readonly name = 'UnknownActionError';
   constructor(action: string, validActions: string[]) {
-    super(ErrorCode.UnknownAction, `unknown action "${action}"; valid actions: ${validActions.join(', ')}`, {
-      action,
-      validActions,
-    });
+    super(
+      ErrorCode.UnknownAction,
+      `unknown action "${action}"; valid actions: ${validActions.join(', ')}`,
+      {
+        action,
+        validActions,
+      },
+    );
   }
 }
 
 export class IdempotencyConflictError extends HeadyError {
   override readonly name = 'IdempotencyConflictError';
   constructor(key: string, runId: string) {
-    super(ErrorCode.IdempotencyConflict, `Idempotency-Key "${key}" was already used with a different request body`, {
-      idempotencyKey: key,
-      runId,
-    });
+    super(
+      ErrorCode.IdempotencyConflict,
+      `Idempotency-Key "${key}" was already used with a different request body`,
+      {
+        idempotencyKey: key,
+        runId,
+      },
+    );
   }
 }
 

@@ -34,7 +34,12 @@ export interface RunRef {
 }
 
 /** The command that starts `stage` of a run, carrying the routing slip (itinerary + completed). */
-export function stageCommand(run: RunRef, stage: StageName, iteration: number, completed: readonly string[]): StageCommand {
+export function stageCommand(
+  run: RunRef,
+  stage: StageName,
+  iteration: number,
+  completed: readonly string[],
+): StageCommand {
   return create(StageCommandSchema, {
     runId: run.runId,
     stage,

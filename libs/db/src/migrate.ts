@@ -1,4 +1,11 @@
-import { Kysely, type MigrationResult, Migrator, PostgresDialect, type MigrationProvider, type Migration } from 'kysely';
+import {
+  Kysely,
+  type MigrationResult,
+  Migrator,
+  PostgresDialect,
+  type MigrationProvider,
+  type Migration,
+} from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations/index.js';
 
@@ -75,11 +82,18 @@ function migratorFor(url: string): { db: Kysely<unknown>; migrator: Migrator } {
   return { db, migrator: new Migrator({ db, provider: new StaticMigrationProvider() }) };
 }
 
-async function run(url: string, step: (m: Migrator) => ReturnType<Migrator['migrateToLatest']>, createdDatabase: boolean): Promise<MigrateOutcome> {
+async function run(
+  url: string,
+  step: (m: Migrator) => ReturnType<Migrator['migrateToLatest']>,
+  createdDatabase: boolean,
+): Promise<MigrateOutcome> {
   const { db, migrator } = migratorFor(url);
   try {
     const { error, results } = await step(migrator);
-    if (error) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
+    if (error)
+      throw error instanceof Error
+        ? error
+        : new Error(`migration failed: ${JSON.stringify(error)}`);
     return { createdDatabase, results: results ?? [] };
   } finally {
     await db.destroy();
@@ -98,10 +112,15 @@ export async function migrateDown(url: string): Promise<MigrateOutcome> {
 }
 
 /** Names of all migrations with whether each is applied. */
-export async function migrationStatus(url: string): Promise<{ name: string; executedAt: Date | undefined }[]> {
+export async function migrationStatus(
+  url: string,
+): Promise<{ name: string; executedAt: Date | undefined }[]> {
   const { db, migrator } = migratorFor(url);
   try {
-    return (await migrator.getMigrations()).map((m) => ({ name: m.name, executedAt: m.executedAt }));
+    return (await migrator.getMigrations()).map((m) => ({
+      name: m.name,
+      executedAt: m.executedAt,
+    }));
   } finally {
     await db.destroy();
   }

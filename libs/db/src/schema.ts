@@ -1,13 +1,29 @@
-import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+import type {
+  ColumnType,
+  Generated,
+  Insertable,
+  JSONColumnType,
+  Selectable,
+  Updateable,
+} from 'kysely';
 
 /** A timestamptz column: read as Date, written as Date or ISO string, defaulted by the database. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
 /** BIGINT comes back from pg as a string (it may exceed 2^53). */
 type BigIntColumn = ColumnType<string, string | number | bigint, string | number | bigint>;
-export type Json = JSONColumnType<Record<string, unknown>, Record<string, unknown> | undefined, Record<string, unknown>>;
+export type Json = JSONColumnType<
+  Record<string, unknown>,
+  Record<string, unknown> | undefined,
+  Record<string, unknown>
+>;
 
-export type RunStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'CANCELLED';
+export type RunStatus =
+  'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'CANCELLED';
 export type StageStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED';
 export type Classification = 'PUBLIC' | 'INTERNAL' | 'PROPRIETARY' | 'RESTRICTED';
 

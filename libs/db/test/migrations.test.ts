@@ -1,7 +1,16 @@
 import { createTestDatabase, TEST_PG_URL } from '@heady/testing';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, dropDatabase, ensureDatabase, migrateDown, migrateToLatest, migrationStatus, migrations, sql } from '../src/index.js';
+import {
+  createDb,
+  dropDatabase,
+  ensureDatabase,
+  migrateDown,
+  migrateToLatest,
+  migrationStatus,
+  migrations,
+  sql,
+} from '../src/index.js';
 
 describe('migrations', () => {
   const url = (() => {
@@ -28,7 +37,11 @@ describe('migrations', () => {
     for (let i = 0; i < Object.keys(migrations).length; i++) await migrateDown(url);
     expect((await migrationStatus(url)).every((m) => m.executedAt === undefined)).toBe(true);
     const db = createDb({ url });
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely%'`.execute(db);
+    const { rows } = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely%'`.execute(
+      db,
+    );
     expect(rows[0]?.n).toBe(0);
     await db.destroy();
     await migrateToLatest(url);
@@ -57,11 +70,19 @@ describe('schema', () => {
   });
 
   it('seeds the twelve service groups of the design reference with their weights', async () => {
-    const groups = await db.selectFrom('service_groups').select(['name', 'weight']).orderBy('weight', 'desc').execute();
+    const groups = await db
+      .selectFrom('service_groups')
+      .select(['name', 'weight'])
+      .orderBy('weight', 'desc')
+      .execute();
     expect(groups).toHaveLength(12);
     expect(groups[0]).toEqual({ name: 'reasoning', weight: 1 });
     expect(groups.at(-1)).toEqual({ name: 'ops', weight: 0.3 });
-    const analyze = await db.selectFrom('routing_actions').select('group_name').where('action', '=', 'analyze').executeTakeFirst();
+    const analyze = await db
+      .selectFrom('routing_actions')
+      .select('group_name')
+      .where('action', '=', 'analyze')
+      .executeTakeFirst();
     expect(analyze?.group_name).toBe('reasoning');
   });
 
@@ -69,16 +90,55 @@ describe('schema', () => {
     const id = randomUUID();
     await db
       .insertInto('pipeline_runs')
-      .values({ id, workflow_id: 'hcfullpipeline', seed: '42', status: 'PENDING', action: 'chat', service_group: 'reasoning', request_id: null, request_hash: null, session_id: null, trace_id: null, error: null })
+      .values({
+        id,
+        workflow_id: 'hcfullpipeline',
+        seed: '42',
+        status: 'PENDING',
+        action: 'chat',
+        service_group: 'reasoning',
+        request_id: null,
+        request_hash: null,
+        session_id: null,
+        trace_id: null,
+        error: null,
+      })
       .execute();
-    const row = { pipeline_run_id: id, stage_num: 2, stage_name: 'plan', status: 'SUCCEEDED' as const, error: null };
+    const row = {
+      pipeline_run_id: id,
+      stage_num: 2,
+      stage_name: 'plan',
+      status: 'SUCCEEDED' as const,
+      error: null,
+    };
     await db.insertInto('pipeline_stage_runs').values(row).execute();
-    await expect(db.insertInto('pipeline_stage_runs').values(row).execute()).rejects.toThrow(/pipeline_stage_runs_once_key/);
+    await expect(db.insertInto('pipeline_stage_runs').values(row).execute()).rejects.toThrow(
+      /pipeline_stage_runs_once_key/,
+    );
   });
 
   it('refuses a second run with the same idempotency key', async () => {
-    const values = { workflow_id: 'hcfullpipeline', seed: '1', status: 'PENDING' as const, action: 'chat', service_group: 'reasoning', request_id: 'k-1', request_hash: 'h', session_id: null, trace_id: null, error: null };
-    await db.insertInto('pipeline_runs').values({ id: randomUUID(), ...values }).execute();
-    await expect(db.insertInto('pipeline_runs').values({ id: randomUUID(), ...values }).execute()).rejects.toThrow(/request_id/);
+    const values = {
+      workflow_id: 'hcfullpipeline',
+      seed: '1',
+      status: 'PENDING' as const,
+      action: 'chat',
+      service_group: 'reasoning',
+      request_id: 'k-1',
+      request_hash: 'h',
+      session_id: null,
+      trace_id: null,
+      error: null,
+    };
+    await db
+      .insertInto('pipeline_runs')
+      .values({ id: randomUUID(), ...values })
+      .execute();
+    await expect(
+      db
+        .insertInto('pipeline_runs')
+        .values({ id: randomUUID(), ...values })
+        .execute(),
+    ).rejects.toThrow(/request_id/);
   });
 });

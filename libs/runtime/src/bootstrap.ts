@@ -1,7 +1,15 @@
 import 'reflect-metadata';
 import { type CommonConfig } from '@heady/config';
 import { BusExceptionFilter, type ConsumerSpec, JetStreamServer, connectBus } from '@heady/bus';
-import { PinoNestLogger, ReadinessRegistry, createLogger, enableDefaultMetrics, initTracing, HttpTraceInterceptor, type Logger } from '@heady/telemetry';
+import {
+  PinoNestLogger,
+  ReadinessRegistry,
+  createLogger,
+  enableDefaultMetrics,
+  initTracing,
+  HttpTraceInterceptor,
+  type Logger,
+} from '@heady/telemetry';
 import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -29,20 +37,31 @@ export interface ServiceBootstrap<C extends CommonConfig> {
  * JSON logger, a bus connection, the Nest app on Fastify with the JetStream transport
  * attached, the HTTP listener; SIGTERM/SIGINT shut it all down in order.
  */
-export async function bootstrapService<C extends CommonConfig>(opts: ServiceBootstrap<C>): Promise<INestApplication> {
+export async function bootstrapService<C extends CommonConfig>(
+  opts: ServiceBootstrap<C>,
+): Promise<INestApplication> {
   const { config } = opts;
   const tracing = initTracing(config);
   const logger = createLogger(config);
   enableDefaultMetrics(config.service);
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  process.on('unhandledRejection', (reason) =>
+    logger.error({ err: reason }, 'unhandled rejection'),
+  );
 
   const bus = await connectBus(config);
-  const adapter = new FastifyAdapter({ bodyLimit: opts.http.bodyLimit ?? 1_048_576, trustProxy: false });
-  const app = await NestFactory.create<NestFastifyApplication>(opts.module(RuntimeModule.forRoot(config, logger, bus)), adapter, {
-    logger: new PinoNestLogger(logger),
-    bufferLogs: false,
-    bodyParser: opts.bodyParser ?? true,
+  const adapter = new FastifyAdapter({
+    bodyLimit: opts.http.bodyLimit ?? 1_048_576,
+    trustProxy: false,
   });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    opts.module(RuntimeModule.forRoot(config, logger, bus)),
+    adapter,
+    {
+      logger: new PinoNestLogger(logger),
+      bufferLogs: false,
+      bodyParser: opts.bodyParser ?? true,
+    },
+  );
   app.useGlobalInterceptors(new HttpTraceInterceptor());
   await opts.configure?.(app, logger);
 
@@ -61,7 +80,10 @@ export async function bootstrapService<C extends CommonConfig>(opts: ServiceBoot
 
   await app.startAllMicroservices();
   await app.listen({ port: opts.http.port, host: opts.http.host ?? '127.0.0.1' });
-  logger.info({ port: opts.http.port, consumers: (opts.consumers ?? []).map((c) => c.durable) }, `${config.service} ready`);
+  logger.info(
+    { port: opts.http.port, consumers: (opts.consumers ?? []).map((c) => c.durable) },
+    `${config.service} ready`,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -73,10 +95,13 @@ export async function bootstrapService<C extends CommonConfig>(opts: ServiceBoot
     void app
       .close()
       .then(() => tracing.shutdown())
-      .then(() => process.exit(0), (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -2,7 +2,15 @@ import { type CommonConfig } from '@heady/config';
 import { BusPublisher, type BusConnection, closeBus } from '@heady/bus';
 import { createDb, sql, type Database, type Kysely } from '@heady/db';
 import { type Logger, OpsModule, ReadinessRegistry } from '@heady/telemetry';
-import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { CONFIG, DB, LOGGER } from './tokens.js';
 
 /** Closes the pool and the bus connection when Nest shuts down, and registers their readiness checks. */
@@ -45,7 +53,11 @@ export class RuntimeModule {
         {
           provide: DB,
           useFactory: () =>
-            createDb({ url: config.database.url, poolMax: config.database.poolMax, applicationName: config.instanceId }),
+            createDb({
+              url: config.database.url,
+              poolMax: config.database.poolMax,
+              applicationName: config.instanceId,
+            }),
         },
         { provide: BusPublisher, useFactory: () => new BusPublisher(bus, logger) },
         RuntimeLifecycle,

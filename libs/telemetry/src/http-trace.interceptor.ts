@@ -1,11 +1,24 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Injectable,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Observable } from 'rxjs';
 import { counter, histogram } from './metrics.js';
 
-const requests = counter('heady_http_requests_total', 'HTTP requests served', ['method', 'route', 'status']);
-const duration = histogram('heady_http_request_duration_seconds', 'HTTP request duration', ['method', 'route', 'status']);
+const requests = counter('heady_http_requests_total', 'HTTP requests served', [
+  'method',
+  'route',
+  'status',
+]);
+const duration = histogram('heady_http_request_duration_seconds', 'HTTP request duration', [
+  'method',
+  'route',
+  'status',
+]);
 
 /**
  * Serves each HTTP request inside a SERVER span that continues the caller's
@@ -22,12 +35,22 @@ export class HttpTraceInterceptor implements NestInterceptor {
     const parent = propagation.extract(context.active(), req.headers);
     const span = trace.getTracer('@heady/telemetry').startSpan(
       `${req.method} ${route}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'http.route': route, 'url.path': req.url } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          'http.route': route,
+          'url.path': req.url,
+        },
+      },
       parent,
     );
     const active = trace.setSpan(parent, span);
     const sc = span.spanContext();
-    void reply.header('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}`);
+    void reply.header(
+      'traceparent',
+      `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}`,
+    );
     const started = performance.now();
     const finish = (status: number, err?: unknown): void => {
       span.setAttribute('http.response.status_code', status);

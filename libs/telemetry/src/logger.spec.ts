@@ -12,11 +12,20 @@ function capture() {
       cb();
     },
   });
-  return { lines, logger: createLogger({ service: 'svc', instanceId: 'svc-1', logLevel: 'info' }, dest) };
+  return {
+    lines,
+    logger: createLogger({ service: 'svc', instanceId: 'svc-1', logLevel: 'info' }, dest),
+  };
 }
 
 describe('createLogger', () => {
-  beforeAll(() => initTracing({ service: 'svc', instanceId: 'svc-1', telemetry: { otlpEndpoint: undefined, sampleRatio: 1 } }));
+  beforeAll(() =>
+    initTracing({
+      service: 'svc',
+      instanceId: 'svc-1',
+      telemetry: { otlpEndpoint: undefined, sampleRatio: 1 },
+    }),
+  );
 
   it('writes the active span trace id and span id on every line', () => {
     const { lines, logger } = capture();
@@ -24,7 +33,13 @@ describe('createLogger', () => {
     context.with(trace.setSpan(context.active(), span), () => logger.info('inside'));
     span.end();
     logger.info('outside');
-    expect(lines[0]).toMatchObject({ msg: 'inside', service: 'svc', instance: 'svc-1', trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
+    expect(lines[0]).toMatchObject({
+      msg: 'inside',
+      service: 'svc',
+      instance: 'svc-1',
+      trace_id: span.spanContext().traceId,
+      span_id: span.spanContext().spanId,
+    });
     expect(lines[1]?.trace_id).toBeUndefined();
   });
 

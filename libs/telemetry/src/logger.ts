@@ -27,7 +27,10 @@ export function currentLogContext(): LogContext | undefined {
  * A pino JSON logger whose every line carries `service`, `instance`, the active span's
  * `trace_id`/`span_id`, and `run_id` plus any other fields of the log context.
  */
-export function createLogger(config: Pick<CommonConfig, 'service' | 'instanceId' | 'logLevel'>, destination?: DestinationStream): Logger {
+export function createLogger(
+  config: Pick<CommonConfig, 'service' | 'instanceId' | 'logLevel'>,
+  destination?: DestinationStream,
+): Logger {
   return pino(
     {
       level: config.logLevel,

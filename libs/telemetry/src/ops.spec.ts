@@ -22,9 +22,17 @@ class AppModule {}
 
 describe(OpsModule.name, () => {
   let app: NestFastifyApplication;
-  beforeAll(() => initTracing({ service: 'ops-test', instanceId: 'ops-1', telemetry: { otlpEndpoint: undefined, sampleRatio: 1 } }));
+  beforeAll(() =>
+    initTracing({
+      service: 'ops-test',
+      instanceId: 'ops-1',
+      telemetry: { otlpEndpoint: undefined, sampleRatio: 1 },
+    }),
+  );
   const boot = async (): Promise<NestFastifyApplication> => {
-    app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: false });
+    app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
+      logger: false,
+    });
     app.useGlobalInterceptors(new HttpTraceInterceptor());
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -71,7 +79,11 @@ describe(OpsModule.name, () => {
   it('continues an incoming traceparent and names the trace in the response', async () => {
     const a = await boot();
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await a.inject({ method: 'GET', url: '/whoami', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const res = await a.inject({
+      method: 'GET',
+      url: '/whoami',
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
     expect(res.json()).toEqual({ traceId });
     expect(res.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
   });

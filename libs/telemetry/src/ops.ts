@@ -1,4 +1,12 @@
-import { Controller, Get, Inject, Injectable, Module, type DynamicModule, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  Res,
+} from '@nestjs/common';
 import { type FastifyReply } from 'fastify';
 import { metricsRegistry } from './metrics.js';
 
@@ -61,13 +69,21 @@ export class OpsController {
   @Get('readyz')
   async readyz(@Res() reply: FastifyReply): Promise<void> {
     const report = await this.readiness.check();
-    const failing = Object.entries(report.checks).filter(([, s]) => s !== 'ok').map(([n]) => n);
-    await reply.status(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks, ...(failing.length ? { failing } : {}) });
+    const failing = Object.entries(report.checks)
+      .filter(([, s]) => s !== 'ok')
+      .map(([n]) => n);
+    await reply.status(report.ready ? 200 : 503).send({
+      status: report.ready ? 'ready' : 'not ready',
+      checks: report.checks,
+      ...(failing.length ? { failing } : {}),
+    });
   }
 
   @Get('metrics')
   async metrics(@Res() reply: FastifyReply): Promise<void> {
-    await reply.header('content-type', metricsRegistry.contentType).send(await metricsRegistry.metrics());
+    await reply
+      .header('content-type', metricsRegistry.contentType)
+      .send(await metricsRegistry.metrics());
   }
 }
 
@@ -75,6 +91,12 @@ export class OpsController {
 @Module({})
 export class OpsModule {
   static forRoot(): DynamicModule {
-    return { module: OpsModule, global: true, controllers: [OpsController], providers: [ReadinessRegistry], exports: [ReadinessRegistry] };
+    return {
+      module: OpsModule,
+      global: true,
+      controllers: [OpsController],
+      providers: [ReadinessRegistry],
+      exports: [ReadinessRegistry],
+    };
   }
 }

@@ -1,4 +1,16 @@
 export { createTestDatabase, TEST_PG_URL, type TestDatabase } from './postgres.js';
 export { freePort } from './ports.js';
-export { NATS_SERVER_BIN, natsServerAvailable, startNatsServer, type TestNatsServer } from './nats-server.js';
-export { REPO_ROOT, ServiceProcess, startStack, type ServiceName, type Stack, type StackOptions } from './stack.js';
+export {
+  NATS_SERVER_BIN,
+  natsServerAvailable,
+  startNatsServer,
+  type TestNatsServer,
+} from './nats-server.js';
+export {
+  REPO_ROOT,
+  ServiceProcess,
+  startStack,
+  type ServiceName,
+  type Stack,
+  type StackOptions,
+} from './stack.js';

@@ -44,7 +44,11 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   let output = '';
 
   const start = async (): Promise<void> => {
-    child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      NATS_SERVER_BIN,
+      ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const deadline = Date.now() + 10_000;

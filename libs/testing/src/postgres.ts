@@ -3,7 +3,8 @@ import { ensureDatabase, dropDatabase, migrateToLatest, migrations } from '@head
 import pg from 'pg';
 
 /** The server tests use: the machine's PostgreSQL unless `HEADY_TEST_DATABASE_URL` points elsewhere. */
-export const TEST_PG_URL = process.env.HEADY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_PG_URL =
+  process.env.HEADY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function urlFor(name: string): string {
   const u = new URL(TEST_PG_URL);

@@ -40,11 +40,15 @@ export class ServiceProcess {
   /** Spawns `node services/<name>/dist/main.js` and waits until `/readyz` answers 200. */
   async start(timeoutMs = 30_000): Promise<void> {
     this.out ??= createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'services', this.name, 'dist', 'main.js')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(REPO_ROOT, 'services', this.name, 'dist', 'main.js')],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     // never outlive the test or benchmark that started us
     const reap = (): void => void child.kill('SIGKILL');
@@ -69,7 +73,9 @@ export class ServiceProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) {
-        throw new Error(`${this.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) before it was ready:\n${this.lines.slice(-20).join('\n')}`);
+        throw new Error(
+          `${this.name} exited (${this.child?.exitCode ?? this.child?.signalCode}) before it was ready:\n${this.lines.slice(-20).join('\n')}`,
+        );
       }
       try {
         const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
@@ -79,7 +85,9 @@ export class ServiceProcess {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${this.name} not ready within ${timeoutMs} ms:\n${this.lines.slice(-20).join('\n')}`);
+    throw new Error(
+      `${this.name} not ready within ${timeoutMs} ms:\n${this.lines.slice(-20).join('\n')}`,
+    );
   }
 
   /** Sends a signal and waits for the process to exit. */
@@ -131,7 +139,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const make = async (name: ServiceName): Promise<ServiceProcess> => {
     const port = await freePort();
     const env: Record<string, string> =
-      name === 'gateway' ? { ...base, HEADY_GATEWAY_PORT: String(port) } : { ...base, HEADY_OPS_PORT: String(port) };
+      name === 'gateway'
+        ? { ...base, HEADY_GATEWAY_PORT: String(port) }
+        : { ...base, HEADY_OPS_PORT: String(port) };
     return new ServiceProcess(name, port, env, join(dataDir, `${name}.log`));
   };
   const services = {

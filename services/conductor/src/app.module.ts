@@ -16,8 +16,19 @@ export class ConductorModule {
     return {
       module: ConductorModule,
       imports: [runtime],
-      controllers: [RunsController, ConductorHealthController, ...(opts.auditWriter ? [AuditWriterController] : [])],
-      providers: [RoutingRepository, RoutingService, RunsRepository, RunsService, AuditRepository, AuditService],
+      controllers: [
+        RunsController,
+        ConductorHealthController,
+        ...(opts.auditWriter ? [AuditWriterController] : []),
+      ],
+      providers: [
+        RoutingRepository,
+        RoutingService,
+        RunsRepository,
+        RunsService,
+        AuditRepository,
+        AuditService,
+      ],
     };
   }
 }

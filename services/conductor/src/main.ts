@@ -9,7 +9,16 @@ await bootstrapService({
   config,
   module: (runtime) => ConductorModule.register(runtime, { auditWriter: config.audit.writer }),
   consumers: config.audit.writer
-    ? [{ stream: 'AUDIT', durable: 'audit-writer', filterSubject: 'audit.>', ackWaitMs: 30_000, maxDeliver: 10, backoffMs: [500, 2_000, 10_000, 30_000] }]
+    ? [
+        {
+          stream: 'AUDIT',
+          durable: 'audit-writer',
+          filterSubject: 'audit.>',
+          ackWaitMs: 30_000,
+          maxDeliver: 10,
+          backoffMs: [500, 2_000, 10_000, 30_000],
+        },
+      ]
     : [],
   queueGroup: 'conductor',
   http: { port: config.ops.port },

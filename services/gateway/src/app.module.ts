@@ -14,7 +14,11 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [runtime],
       controllers: [RunsController, HealthController],
-      providers: [RunsService, RunsReadRepository, { provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [
+        RunsService,
+        RunsReadRepository,
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
     };
   }
 }

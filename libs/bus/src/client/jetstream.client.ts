@@ -48,13 +48,24 @@ export class JetStreamClient extends ClientProxy {
 
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
     await this.connect();
-    if (!(packet.data instanceof JetStreamRecord)) throw new Error('emit() needs a JetStreamRecord carrying a msg id');
-    return (await this.publisher?.publish(String(packet.pattern), packet.data.payload, packet.data.options)) as T;
+    if (!(packet.data instanceof JetStreamRecord))
+      throw new Error('emit() needs a JetStreamRecord carrying a msg id');
+    return (await this.publisher?.publish(
+      String(packet.pattern),
+      packet.data.payload,
+      packet.data.options,
+    )) as T;
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     void this.connect()
-      .then(() => this.publisher?.request(String(packet.pattern), { json: packet.data }, { timeoutMs: this.config.nats.rpcTimeoutMs }))
+      .then(() =>
+        this.publisher?.request(
+          String(packet.pattern),
+          { json: packet.data },
+          { timeoutMs: this.config.nats.rpcTimeoutMs },
+        ),
+      )
       .then(
         (response) => callback({ response, isDisposed: true }),
         (err: unknown) => callback({ err, isDisposed: true }),

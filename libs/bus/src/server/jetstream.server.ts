@@ -11,11 +11,23 @@ import { JetStreamContext } from '../context.js';
 import { deadLetterDelivered, watchMaxDeliveries } from '../dead-letter.js';
 import { isPermanentError, isRetryableError } from '../errors.js';
 import { Header, backoffFor, subjectMatches } from '../ids.js';
-import { type ConsumerSpec, KV_BUCKETS, STREAMS, type StreamSpec, ensureTopology } from '../topology.js';
+import {
+  type ConsumerSpec,
+  KV_BUCKETS,
+  STREAMS,
+  type StreamSpec,
+  ensureTopology,
+} from '../topology.js';
 import { extractTrace } from '../trace-headers.js';
 
-const messages = counter('heady_bus_messages_total', 'JetStream messages handled, by outcome', ['stream', 'consumer', 'outcome']);
-const handlerSeconds = histogram('heady_bus_handler_seconds', 'Time a handler took per delivery', ['consumer']);
+const messages = counter('heady_bus_messages_total', 'JetStream messages handled, by outcome', [
+  'stream',
+  'consumer',
+  'outcome',
+]);
+const handlerSeconds = histogram('heady_bus_handler_seconds', 'Time a handler took per delivery', [
+  'consumer',
+]);
 
 /** Options of {@link JetStreamServer}. */
 export interface JetStreamServerOptions {
@@ -60,11 +72,24 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async start(): Promise<void> {
     const { config } = this.opts;
     this.bus = await connectBus(config, `${config.instanceId}-server`);
-    await ensureTopology(this.bus.nc, this.bus.jsm, { streams: this.opts.streams ?? STREAMS, consumers: this.opts.consumers, kv: this.opts.kv ?? KV_BUCKETS, config });
+    await ensureTopology(this.bus.nc, this.bus.jsm, {
+      streams: this.opts.streams ?? STREAMS,
+      consumers: this.opts.consumers,
+      kv: this.opts.kv ?? KV_BUCKETS,
+      config,
+    });
     for (const [pattern, handler] of this.messageHandlers) {
       if (!handler.isEventHandler) this.subs.push(this.serveRequests(pattern, handler));
     }
-    this.subs.push(...watchMaxDeliveries(this.bus.nc, this.bus.js, this.bus.jsm, this.opts.consumers, this.opts.logger));
+    this.subs.push(
+      ...watchMaxDeliveries(
+        this.bus.nc,
+        this.bus.js,
+        this.bus.jsm,
+        this.opts.consumers,
+        this.opts.logger,
+      ),
+    );
     this.running = true;
     for (const spec of this.opts.consumers) this.loops.push(this.consumeLoop(spec));
   }
@@ -79,7 +104,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.closing = true;
     this.running = false;
     for (const it of this.iterators) it.stop();
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 5_000))]);
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
     for (const s of this.subs) s.unsubscribe();
     if (this.bus) await closeBus(this.bus).catch(() => undefined);
   }
@@ -96,7 +124,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private findHandler(subject: string): MessageHandler | undefined {
     const exact = this.messageHandlers.get(subject);
     if (exact?.isEventHandler) return exact;
-    for (const [pattern, h] of this.messageHandlers) if (h.isEventHandler && subjectMatches(pattern, subject)) return h;
+    for (const [pattern, h] of this.messageHandlers)
+      if (h.isEventHandler && subjectMatches(pattern, subject)) return h;
     return undefined;
   }
 
@@ -117,7 +146,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         this.iterators.delete(iter);
       } catch (err) {
         if (this.closing) return;
-        this.opts.logger?.warn({ err, consumer: spec.durable }, 'consumer loop interrupted; resuming');
+        this.opts.logger?.warn(
+          { err, consumer: spec.durable },
+          'consumer loop interrupted; resuming',
+        );
         await new Promise((r) => setTimeout(r, 1_000));
       }
     }
@@ -126,7 +158,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async dispatch(spec: ConsumerSpec, m: JsMsg): Promise<void> {
     const bus = this.bus;
     if (!bus) return;
-    const ctx = new JetStreamContext(m, spec, (msg, s, reason) => deadLetterDelivered(bus.js, msg, s, reason));
+    const ctx = new JetStreamContext(m, spec, (msg, s, reason) =>
+      deadLetterDelivered(bus.js, msg, s, reason),
+    );
     const parent = extractTrace(m.headers);
     const span = trace.getTracer('@heady/bus').startSpan(
       `${m.subject} process`,
@@ -164,12 +198,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         await this.settleFailure(ctx, err).catch((e: unknown) => {
           // DLQ unreachable: leave the message unacked; JetStream redelivers after ack_wait.
-          this.opts.logger?.error({ err: e, consumer: spec.durable }, 'could not settle a failed message');
+          this.opts.logger?.error(
+            { err: e, consumer: spec.durable },
+            'could not settle a failed message',
+          );
         });
       } finally {
         span.end();
         handlerSeconds.observe({ consumer: spec.durable }, (performance.now() - started) / 1000);
-        messages.inc({ stream: spec.stream, consumer: spec.durable, outcome: ctx.settled ?? 'unsettled' });
+        messages.inc({
+          stream: spec.stream,
+          consumer: spec.durable,
+          outcome: ctx.settled ?? 'unsettled',
+        });
       }
     });
   }
@@ -178,17 +219,29 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (ctx.settled) return;
     const reason = err instanceof Error ? err.message : String(err);
     if (isPermanentError(err)) {
-      this.opts.logger?.warn({ err, consumer: ctx.spec.durable, seq: ctx.streamSequence }, 'permanent failure; dead-lettered');
+      this.opts.logger?.warn(
+        { err, consumer: ctx.spec.durable, seq: ctx.streamSequence },
+        'permanent failure; dead-lettered',
+      );
       await ctx.deadLetter(reason);
       return;
     }
     if (ctx.deliveryCount >= ctx.maxDeliver) {
-      this.opts.logger?.warn({ err, consumer: ctx.spec.durable, seq: ctx.streamSequence }, 'retries exhausted; dead-lettered');
+      this.opts.logger?.warn(
+        { err, consumer: ctx.spec.durable, seq: ctx.streamSequence },
+        'retries exhausted; dead-lettered',
+      );
       await ctx.deadLetter(`max deliveries (${ctx.maxDeliver}) exhausted: ${reason}`);
       return;
     }
-    const delay = isRetryableError(err) && err.delayMs !== undefined ? err.delayMs : backoffFor(ctx.spec.backoffMs, ctx.deliveryCount);
-    this.opts.logger?.warn({ err, consumer: ctx.spec.durable, delivery: ctx.deliveryCount, delay_ms: delay }, 'handler failed; will retry');
+    const delay =
+      isRetryableError(err) && err.delayMs !== undefined
+        ? err.delayMs
+        : backoffFor(ctx.spec.backoffMs, ctx.deliveryCount);
+    this.opts.logger?.warn(
+      { err, consumer: ctx.spec.durable, delivery: ctx.deliveryCount, delay_ms: delay },
+      'handler failed; will retry',
+    );
     ctx.nak(delay);
   }
 
@@ -200,7 +253,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private serveRequests(pattern: string, handler: MessageHandler): Subscription {
     const bus = this.bus;
     if (!bus) throw new Error('not connected');
-    const sub = bus.nc.subscribe(pattern, { queue: this.opts.queueGroup ?? this.opts.config.service });
+    const sub = bus.nc.subscribe(pattern, {
+      queue: this.opts.queueGroup ?? this.opts.config.service,
+    });
     void (async () => {
       for await (const m of sub) void this.answer(m, handler);
     })();
@@ -209,7 +264,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async answer(m: Msg, handler: MessageHandler): Promise<void> {
     const parent = extractTrace(m.headers);
-    const span = trace.getTracer('@heady/bus').startSpan(`${m.subject} handle`, { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject } }, parent);
+    const span = trace.getTracer('@heady/bus').startSpan(
+      `${m.subject} handle`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject },
+      },
+      parent,
+    );
     await context.with(trace.setSpan(parent, span), async () => {
       try {
         const data = decode(m.headers?.get(Header.ContentType), m.data);

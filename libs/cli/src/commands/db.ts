@@ -12,7 +12,11 @@ export function dbCommands(program: Command, out: Output): void {
       const { database } = loadCliConfig();
       const r = await migrateToLatest(database.url);
       out.result(
-        { database: databaseName(database.url), createdDatabase: r.createdDatabase, applied: r.results.map((m) => m.migrationName) },
+        {
+          database: databaseName(database.url),
+          createdDatabase: r.createdDatabase,
+          applied: r.results.map((m) => m.migrationName),
+        },
         (v) =>
           [
             v.createdDatabase ? `created database ${v.database}` : `database ${v.database} exists`,
@@ -24,12 +28,21 @@ export function dbCommands(program: Command, out: Output): void {
     .description('list migrations and whether each is applied')
     .action(async () => {
       const rows = await migrationStatus(loadCliConfig().database.url);
-      out.result(rows, (v) => v.map((m) => `${m.executedAt ? m.executedAt.toISOString() : 'pending'.padEnd(24)}  ${m.name}`).join('\n'));
+      out.result(rows, (v) =>
+        v
+          .map(
+            (m) => `${m.executedAt ? m.executedAt.toISOString() : 'pending'.padEnd(24)}  ${m.name}`,
+          )
+          .join('\n'),
+      );
     });
   db.command('down')
     .description('revert the most recent migration')
     .action(async () => {
       const r = await migrateDown(loadCliConfig().database.url);
-      out.result({ reverted: r.results.map((m) => m.migrationName) }, (v) => `reverted: ${v.reverted.join(', ') || 'nothing'}`);
+      out.result(
+        { reverted: r.results.map((m) => m.migrationName) },
+        (v) => `reverted: ${v.reverted.join(', ') || 'nothing'}`,
+      );
     });
 }

@@ -4,7 +4,11 @@ import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
 
 async function withDb<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-  const db = createDb({ url: loadCliConfig().database.url, poolMax: 2, applicationName: 'heady-cli' });
+  const db = createDb({
+    url: loadCliConfig().database.url,
+    poolMax: 2,
+    applicationName: 'heady-cli',
+  });
   try {
     return await fn(db);
   } finally {
@@ -24,9 +28,19 @@ export function runsCommands(program: Command, out: Output): void {
     .description('a run with the timeline of its stages, attempts and errors')
     .action(async (runId: string) => {
       const found = await withDb(async (db) => {
-        const run = await db.selectFrom('pipeline_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+        const run = await db
+          .selectFrom('pipeline_runs')
+          .selectAll()
+          .where('id', '=', runId)
+          .executeTakeFirst();
         if (!run) return undefined;
-        const stages = await db.selectFrom('pipeline_stage_runs').selectAll().where('pipeline_run_id', '=', runId).orderBy('iteration').orderBy('stage_num').execute();
+        const stages = await db
+          .selectFrom('pipeline_stage_runs')
+          .selectAll()
+          .where('pipeline_run_id', '=', runId)
+          .orderBy('iteration')
+          .orderBy('stage_num')
+          .execute();
         return { run, stages };
       }).catch((e: unknown) => {
         if ((e as { code?: string }).code === '22P02') return undefined; // not a uuid
@@ -46,7 +60,15 @@ export function runsCommands(program: Command, out: Output): void {
           '',
           table(
             ['#', 'stage', 'iter', 'status', 'attempts', 'ms', 'error'],
-            stages.map((s) => [String(s.stage_num), s.stage_name, String(s.iteration), s.status, String(s.attempts), ms(s.started_at, s.finished_at), s.error ?? '']),
+            stages.map((s) => [
+              String(s.stage_num),
+              s.stage_name,
+              String(s.iteration),
+              s.status,
+              String(s.attempts),
+              ms(s.started_at, s.finished_at),
+              s.error ?? '',
+            ]),
           ),
           '',
           `result: ${JSON.stringify(run.result)}`,
@@ -57,15 +79,32 @@ export function runsCommands(program: Command, out: Output): void {
     .command('ls')
     .description('most recent runs')
     .option('-n, --limit <n>', 'how many', '20')
-    .option('-s, --status <status>', 'only runs in this status (PENDING, RUNNING, SUCCEEDED, FAILED, COMPENSATED, CANCELLED)')
+    .option(
+      '-s, --status <status>',
+      'only runs in this status (PENDING, RUNNING, SUCCEEDED, FAILED, COMPENSATED, CANCELLED)',
+    )
     .action(async (opts: { limit: string; status?: string }) => {
       const rows = await withDb((db) => {
-        let q = db.selectFrom('pipeline_runs').select(['id', 'action', 'service_group', 'status', 'created_at', 'finished_at']).orderBy('created_at', 'desc').limit(Math.min(Number(opts.limit) || 20, 1000));
+        let q = db
+          .selectFrom('pipeline_runs')
+          .select(['id', 'action', 'service_group', 'status', 'created_at', 'finished_at'])
+          .orderBy('created_at', 'desc')
+          .limit(Math.min(Number(opts.limit) || 20, 1000));
         if (opts.status) q = q.where('status', '=', opts.status.toUpperCase() as never);
         return q.execute();
       });
       out.result(rows, (v) =>
-        table(['run', 'action', 'group', 'status', 'created', 'ms'], v.map((r) => [r.id, r.action, r.service_group, r.status, r.created_at.toISOString(), ms(r.created_at, r.finished_at)])),
+        table(
+          ['run', 'action', 'group', 'status', 'created', 'ms'],
+          v.map((r) => [
+            r.id,
+            r.action,
+            r.service_group,
+            r.status,
+            r.created_at.toISOString(),
+            ms(r.created_at, r.finished_at),
+          ]),
+        ),
       );
     });
 }

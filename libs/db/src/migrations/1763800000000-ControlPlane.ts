@@ -27,5 +27,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`DROP TABLE audit_logs; DROP TABLE workflows; DROP TABLE nodes; DROP TABLE services;`.execute(db);
+  await sql`DROP TABLE audit_logs; DROP TABLE workflows; DROP TABLE nodes; DROP TABLE services;`.execute(
+    db,
+  );
 }

@@ -2,7 +2,9 @@ import { type Kysely, sql } from 'kysely';
 
 // The conductor's routing table is data, not code: groups and actions can be added at
 // run time. Seeded with the twelve groups of DESIGN-REFERENCE.md.
-export const SEED_GROUPS: ReadonlyArray<readonly [group: string, weight: number, actions: readonly string[]]> = [
+export const SEED_GROUPS: ReadonlyArray<
+  readonly [group: string, weight: number, actions: readonly string[]]
+> = [
   ['reasoning', 1.0, ['chat', 'complete', 'analyze', 'refactor']],
   ['coding', 0.95, ['code', 'refactor_logic', 'pr_review']],
   ['intelligence', 0.9, ['meta', 'logic', 'brain']],
@@ -29,7 +31,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   for (const [group, weight, actions] of SEED_GROUPS) {
     await sql`INSERT INTO service_groups (name, weight) VALUES (${group}, ${weight})`.execute(db);
     for (const action of actions) {
-      await sql`INSERT INTO routing_actions (action, group_name) VALUES (${action}, ${group})`.execute(db);
+      await sql`INSERT INTO routing_actions (action, group_name) VALUES (${action}, ${group})`.execute(
+        db,
+      );
     }
   }
 }

@@ -38,6 +38,8 @@ export class AuditRepository {
       this.dirReady.set(file, ready);
     }
     await ready;
-    await appendFile(file, `${JSON.stringify({ ...r, timestamp: r.timestamp.toISOString() })}\n`, { flag: 'a' });
+    await appendFile(file, `${JSON.stringify({ ...r, timestamp: r.timestamp.toISOString() })}\n`, {
+      flag: 'a',
+    });
   }
 }

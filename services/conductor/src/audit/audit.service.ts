@@ -43,20 +43,20 @@ export class AuditService {
     await Promise.all([
       this.repo.appendJsonl(this.config.audit.jsonlFile, record),
       this.bus.publish(
-      'audit.routing',
-      {
-        schema: AuditEventSchema,
-        message: create(AuditEventSchema, {
-          id: record.id,
-          actor: record.actor,
-          action: record.action,
-          target: record.target,
-          status: record.status,
-          details: record.details as JsonObject,
-          at: timestampFromDate(record.timestamp),
-        }),
-      },
-      { msgId: `audit:${record.id}` },
+        'audit.routing',
+        {
+          schema: AuditEventSchema,
+          message: create(AuditEventSchema, {
+            id: record.id,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+            status: record.status,
+            details: record.details as JsonObject,
+            at: timestampFromDate(record.timestamp),
+          }),
+        },
+        { msgId: `audit:${record.id}` },
       ),
     ]);
     return record;

@@ -7,10 +7,19 @@ export class ConductorHealthController {
   constructor(@Inject(RoutingService) private readonly routing: RoutingService) {}
 
   @Get('health')
-  async health(): Promise<{ status: 'ok'; layers: Record<string, string>; groups: { group: string; weight: number; actions: string[] }[] }> {
+  async health(): Promise<{
+    status: 'ok';
+    layers: Record<string, string>;
+    groups: { group: string; weight: number; actions: string[] }[];
+  }> {
     return {
       status: 'ok',
-      layers: { 'task-router': 'active', 'vector-zone': 'not installed', 'pattern-engine': 'not installed', 'brain-router': 'pending' },
+      layers: {
+        'task-router': 'active',
+        'vector-zone': 'not installed',
+        'pattern-engine': 'not installed',
+        'brain-router': 'pending',
+      },
       groups: await this.routing.groups(),
     };
   }

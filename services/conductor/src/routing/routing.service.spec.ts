@@ -19,7 +19,10 @@ function repoWith(rows: RouteEntry[][]) {
 describe(RoutingService.name, () => {
   it('routes an action to its group', async () => {
     const { repo } = repoWith([table]);
-    await expect(new RoutingService(repo).resolve('code', 1000)).resolves.toMatchObject({ group: 'coding', weight: 0.95 });
+    await expect(new RoutingService(repo).resolve('code', 1000)).resolves.toMatchObject({
+      group: 'coding',
+      weight: 0.95,
+    });
   });
 
   it('rejects an unknown action naming the valid ones', async () => {
@@ -38,7 +41,10 @@ describe(RoutingService.name, () => {
   });
 
   it('re-reads the table on a miss, so an action added at run time routes at once', async () => {
-    const { repo, loadTable } = repoWith([table, [...table, { action: 'forage', group: 'swarm', weight: 0.8 }]]);
+    const { repo, loadTable } = repoWith([
+      table,
+      [...table, { action: 'forage', group: 'swarm', weight: 0.8 }],
+    ]);
     const svc = new RoutingService(repo);
     await svc.resolve('chat', 1000);
     await expect(svc.resolve('forage', 1500)).resolves.toMatchObject({ group: 'swarm' });

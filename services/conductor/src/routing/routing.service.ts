@@ -38,7 +38,9 @@ export class RoutingService {
       g.actions.push(r.action);
       byGroup.set(r.group, g);
     }
-    return [...byGroup.values()].sort((a, b) => b.weight - a.weight || a.group.localeCompare(b.group));
+    return [...byGroup.values()].sort(
+      (a, b) => b.weight - a.weight || a.group.localeCompare(b.group),
+    );
   }
 
   private async reload(now: number): Promise<void> {

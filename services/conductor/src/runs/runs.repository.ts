@@ -20,7 +20,11 @@ export class RunsRepository {
   }
 
   async findByRequestId(requestId: string): Promise<PipelineRun | undefined> {
-    return this.db.selectFrom('pipeline_runs').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+    return this.db
+      .selectFrom('pipeline_runs')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
   }
 
   /** Marks a run that never got its first command FAILED (only while still PENDING). */

@@ -25,7 +25,9 @@ type Classification = (typeof CLASSIFICATIONS)[number];
 
 function classificationOf(options: Record<string, unknown>): Classification {
   const c = options.classification;
-  return typeof c === 'string' && (CLASSIFICATIONS as readonly string[]).includes(c) ? (c as Classification) : 'INTERNAL';
+  return typeof c === 'string' && (CLASSIFICATIONS as readonly string[]).includes(c)
+    ? (c as Classification)
+    : 'INTERNAL';
 }
 
 /** A caller-supplied seed (so simulations replay) or a random one that fits a BIGINT. */
@@ -88,15 +90,29 @@ export class RunsService {
     if (!run) {
       // Lost the race for this key to a concurrent request: answer as that request did.
       const winner = key ? await this.runs.findByRequestId(key) : undefined;
-      if (!winner || !key) throw new HeadyError(ErrorCode.Unavailable, 'run could not be stored; retry');
+      if (!winner || !key)
+        throw new HeadyError(ErrorCode.Unavailable, 'run could not be stored; retry');
       return this.replay(winner, key, req.requestHash);
     }
     await Promise.all([
-      this.audit.routingDecision({ runId: run.id, action: run.action, group: route.group, weight: route.weight, layer: 'task-router', replayed: false }),
+      this.audit.routingDecision({
+        runId: run.id,
+        action: run.action,
+        group: route.group,
+        weight: route.weight,
+        layer: 'task-router',
+        replayed: false,
+      }),
       this.publishEntry(run, !key),
     ]);
     this.log.info({ run_id: run.id, action: run.action, group: route.group }, 'run admitted');
-    return { $typeName: 'heady.v1.StartRunReply', runId: run.id, status: RunStatus.PENDING, group: route.group, replayed: false };
+    return {
+      $typeName: 'heady.v1.StartRunReply',
+      runId: run.id,
+      status: RunStatus.PENDING,
+      group: route.group,
+      replayed: false,
+    };
   }
 
   private async replay(run: PipelineRun, key: string, requestHash: string): Promise<StartRunReply> {
@@ -104,19 +120,40 @@ export class RunsService {
     // A run still PENDING may have lost its first command (crash between insert and publish);
     // publishing again is safe: JetStream drops it if the original made it.
     if (run.status === 'PENDING') await this.publishEntry(run, false);
-    return { $typeName: 'heady.v1.StartRunReply', runId: run.id, status: STATUS[run.status], group: run.service_group, replayed: true };
+    return {
+      $typeName: 'heady.v1.StartRunReply',
+      runId: run.id,
+      status: STATUS[run.status],
+      group: run.service_group,
+      replayed: true,
+    };
   }
 
   private async publishEntry(run: PipelineRun, failOnError: boolean): Promise<void> {
-    const cmd = stageCommand({ runId: run.id, action: run.action, group: run.service_group, seed: BigInt(run.seed) }, 'channel-entry', 0, []);
+    const cmd = stageCommand(
+      { runId: run.id, action: run.action, group: run.service_group, seed: BigInt(run.seed) },
+      'channel-entry',
+      0,
+      [],
+    );
     try {
-      await this.bus.publish(stageSubject('channel-entry'), { schema: StageCommandSchema, message: cmd }, { msgId: stageMsgId(run.id, 'channel-entry', 0) });
+      await this.bus.publish(
+        stageSubject('channel-entry'),
+        { schema: StageCommandSchema, message: cmd },
+        { msgId: stageMsgId(run.id, 'channel-entry', 0) },
+      );
     } catch (err) {
       this.log.error({ err, run_id: run.id }, 'could not publish channel-entry command');
       // Without an idempotency key the client cannot safely retry this run, so end it;
       // with one, a retry of the same request re-publishes the command.
-      if (failOnError) await this.runs.failPending(run.id, 'the first stage command could not be published');
-      throw new HeadyError(ErrorCode.Unavailable, 'the run could not be started: the bus is unavailable; retry', { runId: run.id }, { cause: err });
+      if (failOnError)
+        await this.runs.failPending(run.id, 'the first stage command could not be published');
+      throw new HeadyError(
+        ErrorCode.Unavailable,
+        'the run could not be started: the bus is unavailable; retry',
+        { runId: run.id },
+        { cause: err },
+      );
     }
   }
 }

@@ -10,6 +10,8 @@ export class HealthController {
   @Get('health')
   async health(@Res() reply: FastifyReply): Promise<void> {
     const report = await this.readiness.check();
-    await reply.status(report.ready ? 200 : 503).send({ status: report.ready ? 'ok' : 'degraded', checks: report.checks });
+    await reply
+      .status(report.ready ? 200 : 503)
+      .send({ status: report.ready ? 'ok' : 'degraded', checks: report.checks });
   }
 }

@@ -13,9 +13,12 @@ describe('jsonBodyParser', () => {
   it('parses JSON', () => {
     expect(parse('{"a":[1]}')).toEqual({ err: null, value: { a: [1] } });
   });
-  it.each(['', '  ', '{"a":', 'nope', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'])('refuses %j as a malformed body', (body) => {
-    const { err } = parse(body);
-    expect(err).toBeInstanceOf(HeadyError);
-    expect((err as HeadyError).code).toBe(ErrorCode.MalformedBody);
-  });
+  it.each(['', '  ', '{"a":', 'nope', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'])(
+    'refuses %j as a malformed body',
+    (body) => {
+      const { err } = parse(body);
+      expect(err).toBeInstanceOf(HeadyError);
+      expect((err as HeadyError).code).toBe(ErrorCode.MalformedBody);
+    },
+  );
 });

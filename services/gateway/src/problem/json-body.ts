@@ -7,15 +7,29 @@ import sjson from 'secure-json-parse';
  * Nest as a bare HttpException; raising the domain error instead keeps the problem's
  * code (`MALFORMED_BODY`). `secure-json-parse` refuses `__proto__`/`constructor` keys.
  */
-export function jsonBodyParser(_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+export function jsonBodyParser(
+  _req: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') {
-    done(new HeadyError(ErrorCode.MalformedBody, 'the request body is empty but content-type is application/json'));
+    done(
+      new HeadyError(
+        ErrorCode.MalformedBody,
+        'the request body is empty but content-type is application/json',
+      ),
+    );
     return;
   }
   try {
     done(null, sjson.parse(text));
   } catch (e) {
-    done(new HeadyError(ErrorCode.MalformedBody, `the request body is not valid JSON: ${(e as Error).message}`));
+    done(
+      new HeadyError(
+        ErrorCode.MalformedBody,
+        `the request body is not valid JSON: ${(e as Error).message}`,
+      ),
+    );
   }
 }

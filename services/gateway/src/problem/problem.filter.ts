@@ -18,8 +18,16 @@ export class ProblemFilter implements ExceptionFilter {
 }
 
 /** Writes the problem for `exception`; also used as Fastify's error handler for errors raised before Nest routes. */
-export function send(log: Logger, exception: unknown, req: FastifyRequest, reply: FastifyReply): void {
+export function send(
+  log: Logger,
+  exception: unknown,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const p = { ...toProblem(exception), instance: req.url };
   if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
-  void reply.status(p.status).header('content-type', 'application/problem+json; charset=utf-8').send(p);
+  void reply
+    .status(p.status)
+    .header('content-type', 'application/problem+json; charset=utf-8')
+    .send(p);
 }

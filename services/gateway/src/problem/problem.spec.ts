@@ -1,4 +1,10 @@
-import { ErrorCode, HeadyError, IdempotencyConflictError, RunNotFoundError, UnknownActionError } from '@heady/contracts';
+import {
+  ErrorCode,
+  HeadyError,
+  IdempotencyConflictError,
+  RunNotFoundError,
+  UnknownActionError,
+} from '@heady/contracts';
 import { PublishError, RemoteError } from '@heady/bus';
 import { NotFoundException, HttpException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
@@ -6,25 +12,53 @@ import { toProblem } from './problem.js';
 
 describe('toProblem', () => {
   it('maps domain errors to their status and keeps code and details', () => {
-    expect(toProblem(new UnknownActionError('x', ['chat']))).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', validActions: ['chat'], type: 'urn:heady:problem:unknown-action' });
-    expect(toProblem(new IdempotencyConflictError('k', 'r'))).toMatchObject({ status: 422, code: 'IDEMPOTENCY_CONFLICT', runId: 'r' });
-    expect(toProblem(new RunNotFoundError('r'))).toMatchObject({ status: 404, code: 'RUN_NOT_FOUND', title: 'Not Found' });
-    expect(toProblem(new HeadyError(ErrorCode.MalformedBody, 'bad'))).toMatchObject({ status: 400 });
+    expect(toProblem(new UnknownActionError('x', ['chat']))).toMatchObject({
+      status: 422,
+      code: 'UNKNOWN_ACTION',
+      validActions: ['chat'],
+      type: 'urn:heady:problem:unknown-action',
+    });
+    expect(toProblem(new IdempotencyConflictError('k', 'r'))).toMatchObject({
+      status: 422,
+      code: 'IDEMPOTENCY_CONFLICT',
+      runId: 'r',
+    });
+    expect(toProblem(new RunNotFoundError('r'))).toMatchObject({
+      status: 404,
+      code: 'RUN_NOT_FOUND',
+      title: 'Not Found',
+    });
+    expect(toProblem(new HeadyError(ErrorCode.MalformedBody, 'bad'))).toMatchObject({
+      status: 400,
+    });
   });
 
   it('maps a domain error that crossed the bus as a RemoteError by its code', () => {
-    expect(toProblem(new RemoteError('UNKNOWN_ACTION', 'unknown action "x"', { action: 'x' }))).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', action: 'x' });
+    expect(
+      toProblem(new RemoteError('UNKNOWN_ACTION', 'unknown action "x"', { action: 'x' })),
+    ).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', action: 'x' });
   });
 
   it('answers 503 when the conductor cannot be reached or the bus refuses a publish', () => {
-    expect(toProblem(new RemoteError('INTERNAL', 'boom'))).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
-    expect(toProblem(new RemoteError('UNAVAILABLE', 'no responders'))).toMatchObject({ status: 503 });
+    expect(toProblem(new RemoteError('INTERNAL', 'boom'))).toMatchObject({
+      status: 503,
+      code: 'UNAVAILABLE',
+    });
+    expect(toProblem(new RemoteError('UNAVAILABLE', 'no responders'))).toMatchObject({
+      status: 503,
+    });
     expect(toProblem(new PublishError('s', 'down'))).toMatchObject({ status: 503 });
   });
 
   it('keeps the status of client HTTP errors', () => {
-    expect(toProblem(new NotFoundException('Cannot GET /x'))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
-    expect(toProblem(new HttpException('too big', 413))).toMatchObject({ status: 413, code: 'CONTENT_TOO_LARGE' });
+    expect(toProblem(new NotFoundException('Cannot GET /x'))).toMatchObject({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+    expect(toProblem(new HttpException('too big', 413))).toMatchObject({
+      status: 413,
+      code: 'CONTENT_TOO_LARGE',
+    });
   });
 
   it('reveals nothing of an unexpected error', () => {

@@ -39,14 +39,34 @@ function slug(code: string): string {
   return code.toLowerCase().replace(/_/g, '-');
 }
 
-function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
-  return { type: `urn:heady:problem:${slug(code)}`, title: TITLE[status] ?? 'Error', status, detail, code, ...extra };
+function problem(
+  status: number,
+  code: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): Problem {
+  return {
+    type: `urn:heady:problem:${slug(code)}`,
+    title: TITLE[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...extra,
+  };
 }
 
 /** Fastify's own errors (body parsing, media type, size) carry a code and a 4xx statusCode. */
-function isFastifyClientError(e: unknown): e is { code: string; statusCode: number; message: string } {
+function isFastifyClientError(
+  e: unknown,
+): e is { code: string; statusCode: number; message: string } {
   const x = e as { code?: unknown; statusCode?: unknown };
-  return typeof x?.code === 'string' && x.code.startsWith('FST_') && typeof x.statusCode === 'number' && x.statusCode >= 400 && x.statusCode < 500;
+  return (
+    typeof x?.code === 'string' &&
+    x.code.startsWith('FST_') &&
+    typeof x.statusCode === 'number' &&
+    x.statusCode >= 400 &&
+    x.statusCode < 500
+  );
 }
 
 /**
@@ -64,12 +84,25 @@ export function toProblem(e: unknown): Problem {
     return problem(503, ErrorCode.Unavailable, 'the conductor is unavailable; retry later');
   }
   if (isFastifyClientError(e)) {
-    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e instanceof SyntaxError) {
-      return problem(400, ErrorCode.MalformedBody, `the request body is not valid JSON: ${e.message}`);
+    if (
+      e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+      e instanceof SyntaxError
+    ) {
+      return problem(
+        400,
+        ErrorCode.MalformedBody,
+        `the request body is not valid JSON: ${e.message}`,
+      );
     }
     return problem(e.statusCode, e.code.replace(/^FST_ERR_/, ''), e.message);
   }
-  if (e instanceof SyntaxError) return problem(400, ErrorCode.MalformedBody, `the request body is not valid JSON: ${e.message}`);
+  if (e instanceof SyntaxError)
+    return problem(
+      400,
+      ErrorCode.MalformedBody,
+      `the request body is not valid JSON: ${e.message}`,
+    );
   if (e instanceof HttpException) {
     // Nest's own (unknown route) and Fastify's (media type, body size) client errors.
     const status = e.getStatus();
@@ -77,6 +110,7 @@ export function toProblem(e: unknown): Problem {
     return problem(status, code, e.message);
   }
   const x = e as { code?: string; name?: string };
-  if (x?.name === 'PublishError' || x?.code === 'UNAVAILABLE') return problem(503, ErrorCode.Unavailable, 'a dependency is unavailable; retry later');
+  if (x?.name === 'PublishError' || x?.code === 'UNAVAILABLE')
+    return problem(503, ErrorCode.Unavailable, 'a dependency is unavailable; retry later');
   return problem(500, 'internal', 'an unexpected error occurred; it has been logged');
 }

@@ -11,7 +11,10 @@ export class RunsController {
   /** Starts a run. 202: accepted and durable; follow `links.self` for its progress. */
   @Post()
   @HttpCode(202)
-  async start(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined): Promise<RunAccepted> {
+  async start(
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+  ): Promise<RunAccepted> {
     const parsed = parseOrThrow(startRunBody, body, 'body');
     const k = key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
     const { replayed: _replayed, ...accepted } = await this.runs.start(parsed, k);

@@ -8,7 +8,11 @@ export class RunsReadRepository {
 
   /** The run and its stage executions, in itinerary order. */
   async findWithStages(id: string): Promise<{ run: PipelineRun; stages: StageRun[] } | undefined> {
-    const run = await this.db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const run = await this.db
+      .selectFrom('pipeline_runs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!run) return undefined;
     const stages = await this.db
       .selectFrom('pipeline_stage_runs')

@@ -3,7 +3,11 @@ import { z } from 'zod';
 /** Body of `POST /api/runs` (the REST contract; keep it stable). */
 export const startRunBody = z
   .object({
-    action: z.string().min(1).max(100).regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _'),
+    action: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _'),
     input: z.record(z.string(), z.unknown()),
     sessionId: z.string().min(1).max(200).optional(),
     options: z
@@ -18,7 +22,11 @@ export const startRunBody = z
 export type StartRunBody = z.infer<typeof startRunBody>;
 
 /** `Idempotency-Key` header: 1–255 visible ASCII characters. */
-export const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only');
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only');
 
 /** A run id is a UUID; anything else cannot name a run. */
 export const runId = z.uuid();

@@ -8,7 +8,11 @@ describe('requestHash', () => {
     );
   });
   it('differs when any value differs', () => {
-    expect(requestHash({ action: 'chat', input: { a: 1 } })).not.toBe(requestHash({ action: 'chat', input: { a: 2 } }));
-    expect(requestHash({ action: 'chat', input: {} })).not.toBe(requestHash({ action: 'chat', input: {}, sessionId: 's' }));
+    expect(requestHash({ action: 'chat', input: { a: 1 } })).not.toBe(
+      requestHash({ action: 'chat', input: { a: 2 } }),
+    );
+    expect(requestHash({ action: 'chat', input: {} })).not.toBe(
+      requestHash({ action: 'chat', input: {}, sessionId: 's' }),
+    );
   });
 });

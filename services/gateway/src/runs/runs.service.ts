@@ -1,7 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
-import { RunNotFoundError, RunStatus, StartRunReplySchema, StartRunRequestSchema } from '@heady/contracts';
+import {
+  RunNotFoundError,
+  RunStatus,
+  StartRunReplySchema,
+  StartRunRequestSchema,
+} from '@heady/contracts';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
@@ -23,7 +28,16 @@ export interface RunView {
   action: string;
   group: string;
   status: string;
-  stages: { num: number; name: string; iteration: number; status: string; attempts: number; startedAt: string; finishedAt: string | null; error: string | null }[];
+  stages: {
+    num: number;
+    name: string;
+    iteration: number;
+    status: string;
+    attempts: number;
+    startedAt: string;
+    finishedAt: string | null;
+    error: string | null;
+  }[];
   result: Record<string, unknown>;
   createdAt: string;
   finishedAt: string | null;
@@ -35,7 +49,9 @@ const canonicalize = canonicalizeCjs as unknown as (input: unknown) => string | 
 
 /** SHA-256 of the body in RFC 8785 canonical form: the same request hashes the same whatever its key order. */
 export function requestHash(body: StartRunBody): string {
-  return createHash('sha256').update(canonicalize(body) ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonicalize(body) ?? '')
+    .digest('hex');
 }
 
 @Injectable()
@@ -48,7 +64,10 @@ export class RunsService {
   ) {}
 
   /** Asks the conductor to start the run (request/reply); its domain errors come back typed. */
-  async start(body: StartRunBody, idempotencyKey: string | undefined): Promise<RunAccepted & { replayed: boolean }> {
+  async start(
+    body: StartRunBody,
+    idempotencyKey: string | undefined,
+  ): Promise<RunAccepted & { replayed: boolean }> {
     const req = create(StartRunRequestSchema, {
       action: body.action,
       input: body.input as never,
@@ -57,12 +76,24 @@ export class RunsService {
       idempotencyKey: idempotencyKey ?? '',
       requestHash: requestHash(body),
     });
-    const reply = await this.bus.request('conductor.runs.start', { schema: StartRunRequestSchema, message: req }, {
-      timeoutMs: this.config.nats.rpcTimeoutMs,
-      replySchema: StartRunReplySchema,
-    });
-    this.log.info({ run_id: reply.runId, action: body.action, group: reply.group, replayed: reply.replayed }, 'run accepted');
-    return { runId: reply.runId, status: RunStatus[reply.status], links: this.links(reply.runId), replayed: reply.replayed };
+    const reply = await this.bus.request(
+      'conductor.runs.start',
+      { schema: StartRunRequestSchema, message: req },
+      {
+        timeoutMs: this.config.nats.rpcTimeoutMs,
+        replySchema: StartRunReplySchema,
+      },
+    );
+    this.log.info(
+      { run_id: reply.runId, action: body.action, group: reply.group, replayed: reply.replayed },
+      'run accepted',
+    );
+    return {
+      runId: reply.runId,
+      status: RunStatus[reply.status],
+      links: this.links(reply.runId),
+      replayed: reply.replayed,
+    };
   }
 
   async get(id: string): Promise<RunView> {

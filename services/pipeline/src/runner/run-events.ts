@@ -5,7 +5,13 @@ import { RunEventSchema, RunStatus, runEventSubject } from '@heady/contracts';
 import { Inject, Injectable } from '@nestjs/common';
 
 /** The events a stage publishes about its run on `runs.<runId>.<event>`. */
-export type RunEventName = 'run.started' | 'stage.started' | 'stage.succeeded' | 'stage.failed' | 'run.succeeded' | 'run.failed';
+export type RunEventName =
+  | 'run.started'
+  | 'stage.started'
+  | 'stage.succeeded'
+  | 'stage.failed'
+  | 'run.succeeded'
+  | 'run.failed';
 
 export interface RunEventInput {
   runId: string;
@@ -38,7 +44,17 @@ export class RunEvents {
     });
     // stage.started and stage.failed happen once per attempt; the others once per stage execution.
     const perAttempt = e.event === 'stage.started' || e.event === 'stage.failed';
-    const msgId = eventMsgId(e.runId, e.event, e.stage, String(e.iteration), ...(perAttempt ? [String(e.attempt)] : []));
-    await this.bus.publish(runEventSubject(e.runId, e.event), { schema: RunEventSchema, message }, { msgId });
+    const msgId = eventMsgId(
+      e.runId,
+      e.event,
+      e.stage,
+      String(e.iteration),
+      ...(perAttempt ? [String(e.attempt)] : []),
+    );
+    await this.bus.publish(
+      runEventSubject(e.runId, e.event),
+      { schema: RunEventSchema, message },
+      { msgId },
+    );
   }
 }

@@ -1,4 +1,10 @@
-import { type Database, type Kysely, type PipelineRun, type StageRun, type Transaction } from '@heady/db';
+import {
+  type Database,
+  type Kysely,
+  type PipelineRun,
+  type StageRun,
+  type Transaction,
+} from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
@@ -26,11 +32,23 @@ export class StageRunsRepository {
   beginAttempt(k: StageKey): Promise<StageRun | undefined> {
     return this.db
       .insertInto('pipeline_stage_runs')
-      .values({ pipeline_run_id: k.runId, stage_num: k.stageNum, stage_name: k.stageName, iteration: k.iteration, status: 'RUNNING', attempts: 1, error: null })
+      .values({
+        pipeline_run_id: k.runId,
+        stage_num: k.stageNum,
+        stage_name: k.stageName,
+        iteration: k.iteration,
+        status: 'RUNNING',
+        attempts: 1,
+        error: null,
+      })
       .onConflict((oc) =>
         oc
           .columns(['pipeline_run_id', 'stage_num', 'iteration'])
-          .doUpdateSet((eb) => ({ attempts: eb('pipeline_stage_runs.attempts', '+', 1), status: 'RUNNING', error: null }))
+          .doUpdateSet((eb) => ({
+            attempts: eb('pipeline_stage_runs.attempts', '+', 1),
+            status: 'RUNNING',
+            error: null,
+          }))
           .where('pipeline_stage_runs.status', '<>', 'SUCCEEDED'),
       )
       .returningAll()
@@ -38,7 +56,10 @@ export class StageRunsRepository {
   }
 
   /** Runs `fn` in a transaction holding the stage row's lock, so two deliveries of one stage never both do the work. */
-  async withStageLock<T>(k: StageKey, fn: (tx: Transaction<Database>, row: StageRun) => Promise<T>): Promise<T | undefined> {
+  async withStageLock<T>(
+    k: StageKey,
+    fn: (tx: Transaction<Database>, row: StageRun) => Promise<T>,
+  ): Promise<T | undefined> {
     return this.db.transaction().execute(async (tx) => {
       const row = await tx
         .selectFrom('pipeline_stage_runs')
@@ -53,7 +74,12 @@ export class StageRunsRepository {
     });
   }
 
-  async markSucceeded(tx: Transaction<Database>, rowId: string, output: Record<string, unknown>, metrics: Record<string, number>): Promise<void> {
+  async markSucceeded(
+    tx: Transaction<Database>,
+    rowId: string,
+    output: Record<string, unknown>,
+    metrics: Record<string, number>,
+  ): Promise<void> {
     await tx
       .updateTable('pipeline_stage_runs')
       .set({ status: 'SUCCEEDED', finished_at: new Date(), output, metrics, error: null })

@@ -19,6 +19,10 @@ export const finalize = defineStage('finalize', async ({ run, cmd, tx }) => {
     execution: outputs.execute ?? null,
     output: null,
   };
-  await tx.updateTable('pipeline_runs').set({ result, updated_at: new Date() }).where('id', '=', run.id).execute();
+  await tx
+    .updateTable('pipeline_runs')
+    .set({ result, updated_at: new Date() })
+    .where('id', '=', run.id)
+    .execute();
   return { output: { stored: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) } };
 });

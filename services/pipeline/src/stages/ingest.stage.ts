@@ -16,5 +16,8 @@ export const ingest = defineStage('ingest', ({ run }) => {
   if (bytes > MAX_INPUT_BYTES) {
     throw new PermanentError(`run input is ${bytes} bytes; the limit is ${MAX_INPUT_BYTES}`);
   }
-  return Promise.resolve({ output: { inputBytes: bytes, fields: Object.keys(run.input).sort(), contextSources: [] }, metrics: { inputBytes: bytes } });
+  return Promise.resolve({
+    output: { inputBytes: bytes, fields: Object.keys(run.input).sort(), contextSources: [] },
+    metrics: { inputBytes: bytes },
+  });
 });

@@ -9,7 +9,12 @@ export const monitor = defineStage('monitor', async ({ run, tx }) => {
     .where('pipeline_run_id', '=', run.id)
     .where('status', '=', 'SUCCEEDED')
     .execute();
-  const stageMs = Object.fromEntries(rows.map((r) => [r.stage_name, (r.finished_at?.getTime() ?? now.getTime()) - r.started_at.getTime()]));
+  const stageMs = Object.fromEntries(
+    rows.map((r) => [
+      r.stage_name,
+      (r.finished_at?.getTime() ?? now.getTime()) - r.started_at.getTime(),
+    ]),
+  );
   const totalMs = now.getTime() - run.created_at.getTime();
   await tx
     .updateTable('pipeline_runs')

@@ -6,9 +6,21 @@ import { defineStage } from './stage.js';
  * reservation arrive with durable runs.
  */
 export const plan = defineStage('plan', async ({ run, cmd, tx }) => {
-  const group = await tx.selectFrom('service_groups').select(['name', 'weight']).where('name', '=', cmd.group).executeTakeFirst();
-  const workflow = await tx.selectFrom('workflows').select(['max_concurrent_tasks']).where('id', '=', run.workflow_id).executeTakeFirst();
-  await tx.updateTable('pipeline_runs').set({ service_group: cmd.group, updated_at: new Date() }).where('id', '=', run.id).execute();
+  const group = await tx
+    .selectFrom('service_groups')
+    .select(['name', 'weight'])
+    .where('name', '=', cmd.group)
+    .executeTakeFirst();
+  const workflow = await tx
+    .selectFrom('workflows')
+    .select(['max_concurrent_tasks'])
+    .where('id', '=', run.workflow_id)
+    .executeTakeFirst();
+  await tx
+    .updateTable('pipeline_runs')
+    .set({ service_group: cmd.group, updated_at: new Date() })
+    .where('id', '=', run.id)
+    .execute();
   return {
     output: {
       group: cmd.group,
