@@ -1,0 +1,109 @@
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { compositeSign, compositeVerify, keyId } from './composite.js';
+
+/** A key's certificate: who holds it, what it may publish, for how long, and who vouches for it. */
+export interface Certificate {
+  v: 1;
+  /** identity: a service, signed by the root; epoch: one running instance, signed by its identity; operator: replays, signed by the root. */
+  kind: 'identity' | 'epoch' | 'operator';
+  kid: string;
+  service: string;
+  instance: string;
+  /** base64 composite public key */
+  publicKey: string;
+  /** Subjects the holder may publish (NATS wildcards); an epoch key inherits its identity's. */
+  subjects: string[];
+  issuer: string;
+  notBefore: number;
+  notAfter: number;
+  /** base64 composite signature by the issuer over every other field */
+  signature: string;
+}
+
+/** A signed statement that a key must no longer be trusted. */
+export interface Revocation {
+  v: 1;
+  kid: string;
+  reason: string;
+  revokedAt: number;
+  issuer: string;
+  signature: string;
+}
+
+const CERT_CTX = utf8ToBytes('heady.v1.certificate');
+const REVOCATION_CTX = utf8ToBytes('heady.v1.revocation');
+
+export const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+
+function certBytes(c: Omit<Certificate, 'signature'>): Uint8Array {
+  // an array in fixed order: one encoding per certificate
+  return utf8ToBytes(JSON.stringify([c.v, c.kind, c.kid, c.service, c.instance, c.publicKey, c.subjects, c.issuer, c.notBefore, c.notAfter]));
+}
+
+/** Issues a certificate for `publicKey`, signed with the issuer's composite secret key. */
+export function issueCertificate(
+  issuer: { kid: string; secretKey: Uint8Array },
+  body: { kind: Certificate['kind']; service: string; instance?: string; publicKey: Uint8Array; subjects: string[]; notBefore: number; notAfter: number },
+): Certificate {
+  const unsigned = {
+    v: 1 as const,
+    kind: body.kind,
+    kid: keyId(body.publicKey),
+    service: body.service,
+    instance: body.instance ?? '',
+    publicKey: b64(body.publicKey),
+    subjects: [...body.subjects],
+    issuer: issuer.kid,
+    notBefore: body.notBefore,
+    notAfter: body.notAfter,
+  };
+  return { ...unsigned, signature: b64(compositeSign(issuer.secretKey, certBytes(unsigned), CERT_CTX)) };
+}
+
+/** True when `cert` is signed by `issuerPublicKey`, names that issuer, and its kid matches its key. */
+export function verifyCertificate(cert: Certificate, issuerPublicKey: Uint8Array): boolean {
+  if (cert.v !== 1 || cert.issuer !== keyId(issuerPublicKey)) return false;
+  const pk = unb64(cert.publicKey);
+  if (keyId(pk) !== cert.kid) return false;
+  const { signature, ...unsigned } = cert;
+  return compositeVerify(issuerPublicKey, certBytes(unsigned), unb64(signature), CERT_CTX);
+}
+
+function revocationBytes(r: Omit<Revocation, 'signature'>): Uint8Array {
+  return utf8ToBytes(JSON.stringify([r.v, r.kid, r.reason, r.revokedAt, r.issuer]));
+}
+
+/** A revocation of `kid`, signed by the root. */
+export function revoke(root: { kid: string; secretKey: Uint8Array }, kid: string, reason: string, at = Date.now()): Revocation {
+  const unsigned = { v: 1 as const, kid, reason, revokedAt: at, issuer: root.kid };
+  return { ...unsigned, signature: b64(compositeSign(root.secretKey, revocationBytes(unsigned), REVOCATION_CTX)) };
+}
+
+/** True when the revocation is signed by the root (an unsigned "revocation" is ignored, never trusted). */
+export function verifyRevocation(r: Revocation, rootPublicKey: Uint8Array): boolean {
+  if (r.v !== 1 || r.issuer !== keyId(rootPublicKey)) return false;
+  const { signature, ...unsigned } = r;
+  return compositeVerify(rootPublicKey, revocationBytes(unsigned), unb64(signature), REVOCATION_CTX);
+}
+
+/** Whether a subject is covered by a list of NATS subject patterns. */
+export function subjectPermitted(patterns: readonly string[], subject: string): boolean {
+  return patterns.some((p) => {
+    const a = p.split('.');
+    const s = subject.split('.');
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === '>') return s.length > i;
+      if (i >= s.length || (a[i] !== '*' && a[i] !== s[i])) return false;
+    }
+    return a.length === s.length;
+  });
+}
+
+/** What each service may publish by default (`heady keys issue <service>` uses these). */
+export const DEFAULT_SUBJECTS: Record<string, string[]> = {
+  gateway: ['conductor.>', 'audit.>'],
+  conductor: ['pipeline.stage.channel-entry', 'audit.>', 'runs.>'],
+  pipeline: ['pipeline.>', 'runs.>', 'work.>', 'audit.>'],
+  operator: ['>'],
+};

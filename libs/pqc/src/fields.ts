@@ -1,0 +1,58 @@
+import { sha512 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+
+/** Classification tiers; the signature binds it, so a downgrade in transit is detected. */
+export const CLASSIFICATIONS = ['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+/** What a signature covers (ARCHITECTURE §3). */
+export interface SignedFields {
+  subject: string;
+  msgId: string;
+  /** Milliseconds since the epoch. */
+  issuedAt: number;
+  kid: string;
+  classification: Classification;
+  contentType: string;
+  /** SHA-512 of the payload bytes. */
+  payloadDigest: Uint8Array;
+}
+
+const DOMAIN = utf8ToBytes('heady.v1.signed-fields');
+
+function lp(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + bytes.length);
+  new DataView(out.buffer).setUint32(0, bytes.length);
+  out.set(bytes, 4);
+  return out;
+}
+
+/**
+ * SHA-512 over an unambiguous (length-prefixed) encoding of the signed fields, so no two
+ * different field sets encode alike (e.g. moving a character from subject to msg id).
+ */
+export function fieldsDigest(f: SignedFields): Uint8Array {
+  const parts = [
+    DOMAIN,
+    utf8ToBytes(f.subject),
+    utf8ToBytes(f.msgId),
+    utf8ToBytes(String(f.issuedAt)),
+    utf8ToBytes(f.kid),
+    utf8ToBytes(f.classification),
+    utf8ToBytes(f.contentType),
+    f.payloadDigest,
+  ].map(lp);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const buf = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    buf.set(p, o);
+    o += p.length;
+  }
+  return sha512(buf);
+}
+
+/** SHA-512 of a payload. */
+export function payloadDigest(payload: Uint8Array): Uint8Array {
+  return sha512(payload);
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { compositeKeygen, compositeSign, compositeVerify, keyId, splitSignature } from './composite.js';
+import { type Certificate, issueCertificate, revoke, subjectPermitted, verifyCertificate, verifyRevocation } from './certs.js';
+import { merkleTree, verifyInclusion, encodeProof, decodeProof } from './merkle.js';
+import { BatchSigner } from './batch-signer.js';
+import { MessageSigner, SigHeader } from './signer.js';
+import { type KeyResolver, MessageVerifier } from './verifier.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const root = compositeKeygen();
+const rootKid = keyId(root.publicKey);
+
+describe('composite ML-DSA-65 + Ed25519', () => {
+  const k = compositeKeygen();
+  const sig = compositeSign(k.secretKey, bytes('hello'));
+
+  it('verifies its own signature', () => {
+    expect(compositeVerify(k.publicKey, bytes('hello'), sig)).toBe(true);
+  });
+  it('rejects another message, another key, and a flipped byte in either component', () => {
+    expect(compositeVerify(k.publicKey, bytes('hellO'), sig)).toBe(false);
+    expect(compositeVerify(compositeKeygen().publicKey, bytes('hello'), sig)).toBe(false);
+    const { mldsa } = splitSignature(sig);
+    for (const at of [5, mldsa.length + 5]) {
+      const bad = sig.slice();
+      bad[at] = (bad[at] ?? 0) ^ 1;
+      expect(compositeVerify(k.publicKey, bytes('hello'), bad)).toBe(false);
+    }
+  });
+  it('is invalid when only one component is genuine (stripping attack)', () => {
+    const other = compositeKeygen();
+    const otherSig = compositeSign(other.secretKey, bytes('hello'));
+    const mixed = new Uint8Array([...splitSignature(sig).mldsa, ...splitSignature(otherSig).ed25519]);
+    expect(compositeVerify(k.publicKey, bytes('hello'), mixed)).toBe(false);
+  });
+});
+
+describe('merkle inclusion proofs', () => {
+  it.each([1, 2, 3, 5, 8, 13])('prove every leaf of a %i-leaf tree and nothing else', (n) => {
+    const data = Array.from({ length: n }, (_, i) => bytes(`m${i}`));
+    const { root: r, proofs } = merkleTree(data);
+    data.forEach((d, i) => {
+      const p = decodeProof(encodeProof(proofs[i]!))!;
+      expect(verifyInclusion(d, p, r)).toBe(true);
+      expect(verifyInclusion(bytes('forged'), p, r)).toBe(false);
+      if (n > 1) expect(verifyInclusion(d, { ...p, index: (i + 1) % n }, r)).toBe(false);
+    });
+  });
+});
+
+describe(BatchSigner.name, () => {
+  it('signs a burst with one signature and a lone message alone', async () => {
+    const k = compositeKeygen();
+    const s = new BatchSigner(k.secretKey, { maxDelayMs: 5 });
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => s.sign(bytes(`d${i}`))));
+    expect(new Set(burst.map((b) => Buffer.from(b.signature).toString('hex'))).size).toBe(1);
+    expect(s.stats).toEqual({ batches: 1, messages: 20 });
+    const lone = await s.sign(bytes('alone'));
+    expect(lone.proof.count).toBe(1);
+    expect(compositeVerify(k.publicKey, lone.root, lone.signature)).toBe(true);
+  });
+});
+
+describe('certificates', () => {
+  const id = compositeKeygen();
+  const cert = issueCertificate({ kid: rootKid, secretKey: root.secretKey }, { kind: 'identity', service: 'pipeline', publicKey: id.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  it('verify under the issuer and not after any change', () => {
+    expect(verifyCertificate(cert, root.publicKey)).toBe(true);
+    expect(verifyCertificate({ ...cert, subjects: ['>'] }, root.publicKey)).toBe(false);
+    expect(verifyCertificate(cert, compositeKeygen().publicKey)).toBe(false);
+  });
+  it('accept only root-signed revocations', () => {
+    const r = revoke({ kid: rootKid, secretKey: root.secretKey }, cert.kid, 'test');
+    expect(verifyRevocation(r, root.publicKey)).toBe(true);
+    expect(verifyRevocation({ ...r, kid: 'other' }, root.publicKey)).toBe(false);
+  });
+  it('match subjects with NATS wildcards', () => {
+    expect(subjectPermitted(['pipeline.>'], 'pipeline.stage.plan')).toBe(true);
+    expect(subjectPermitted(['pipeline.stage.channel-entry'], 'pipeline.stage.plan')).toBe(false);
+  });
+});
+
+describe(MessageVerifier.name, () => {
+  const id = compositeKeygen();
+  const identity = issueCertificate({ kid: rootKid, secretKey: root.secretKey }, { kind: 'identity', service: 'pipeline', publicKey: id.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  const ek = compositeKeygen();
+  const epoch = issueCertificate({ kid: identity.kid, secretKey: id.secretKey }, { kind: 'epoch', service: 'pipeline', publicKey: ek.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  const revoked = new Set<string>();
+  const certs = new Map<string, Certificate>([[epoch.kid, epoch]]);
+  const resolver: KeyResolver = {
+    epoch: (kid) => Promise.resolve(certs.get(kid)),
+    identity: (s) => Promise.resolve(s === 'pipeline' ? identity : undefined),
+    revoked: (kid) => Promise.resolve(revoked.has(kid)),
+  };
+  const signer = new MessageSigner({ key: ek, cert: epoch });
+  const verifier = new MessageVerifier(resolver, { rootPublicKey: root.publicKey, chainTtlMs: 0 });
+  const payload = bytes('{"x":1}');
+  const base = { subject: 'pipeline.stage.plan', msgId: 'r:plan:0', contentType: 'application/json', payload };
+  const signed = async () => {
+    const h = await signer.sign({ ...base, classification: 'PROPRIETARY' });
+    return { ...base, header: (n: string) => h[n], h };
+  };
+
+  it('accepts a genuine message', async () => {
+    await expect(verifier.verify(await signed())).resolves.toMatchObject({ ok: true, service: 'pipeline', classification: 'PROPRIETARY' });
+  });
+  it('rejects a tampered payload, subject, msg id, classification downgrade and proof', async () => {
+    const m = await signed();
+    const tampered = payload.slice();
+    tampered[2] = 0x79;
+    const cases = [
+      { ...m, payload: tampered },
+      { ...m, subject: 'pipeline.stage.execute' },
+      { ...m, msgId: 'r:plan:1' },
+      { ...m, header: (n: string) => (n === SigHeader.Classification ? 'PUBLIC' : m.h[n]) },
+      { ...m, header: (n: string) => (n === SigHeader.Proof ? '0.2.' + 'A'.repeat(86) : m.h[n]) },
+      { ...m, header: (n: string) => (n === SigHeader.IssuedAt ? String(Number(m.h[n]) + 1) : m.h[n]) },
+    ];
+    for (const c of cases) expect((await verifier.verify(c)).ok).toBe(false);
+  });
+  it('rejects unsigned, unknown-key, out-of-scope, stale and revoked messages with their reason', async () => {
+    const m = await signed();
+    expect(await verifier.verify({ ...m, header: () => undefined })).toMatchObject({ reason: 'unsigned' });
+    expect(await verifier.verify({ ...m, header: (n: string) => (n === SigHeader.Kid ? 'ffff' : m.h[n]) })).toMatchObject({ reason: 'unknown-key' });
+    expect(await verifier.verify({ ...m, subject: 'billing.paid' })).toMatchObject({ reason: 'subject-not-permitted' });
+    expect(await verifier.verify({ ...m, storedAt: Date.now() + 10 * 60_000 })).toMatchObject({ reason: 'stale' });
+    revoked.add(epoch.kid);
+    expect(await verifier.verify(m)).toMatchObject({ reason: 'revoked-key' });
+    revoked.delete(epoch.kid);
+  });
+  it('rejects a key certified by an identity the root never signed', async () => {
+    const rogueRoot = compositeKeygen();
+    const rogueVerifier = new MessageVerifier(resolver, { rootPublicKey: rogueRoot.publicKey });
+    expect(await rogueVerifier.verify(await signed())).toMatchObject({ reason: 'untrusted-key' });
+  });
+});

@@ -1,0 +1,77 @@
+import { BatchSigner, type BatchSignerOptions } from './batch-signer.js';
+import { type Certificate, b64 } from './certs.js';
+import { type CompositeKeyPair } from './composite.js';
+import { type Classification, fieldsDigest, payloadDigest } from './fields.js';
+import { encodeProof } from './merkle.js';
+
+/** Header names of the signature on the wire. */
+export const SigHeader = {
+  Kid: 'Heady-Kid',
+  IssuedAt: 'Heady-Issued-At',
+  Classification: 'Heady-Class',
+  Root: 'Heady-Sig-Root',
+  Signature: 'Heady-Sig',
+  Proof: 'Heady-Sig-Proof',
+} as const;
+
+/** What to sign about one message. */
+export interface SignInput {
+  subject: string;
+  msgId: string;
+  contentType: string;
+  payload: Uint8Array;
+  classification?: Classification;
+}
+
+/** Signs messages with the current epoch key; swapping the key (rotation) is one call. */
+export class MessageSigner {
+  private cert: Certificate;
+  private batch: BatchSigner;
+  private readonly totals = { batches: 0, messages: 0 };
+
+  constructor(
+    epoch: { key: CompositeKeyPair; cert: Certificate },
+    private readonly opts?: BatchSignerOptions,
+  ) {
+    this.cert = epoch.cert;
+    this.batch = new BatchSigner(epoch.key.secretKey, opts);
+  }
+
+  /** The certificate of the key signing now. */
+  get certificate(): Certificate {
+    return this.cert;
+  }
+
+  get stats(): { batches: number; messages: number } {
+    return { batches: this.totals.batches + this.batch.stats.batches, messages: this.totals.messages + this.batch.stats.messages };
+  }
+
+  /**
+   * Switches to a new epoch key. Digests already queued name the old kid, so they stay
+   * with the old key's batch, which drains on its own.
+   */
+  rotate(epoch: { key: CompositeKeyPair; cert: Certificate }): void {
+    this.totals.batches += this.batch.stats.batches;
+    this.totals.messages += this.batch.stats.messages;
+    this.cert = epoch.cert;
+    this.batch = new BatchSigner(epoch.key.secretKey, this.opts);
+  }
+
+  /** The signature headers for one message (batched with whatever else is being signed now). */
+  async sign(m: SignInput): Promise<Record<string, string>> {
+    const kid = this.cert.kid;
+    const batch = this.batch;
+    const issuedAt = Date.now();
+    const classification = m.classification ?? 'INTERNAL';
+    const digest = fieldsDigest({ subject: m.subject, msgId: m.msgId, issuedAt, kid, classification, contentType: m.contentType, payloadDigest: payloadDigest(m.payload) });
+    const s = await batch.sign(digest);
+    return {
+      [SigHeader.Kid]: kid,
+      [SigHeader.IssuedAt]: String(issuedAt),
+      [SigHeader.Classification]: classification,
+      [SigHeader.Root]: b64(s.root),
+      [SigHeader.Signature]: b64(s.signature),
+      [SigHeader.Proof]: encodeProof(s.proof),
+    };
+  }
+}
