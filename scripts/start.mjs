@@ -144,6 +144,8 @@ async function main() {
   await ensureInfrastructure({ log: (m) => log('infra', m) });
   log('setup', 'migrating the database (heady db migrate)');
   await run(process.execPath, [join(ROOT, 'libs/cli/dist/main.js'), 'db', 'migrate']);
+  log('setup', 'development signing keys (heady keys dev; git-ignored)');
+  await run(process.execPath, [join(ROOT, 'libs/cli/dist/main.js'), 'keys', 'dev']);
   mkdirSync(LOG_DIR, { recursive: true });
   for (const svc of SERVICES) {
     if (!(await portFree(svc.port)))

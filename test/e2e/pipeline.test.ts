@@ -7,6 +7,10 @@ import {
   startStack,
   type TestDatabase,
 } from '@heady/testing';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { StageCommandSchema } from '@heady/contracts';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun, openDb, postRun, waitTerminal } from './helpers.js';
 
@@ -215,6 +219,52 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .map((l) => JSON.parse(l) as { target: string; details: { group: string } })
       .find((e) => e.target === runId);
     expect(entry?.details.group).toBe('vision');
+  });
+
+  it('refuses a forged, unsigned stage command: dead-lettered, audited, and no stage ran', async () => {
+    const res = await postRun(base, { action: 'chat', input: {} });
+    const runId = res.body.runId as string;
+    await waitTerminal(base, [runId]);
+    const nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const forged = create(StageCommandSchema, {
+      runId,
+      stage: 'finalize',
+      stageNum: 7,
+      iteration: 1,
+    });
+    const h = headers();
+    h.set('Content-Type', 'application/protobuf; proto=heady.v1.StageCommand');
+    await js.publish('pipeline.stage.finalize', toBinary(StageCommandSchema, forged), {
+      msgID: `${runId}:finalize:1`,
+      headers: h,
+    });
+    const row = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const r = await db
+          .selectFrom('audit_logs')
+          .selectAll()
+          .where('action', '=', 'MESSAGE_REJECTED')
+          .where('target', '=', 'pipeline.stage.finalize')
+          .executeTakeFirst();
+        if (r) return r;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return undefined;
+    })();
+    expect(row).toMatchObject({ status: 'unsigned' });
+    const dlq = await jetstreamManager(nc).then((m) =>
+      m.streams.getMessage('DLQ', { last_by_subj: 'dlq.PIPELINE.stage-finalize' }),
+    );
+    expect(dlq?.header.get('Heady-Dlq-Reason')).toMatch(/^rejected \(unsigned\)/);
+    const stages = await db
+      .selectFrom('pipeline_stage_runs')
+      .select('iteration')
+      .where('pipeline_run_id', '=', runId)
+      .where('iteration', '=', 1)
+      .execute();
+    expect(stages).toEqual([]);
+    await nc.close();
   });
 
   it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {

@@ -29,3 +29,4 @@ export {
   isRemoteError,
   isRetryableError,
 } from './errors.js';
+export { KvKeyRegistry } from './keys.js';

@@ -1,6 +1,8 @@
 import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { type PubAck } from '@nats-io/jetstream';
 import { type MsgHdrs, RequestError, TimeoutError, headers } from '@nats-io/transport-node';
+import { type Classification, type MessageSigner } from '@heady/pqc';
+import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@heady/contracts';
 import { type Logger } from '@heady/telemetry';
 import { type Payload, decode, encode } from './codec.js';
@@ -16,6 +18,8 @@ export interface PublishOptions {
   headers?: Record<string, string>;
   /** Fail unless the subject is captured by this stream. */
   expectStream?: string;
+  /** Bound into the signature (default INTERNAL). */
+  classification?: Classification;
 }
 
 /** Options of {@link BusPublisher.request}. */
@@ -34,12 +38,34 @@ function toHeaders(contentType: string, extra: Record<string, string> = {}): Msg
   return h;
 }
 
-/** Publishes signed-later, traced messages to JetStream and makes request/reply calls. */
+/** Publishes signed, traced messages to JetStream and makes request/reply calls. */
 export class BusPublisher {
   constructor(
     readonly connection: BusConnection,
     private readonly log?: Logger,
+    /** Signs every message when set (composite ML-DSA-65 + Ed25519, batched). */
+    readonly signer?: MessageSigner,
   ) {}
+
+  private async signed(
+    subject: string,
+    msgId: string,
+    contentType: string,
+    data: Uint8Array,
+    extra: Record<string, string> = {},
+    classification?: Classification,
+  ): Promise<MsgHdrs> {
+    const sig = this.signer
+      ? await this.signer.sign({
+          subject,
+          msgId,
+          contentType,
+          payload: data,
+          ...(classification ? { classification } : {}),
+        })
+      : {};
+    return toHeaders(contentType, { ...extra, ...sig });
+  }
 
   /**
    * Publishes to JetStream and waits for its PubAck. On the wire: `Nats-Msg-Id` (duplicate
@@ -50,7 +76,14 @@ export class BusPublisher {
     if (!opts.msgId)
       throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
     const { data, contentType } = encode(payload);
-    const h = toHeaders(contentType, opts.headers);
+    const h = await this.signed(
+      subject,
+      opts.msgId,
+      contentType,
+      data,
+      opts.headers,
+      opts.classification,
+    );
     try {
       return await this.connection.js.publish(subject, data, {
         msgID: opts.msgId,
@@ -75,11 +108,16 @@ export class BusPublisher {
     opts: RequestOptions<S>,
   ): Promise<S extends DescMessage ? MessageShape<S> : unknown> {
     const { data, contentType } = encode(payload);
+    const msgId = `req:${randomUUID()}`;
+    const h = await this.signed(subject, msgId, contentType, data, {
+      ...opts.headers,
+      [Header.MsgId]: msgId,
+    });
     let reply;
     try {
       reply = await this.connection.nc.request(subject, data, {
         timeout: opts.timeoutMs,
-        headers: toHeaders(contentType, opts.headers),
+        headers: h,
       });
     } catch (e) {
       const why =

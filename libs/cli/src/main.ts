@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { dbCommands } from './commands/db.js';
+import { keysCommands } from './commands/keys.js';
 import { runsCommands } from './commands/runs.js';
 import { createOutput } from './output.js';
 
@@ -10,6 +11,7 @@ const program = new Command('heady')
 const out = createOutput(() => program.opts<{ json?: boolean }>().json === true);
 dbCommands(program, out);
 runsCommands(program, out);
+keysCommands(program, out);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);

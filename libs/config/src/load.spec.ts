@@ -40,3 +40,22 @@ describe('parseStageList', () => {
     expect(loadPipelineConfig({ HEADY_PIPELINE_STAGES: 'execute' }).stages).toEqual(['execute']);
   });
 });
+
+describe('signing configuration', () => {
+  it('is on by default with keys under the data directory', () => {
+    const c = loadGatewayConfig({ HEADY_DATA_DIR: '/tmp/h' });
+    expect(c.signing).toMatchObject({
+      enabled: true,
+      keysDir: '/tmp/h/keys',
+      rotationMs: 86_400_000,
+    });
+  });
+  it('cannot be turned off in production', () => {
+    expect(() => loadGatewayConfig({ NODE_ENV: 'production', HEADY_SIGNING: 'off' })).toThrow(
+      /cannot be turned off in production/,
+    );
+    expect(
+      loadGatewayConfig({ NODE_ENV: 'development', HEADY_SIGNING: 'off' }).signing.enabled,
+    ).toBe(false);
+  });
+});

@@ -57,15 +57,31 @@ export interface CommonConfig {
   redis: { url: string };
   telemetry: { otlpEndpoint: string | undefined; sampleRatio: number };
   ops: { port: number | undefined };
+  signing: {
+    enabled: boolean;
+    keysDir: string;
+    rotationMs: number;
+    overlapMs: number;
+    batchMax: number;
+    batchDelayMs: number;
+    maxSkewMs: number;
+  };
 }
 
 function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
+  if (e.NODE_ENV === 'production' && e.HEADY_SIGNING === 'off') {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_SIGNING: signing cannot be turned off in production',
+      ['HEADY_SIGNING'],
+    );
+  }
+  const dataDir = resolve(e.HEADY_DATA_DIR);
   return {
     service,
     instanceId: e.HEADY_INSTANCE_ID ?? `${service}-${hostname()}-${randomUUID().slice(0, 8)}`,
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    dataDir: resolve(e.HEADY_DATA_DIR),
+    dataDir,
     nats: {
       url: e.NATS_URL,
       rpcTimeoutMs: e.HEADY_RPC_TIMEOUT_MS,
@@ -80,6 +96,15 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
       sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
     },
     ops: { port: e.HEADY_OPS_PORT },
+    signing: {
+      enabled: e.HEADY_SIGNING === 'on',
+      keysDir: resolve(e.HEADY_KEYS_DIR ?? `${dataDir}/keys`),
+      rotationMs: e.HEADY_KEY_ROTATION_MS,
+      overlapMs: e.HEADY_KEY_OVERLAP_MS,
+      batchMax: e.HEADY_SIGN_BATCH_MAX,
+      batchDelayMs: e.HEADY_SIGN_BATCH_MS,
+      maxSkewMs: e.HEADY_SIGNATURE_MAX_SKEW_MS,
+    },
   };
 }
 

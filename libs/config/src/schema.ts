@@ -27,6 +27,8 @@ export const DEFAULTS = {
   duplicateWindowSeconds: 120,
   rpcTimeoutMs: 5000,
   consumerConcurrency: 32,
+  keyRotationMs: 86_400_000,
+  keyOverlapMs: 3_600_000,
   databasePoolMax: 20,
   dataDir: '.heady',
 } as const;
@@ -63,6 +65,14 @@ export const commonEnv = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   HEADY_OPS_PORT: port.optional(),
+  /** Signing of every bus message; `off` is refused in production. */
+  HEADY_SIGNING: z.enum(['on', 'off']).default('on'),
+  HEADY_KEYS_DIR: z.string().min(1).optional(),
+  HEADY_KEY_ROTATION_MS: z.coerce.number().int().min(1000).default(DEFAULTS.keyRotationMs),
+  HEADY_KEY_OVERLAP_MS: z.coerce.number().int().min(0).default(DEFAULTS.keyOverlapMs),
+  HEADY_SIGN_BATCH_MAX: z.coerce.number().int().min(1).max(4096).default(256),
+  HEADY_SIGN_BATCH_MS: z.coerce.number().min(0).max(1000).default(2),
+  HEADY_SIGNATURE_MAX_SKEW_MS: z.coerce.number().int().min(1000).default(120_000),
 });
 
 export const gatewayEnv = commonEnv.extend({

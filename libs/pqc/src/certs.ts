@@ -38,13 +38,34 @@ export const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'b
 
 function certBytes(c: Omit<Certificate, 'signature'>): Uint8Array {
   // an array in fixed order: one encoding per certificate
-  return utf8ToBytes(JSON.stringify([c.v, c.kind, c.kid, c.service, c.instance, c.publicKey, c.subjects, c.issuer, c.notBefore, c.notAfter]));
+  return utf8ToBytes(
+    JSON.stringify([
+      c.v,
+      c.kind,
+      c.kid,
+      c.service,
+      c.instance,
+      c.publicKey,
+      c.subjects,
+      c.issuer,
+      c.notBefore,
+      c.notAfter,
+    ]),
+  );
 }
 
 /** Issues a certificate for `publicKey`, signed with the issuer's composite secret key. */
 export function issueCertificate(
   issuer: { kid: string; secretKey: Uint8Array },
-  body: { kind: Certificate['kind']; service: string; instance?: string; publicKey: Uint8Array; subjects: string[]; notBefore: number; notAfter: number },
+  body: {
+    kind: Certificate['kind'];
+    service: string;
+    instance?: string;
+    publicKey: Uint8Array;
+    subjects: string[];
+    notBefore: number;
+    notAfter: number;
+  },
 ): Certificate {
   const unsigned = {
     v: 1 as const,
@@ -58,7 +79,10 @@ export function issueCertificate(
     notBefore: body.notBefore,
     notAfter: body.notAfter,
   };
-  return { ...unsigned, signature: b64(compositeSign(issuer.secretKey, certBytes(unsigned), CERT_CTX)) };
+  return {
+    ...unsigned,
+    signature: b64(compositeSign(issuer.secretKey, certBytes(unsigned), CERT_CTX)),
+  };
 }
 
 /** True when `cert` is signed by `issuerPublicKey`, names that issuer, and its kid matches its key. */
@@ -75,16 +99,29 @@ function revocationBytes(r: Omit<Revocation, 'signature'>): Uint8Array {
 }
 
 /** A revocation of `kid`, signed by the root. */
-export function revoke(root: { kid: string; secretKey: Uint8Array }, kid: string, reason: string, at = Date.now()): Revocation {
+export function revoke(
+  root: { kid: string; secretKey: Uint8Array },
+  kid: string,
+  reason: string,
+  at = Date.now(),
+): Revocation {
   const unsigned = { v: 1 as const, kid, reason, revokedAt: at, issuer: root.kid };
-  return { ...unsigned, signature: b64(compositeSign(root.secretKey, revocationBytes(unsigned), REVOCATION_CTX)) };
+  return {
+    ...unsigned,
+    signature: b64(compositeSign(root.secretKey, revocationBytes(unsigned), REVOCATION_CTX)),
+  };
 }
 
 /** True when the revocation is signed by the root (an unsigned "revocation" is ignored, never trusted). */
 export function verifyRevocation(r: Revocation, rootPublicKey: Uint8Array): boolean {
   if (r.v !== 1 || r.issuer !== keyId(rootPublicKey)) return false;
   const { signature, ...unsigned } = r;
-  return compositeVerify(rootPublicKey, revocationBytes(unsigned), unb64(signature), REVOCATION_CTX);
+  return compositeVerify(
+    rootPublicKey,
+    revocationBytes(unsigned),
+    unb64(signature),
+    REVOCATION_CTX,
+  );
 }
 
 /** Whether a subject is covered by a list of NATS subject patterns. */

@@ -33,18 +33,35 @@ export interface CompositeKeyPair {
 export function compositeKeygen(): CompositeKeyPair {
   const pq = ml_dsa65.keygen();
   const ed = ed25519.keygen();
-  return { publicKey: concatBytes(pq.publicKey, ed.publicKey), secretKey: concatBytes(pq.secretKey, ed.secretKey) };
+  return {
+    publicKey: concatBytes(pq.publicKey, ed.publicKey),
+    secretKey: concatBytes(pq.secretKey, ed.secretKey),
+  };
 }
 
 /** The message both components sign. */
-export function compositeMessage(message: Uint8Array, ctx: Uint8Array = new Uint8Array()): Uint8Array {
+export function compositeMessage(
+  message: Uint8Array,
+  ctx: Uint8Array = new Uint8Array(),
+): Uint8Array {
   if (ctx.length > 255) throw new Error('composite context longer than 255 bytes');
-  return concatBytes(COMPOSITE_PREFIX, COMPOSITE_LABEL, Uint8Array.of(ctx.length), ctx, sha512(message));
+  return concatBytes(
+    COMPOSITE_PREFIX,
+    COMPOSITE_LABEL,
+    Uint8Array.of(ctx.length),
+    ctx,
+    sha512(message),
+  );
 }
 
 /** Signs `message`: `mldsaSig ‖ ed25519Sig` over the composite message. */
-export function compositeSign(secretKey: Uint8Array, message: Uint8Array, ctx?: Uint8Array): Uint8Array {
-  if (secretKey.length !== COMPOSITE_SECRET_KEY_BYTES) throw new Error(`composite secret key must be ${COMPOSITE_SECRET_KEY_BYTES} bytes`);
+export function compositeSign(
+  secretKey: Uint8Array,
+  message: Uint8Array,
+  ctx?: Uint8Array,
+): Uint8Array {
+  if (secretKey.length !== COMPOSITE_SECRET_KEY_BYTES)
+    throw new Error(`composite secret key must be ${COMPOSITE_SECRET_KEY_BYTES} bytes`);
   const m = compositeMessage(message, ctx);
   const pq = ml_dsa65.sign(m, secretKey.subarray(0, MLDSA_SK), { context: COMPOSITE_LABEL });
   const ed = ed25519.sign(m, secretKey.subarray(MLDSA_SK));
@@ -52,11 +69,25 @@ export function compositeSign(secretKey: Uint8Array, message: Uint8Array, ctx?: 
 }
 
 /** True only when both the ML-DSA-65 and the Ed25519 signature verify; never throws on malformed input. */
-export function compositeVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, ctx?: Uint8Array): boolean {
-  if (publicKey.length !== COMPOSITE_PUBLIC_KEY_BYTES || signature.length !== COMPOSITE_SIGNATURE_BYTES) return false;
+export function compositeVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  ctx?: Uint8Array,
+): boolean {
+  if (
+    publicKey.length !== COMPOSITE_PUBLIC_KEY_BYTES ||
+    signature.length !== COMPOSITE_SIGNATURE_BYTES
+  )
+    return false;
   try {
     const m = compositeMessage(message, ctx);
-    const pqOk = ml_dsa65.verify(signature.subarray(0, MLDSA_SIG), m, publicKey.subarray(0, MLDSA_PK), { context: COMPOSITE_LABEL });
+    const pqOk = ml_dsa65.verify(
+      signature.subarray(0, MLDSA_SIG),
+      m,
+      publicKey.subarray(0, MLDSA_PK),
+      { context: COMPOSITE_LABEL },
+    );
     const edOk = ed25519.verify(signature.subarray(MLDSA_SIG), m, publicKey.subarray(MLDSA_PK));
     return pqOk && edOk;
   } catch {

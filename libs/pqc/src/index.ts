@@ -13,10 +13,51 @@ export {
   splitSignature,
   type CompositeKeyPair,
 } from './composite.js';
-export { CLASSIFICATIONS, fieldsDigest, payloadDigest, type Classification, type SignedFields } from './fields.js';
-export { decodeProof, encodeProof, leafHash, merkleTree, verifyInclusion, type InclusionProof } from './merkle.js';
+export {
+  CLASSIFICATIONS,
+  fieldsDigest,
+  payloadDigest,
+  type Classification,
+  type SignedFields,
+} from './fields.js';
+export {
+  decodeProof,
+  encodeProof,
+  leafHash,
+  merkleTree,
+  verifyInclusion,
+  type InclusionProof,
+} from './merkle.js';
 export { BatchSigner, type BatchSignature, type BatchSignerOptions } from './batch-signer.js';
-export { DEFAULT_SUBJECTS, b64, issueCertificate, revoke, subjectPermitted, unb64, verifyCertificate, verifyRevocation, type Certificate, type Revocation } from './certs.js';
+export {
+  DEFAULT_SUBJECTS,
+  b64,
+  issueCertificate,
+  revoke,
+  subjectPermitted,
+  unb64,
+  verifyCertificate,
+  verifyRevocation,
+  type Certificate,
+  type Revocation,
+} from './certs.js';
 export { MessageSigner, SigHeader, type SignInput } from './signer.js';
-export { MessageVerifier, RejectReason, type KeyResolver, type VerifierOptions, type VerifyInput, type VerifyResult } from './verifier.js';
-export { ensureDevKeys, initRoot, issueIdentity, loadIdentity, loadRoot, loadRootPublicKey, newEpoch, type IdentityFile, type RootKeyFile } from './keystore.js';
+export {
+  MessageVerifier,
+  RejectReason,
+  type KeyResolver,
+  type VerifierOptions,
+  type VerifyInput,
+  type VerifyResult,
+} from './verifier.js';
+export {
+  ensureDevKeys,
+  initRoot,
+  issueIdentity,
+  loadIdentity,
+  loadRoot,
+  loadRootPublicKey,
+  newEpoch,
+  type IdentityFile,
+  type RootKeyFile,
+} from './keystore.js';

@@ -25,7 +25,11 @@ export interface InclusionProof {
 export function merkleTree(data: Uint8Array[]): { root: Uint8Array; proofs: InclusionProof[] } {
   if (!data.length) throw new Error('merkle tree of nothing');
   let level = data.map(leafHash);
-  const proofs: InclusionProof[] = data.map((_, index) => ({ index, count: data.length, siblings: [] }));
+  const proofs: InclusionProof[] = data.map((_, index) => ({
+    index,
+    count: data.length,
+    siblings: [],
+  }));
   let positions = data.map((_, i) => i);
   while (level.length > 1) {
     const next: Uint8Array[] = [];
@@ -46,7 +50,11 @@ export function merkleTree(data: Uint8Array[]): { root: Uint8Array; proofs: Incl
 }
 
 /** Recomputes the root from `data` and its proof; true when it equals `root`. */
-export function verifyInclusion(data: Uint8Array, proof: InclusionProof, root: Uint8Array): boolean {
+export function verifyInclusion(
+  data: Uint8Array,
+  proof: InclusionProof,
+  root: Uint8Array,
+): boolean {
   if (proof.index < 0 || proof.index >= proof.count) return false;
   let hash = leafHash(data);
   let pos = proof.index;
@@ -67,14 +75,19 @@ export function verifyInclusion(data: Uint8Array, proof: InclusionProof, root: U
 
 /** `index.count.sib1.sib2…` with base64url siblings — compact enough for a NATS header. */
 export function encodeProof(p: InclusionProof): string {
-  return [String(p.index), String(p.count), ...p.siblings.map((s) => Buffer.from(s).toString('base64url'))].join('.');
+  return [
+    String(p.index),
+    String(p.count),
+    ...p.siblings.map((s) => Buffer.from(s).toString('base64url')),
+  ].join('.');
 }
 
 export function decodeProof(s: string): InclusionProof | undefined {
   const [i, c, ...sib] = s.split('.');
   const index = Number(i);
   const count = Number(c);
-  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1 || count > 1_000_000) return undefined;
+  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1 || count > 1_000_000)
+    return undefined;
   const siblings = sib.map((x) => new Uint8Array(Buffer.from(x, 'base64url')));
   if (siblings.some((x) => x.length !== 64)) return undefined;
   return { index, count, siblings };

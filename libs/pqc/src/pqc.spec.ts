@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { compositeKeygen, compositeSign, compositeVerify, keyId, splitSignature } from './composite.js';
-import { type Certificate, issueCertificate, revoke, subjectPermitted, verifyCertificate, verifyRevocation } from './certs.js';
+import {
+  compositeKeygen,
+  compositeSign,
+  compositeVerify,
+  keyId,
+  splitSignature,
+} from './composite.js';
+import {
+  type Certificate,
+  issueCertificate,
+  revoke,
+  subjectPermitted,
+  verifyCertificate,
+  verifyRevocation,
+} from './certs.js';
 import { merkleTree, verifyInclusion, encodeProof, decodeProof } from './merkle.js';
 import { BatchSigner } from './batch-signer.js';
 import { MessageSigner, SigHeader } from './signer.js';
@@ -30,7 +43,10 @@ describe('composite ML-DSA-65 + Ed25519', () => {
   it('is invalid when only one component is genuine (stripping attack)', () => {
     const other = compositeKeygen();
     const otherSig = compositeSign(other.secretKey, bytes('hello'));
-    const mixed = new Uint8Array([...splitSignature(sig).mldsa, ...splitSignature(otherSig).ed25519]);
+    const mixed = new Uint8Array([
+      ...splitSignature(sig).mldsa,
+      ...splitSignature(otherSig).ed25519,
+    ]);
     expect(compositeVerify(k.publicKey, bytes('hello'), mixed)).toBe(false);
   });
 });
@@ -63,7 +79,17 @@ describe(BatchSigner.name, () => {
 
 describe('certificates', () => {
   const id = compositeKeygen();
-  const cert = issueCertificate({ kid: rootKid, secretKey: root.secretKey }, { kind: 'identity', service: 'pipeline', publicKey: id.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  const cert = issueCertificate(
+    { kid: rootKid, secretKey: root.secretKey },
+    {
+      kind: 'identity',
+      service: 'pipeline',
+      publicKey: id.publicKey,
+      subjects: ['pipeline.>'],
+      notBefore: 0,
+      notAfter: 1e15,
+    },
+  );
   it('verify under the issuer and not after any change', () => {
     expect(verifyCertificate(cert, root.publicKey)).toBe(true);
     expect(verifyCertificate({ ...cert, subjects: ['>'] }, root.publicKey)).toBe(false);
@@ -82,9 +108,29 @@ describe('certificates', () => {
 
 describe(MessageVerifier.name, () => {
   const id = compositeKeygen();
-  const identity = issueCertificate({ kid: rootKid, secretKey: root.secretKey }, { kind: 'identity', service: 'pipeline', publicKey: id.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  const identity = issueCertificate(
+    { kid: rootKid, secretKey: root.secretKey },
+    {
+      kind: 'identity',
+      service: 'pipeline',
+      publicKey: id.publicKey,
+      subjects: ['pipeline.>'],
+      notBefore: 0,
+      notAfter: 1e15,
+    },
+  );
   const ek = compositeKeygen();
-  const epoch = issueCertificate({ kid: identity.kid, secretKey: id.secretKey }, { kind: 'epoch', service: 'pipeline', publicKey: ek.publicKey, subjects: ['pipeline.>'], notBefore: 0, notAfter: 1e15 });
+  const epoch = issueCertificate(
+    { kid: identity.kid, secretKey: id.secretKey },
+    {
+      kind: 'epoch',
+      service: 'pipeline',
+      publicKey: ek.publicKey,
+      subjects: ['pipeline.>'],
+      notBefore: 0,
+      notAfter: 1e15,
+    },
+  );
   const revoked = new Set<string>();
   const certs = new Map<string, Certificate>([[epoch.kid, epoch]]);
   const resolver: KeyResolver = {
@@ -95,14 +141,23 @@ describe(MessageVerifier.name, () => {
   const signer = new MessageSigner({ key: ek, cert: epoch });
   const verifier = new MessageVerifier(resolver, { rootPublicKey: root.publicKey, chainTtlMs: 0 });
   const payload = bytes('{"x":1}');
-  const base = { subject: 'pipeline.stage.plan', msgId: 'r:plan:0', contentType: 'application/json', payload };
+  const base = {
+    subject: 'pipeline.stage.plan',
+    msgId: 'r:plan:0',
+    contentType: 'application/json',
+    payload,
+  };
   const signed = async () => {
     const h = await signer.sign({ ...base, classification: 'PROPRIETARY' });
     return { ...base, header: (n: string) => h[n], h };
   };
 
   it('accepts a genuine message', async () => {
-    await expect(verifier.verify(await signed())).resolves.toMatchObject({ ok: true, service: 'pipeline', classification: 'PROPRIETARY' });
+    await expect(verifier.verify(await signed())).resolves.toMatchObject({
+      ok: true,
+      service: 'pipeline',
+      classification: 'PROPRIETARY',
+    });
   });
   it('rejects a tampered payload, subject, msg id, classification downgrade and proof', async () => {
     const m = await signed();
@@ -114,16 +169,30 @@ describe(MessageVerifier.name, () => {
       { ...m, msgId: 'r:plan:1' },
       { ...m, header: (n: string) => (n === SigHeader.Classification ? 'PUBLIC' : m.h[n]) },
       { ...m, header: (n: string) => (n === SigHeader.Proof ? '0.2.' + 'A'.repeat(86) : m.h[n]) },
-      { ...m, header: (n: string) => (n === SigHeader.IssuedAt ? String(Number(m.h[n]) + 1) : m.h[n]) },
+      {
+        ...m,
+        header: (n: string) => (n === SigHeader.IssuedAt ? String(Number(m.h[n]) + 1) : m.h[n]),
+      },
     ];
     for (const c of cases) expect((await verifier.verify(c)).ok).toBe(false);
   });
   it('rejects unsigned, unknown-key, out-of-scope, stale and revoked messages with their reason', async () => {
     const m = await signed();
-    expect(await verifier.verify({ ...m, header: () => undefined })).toMatchObject({ reason: 'unsigned' });
-    expect(await verifier.verify({ ...m, header: (n: string) => (n === SigHeader.Kid ? 'ffff' : m.h[n]) })).toMatchObject({ reason: 'unknown-key' });
-    expect(await verifier.verify({ ...m, subject: 'billing.paid' })).toMatchObject({ reason: 'subject-not-permitted' });
-    expect(await verifier.verify({ ...m, storedAt: Date.now() + 10 * 60_000 })).toMatchObject({ reason: 'stale' });
+    expect(await verifier.verify({ ...m, header: () => undefined })).toMatchObject({
+      reason: 'unsigned',
+    });
+    expect(
+      await verifier.verify({
+        ...m,
+        header: (n: string) => (n === SigHeader.Kid ? 'ffff' : m.h[n]),
+      }),
+    ).toMatchObject({ reason: 'unknown-key' });
+    expect(await verifier.verify({ ...m, subject: 'billing.paid' })).toMatchObject({
+      reason: 'subject-not-permitted',
+    });
+    expect(await verifier.verify({ ...m, storedAt: Date.now() + 10 * 60_000 })).toMatchObject({
+      reason: 'stale',
+    });
     revoked.add(epoch.kid);
     expect(await verifier.verify(m)).toMatchObject({ reason: 'revoked-key' });
     revoked.delete(epoch.kid);

@@ -43,7 +43,10 @@ export class MessageSigner {
   }
 
   get stats(): { batches: number; messages: number } {
-    return { batches: this.totals.batches + this.batch.stats.batches, messages: this.totals.messages + this.batch.stats.messages };
+    return {
+      batches: this.totals.batches + this.batch.stats.batches,
+      messages: this.totals.messages + this.batch.stats.messages,
+    };
   }
 
   /**
@@ -63,7 +66,15 @@ export class MessageSigner {
     const batch = this.batch;
     const issuedAt = Date.now();
     const classification = m.classification ?? 'INTERNAL';
-    const digest = fieldsDigest({ subject: m.subject, msgId: m.msgId, issuedAt, kid, classification, contentType: m.contentType, payloadDigest: payloadDigest(m.payload) });
+    const digest = fieldsDigest({
+      subject: m.subject,
+      msgId: m.msgId,
+      issuedAt,
+      kid,
+      classification,
+      contentType: m.contentType,
+      payloadDigest: payloadDigest(m.payload),
+    });
     const s = await batch.sign(digest);
     return {
       [SigHeader.Kid]: kid,

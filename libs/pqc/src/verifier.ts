@@ -53,7 +53,11 @@ export interface VerifierOptions {
   rootCacheSize?: number;
 }
 
-const reject = (reason: RejectReason, detail: string): VerifyResult => ({ ok: false, reason, detail });
+const reject = (reason: RejectReason, detail: string): VerifyResult => ({
+  ok: false,
+  reason,
+  detail,
+});
 
 /**
  * Checks a signed message: its key's certificate chain up to the root anchor, revocation,
@@ -63,7 +67,10 @@ const reject = (reason: RejectReason, detail: string): VerifyResult => ({ ok: fa
  */
 export class MessageVerifier {
   private readonly roots = new Map<string, true>();
-  private readonly chains = new Map<string, { cert: Certificate; identity: Certificate; until: number }>();
+  private readonly chains = new Map<
+    string,
+    { cert: Certificate; identity: Certificate; until: number }
+  >();
   private readonly maxSkewMs: number;
   private readonly chainTtlMs: number;
   private readonly rootCacheSize: number;
@@ -85,44 +92,100 @@ export class MessageVerifier {
     const classification = m.header(SigHeader.Classification) as Classification | undefined;
     const rootB64 = m.header(SigHeader.Root);
     const proof = decodeProof(m.header(SigHeader.Proof) ?? '');
-    if (!Number.isSafeInteger(issuedAt) || !classification || !CLASSIFICATIONS.includes(classification) || !rootB64 || !proof) {
+    if (
+      !Number.isSafeInteger(issuedAt) ||
+      !classification ||
+      !CLASSIFICATIONS.includes(classification) ||
+      !rootB64 ||
+      !proof
+    ) {
       return reject(RejectReason.Malformed, 'signature headers are incomplete or malformed');
     }
 
     const chain = await this.chain(kid);
     if ('reason' in chain) return chain;
     const { cert, identity } = chain;
-    if (issuedAt < cert.notBefore || issuedAt > cert.notAfter) return reject(RejectReason.ExpiredKey, `key ${kid} was not valid at ${new Date(issuedAt).toISOString()}`);
-    if ((await this.resolver.revoked(kid)) || (await this.resolver.revoked(identity.kid))) return reject(RejectReason.RevokedKey, `key ${kid} of ${cert.service} is revoked`);
-    if (!subjectPermitted(identity.subjects, m.subject)) return reject(RejectReason.SubjectNotPermitted, `${cert.service} may not publish on ${m.subject}`);
+    if (issuedAt < cert.notBefore || issuedAt > cert.notAfter)
+      return reject(
+        RejectReason.ExpiredKey,
+        `key ${kid} was not valid at ${new Date(issuedAt).toISOString()}`,
+      );
+    if ((await this.resolver.revoked(kid)) || (await this.resolver.revoked(identity.kid)))
+      return reject(RejectReason.RevokedKey, `key ${kid} of ${cert.service} is revoked`);
+    if (!subjectPermitted(identity.subjects, m.subject))
+      return reject(
+        RejectReason.SubjectNotPermitted,
+        `${cert.service} may not publish on ${m.subject}`,
+      );
     const reference = m.storedAt ?? Date.now();
-    if (Math.abs(reference - issuedAt) > this.maxSkewMs) return reject(RejectReason.Stale, `issued ${Math.round((reference - issuedAt) / 1000)} s before it was stored`);
+    if (Math.abs(reference - issuedAt) > this.maxSkewMs)
+      return reject(
+        RejectReason.Stale,
+        `issued ${Math.round((reference - issuedAt) / 1000)} s before it was stored`,
+      );
 
-    const digest = fieldsDigest({ subject: m.subject, msgId: m.msgId, issuedAt, kid, classification, contentType: m.contentType, payloadDigest: payloadDigest(m.payload) });
+    const digest = fieldsDigest({
+      subject: m.subject,
+      msgId: m.msgId,
+      issuedAt,
+      kid,
+      classification,
+      contentType: m.contentType,
+      payloadDigest: payloadDigest(m.payload),
+    });
     const root = unb64(rootB64);
-    if (!verifyInclusion(digest, proof, root)) return reject(RejectReason.BadSignature, 'the message is not covered by the signed root');
+    if (!verifyInclusion(digest, proof, root))
+      return reject(RejectReason.BadSignature, 'the message is not covered by the signed root');
     const cacheKey = `${kid}:${rootB64}:${sig.slice(0, 64)}:${sig.length}:${sig.slice(-64)}`;
     if (!this.roots.has(cacheKey)) {
-      if (!compositeVerify(unb64(cert.publicKey), root, unb64(sig))) return reject(RejectReason.BadSignature, 'composite signature does not verify');
+      if (!compositeVerify(unb64(cert.publicKey), root, unb64(sig)))
+        return reject(RejectReason.BadSignature, 'composite signature does not verify');
       this.roots.set(cacheKey, true);
-      if (this.roots.size > this.rootCacheSize) this.roots.delete(this.roots.keys().next().value as string);
+      if (this.roots.size > this.rootCacheSize)
+        this.roots.delete(this.roots.keys().next().value as string);
     }
     return { ok: true, kid, service: cert.service, classification, issuedAt };
   }
 
   /** The epoch certificate of `kid` and its identity, both verified up to the root (cached briefly). */
-  private async chain(kid: string): Promise<{ cert: Certificate; identity: Certificate } | { ok: false; reason: RejectReason; detail: string }> {
+  private async chain(
+    kid: string,
+  ): Promise<
+    | { cert: Certificate; identity: Certificate }
+    | { ok: false; reason: RejectReason; detail: string }
+  > {
     const now = Date.now();
     const hit = this.chains.get(kid);
     if (hit && hit.until > now) return hit;
     const cert = await this.resolver.epoch(kid);
-    if (!cert) return { ok: false, reason: RejectReason.UnknownKey, detail: `no certificate for key ${kid}` };
+    if (!cert)
+      return {
+        ok: false,
+        reason: RejectReason.UnknownKey,
+        detail: `no certificate for key ${kid}`,
+      };
     const identity = await this.resolver.identity(cert.service);
-    if (!identity || identity.kind !== 'identity' || !verifyCertificate(identity, this.opts.rootPublicKey)) {
-      return { ok: false, reason: RejectReason.UntrustedKey, detail: `the identity of ${cert.service} is not signed by the root` };
+    if (
+      !identity ||
+      identity.kind !== 'identity' ||
+      !verifyCertificate(identity, this.opts.rootPublicKey)
+    ) {
+      return {
+        ok: false,
+        reason: RejectReason.UntrustedKey,
+        detail: `the identity of ${cert.service} is not signed by the root`,
+      };
     }
-    if (cert.kind !== 'epoch' || cert.kid !== kid || !verifyCertificate(cert, unb64(identity.publicKey))) {
-      return { ok: false, reason: RejectReason.UntrustedKey, detail: `key ${kid} is not certified by the identity of ${cert.service}` };
+    if (
+      cert.kind !== 'epoch' ||
+      cert.kid !== kid ||
+      !verifyCertificate(cert, unb64(identity.publicKey))
+    ) {
+      return {
+        ok: false,
+        reason: RejectReason.UntrustedKey,
+        detail: `key ${kid} is not certified by the identity of ${cert.service}`,
+      };
     }
     const entry = { cert, identity, until: now + this.chainTtlMs };
     this.chains.set(kid, entry);

@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 import { type CommonConfig } from '@heady/config';
-import { BusExceptionFilter, type ConsumerSpec, JetStreamServer, connectBus } from '@heady/bus';
+import {
+  BusExceptionFilter,
+  BusPublisher,
+  type ConsumerSpec,
+  JetStreamServer,
+  connectBus,
+} from '@heady/bus';
+import { setupSecurity } from './security.js';
 import {
   PinoNestLogger,
   ReadinessRegistry,
@@ -49,12 +56,16 @@ export async function bootstrapService<C extends CommonConfig>(
   );
 
   const bus = await connectBus(config);
+  const security = config.signing.enabled ? await setupSecurity(config, bus, logger) : undefined;
+  if (!security)
+    logger.warn('bus signing is OFF (HEADY_SIGNING=off): messages are neither signed nor verified');
+  const publisher = new BusPublisher(bus, logger, security?.signer);
   const adapter = new FastifyAdapter({
     bodyLimit: opts.http.bodyLimit ?? 1_048_576,
     trustProxy: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    opts.module(RuntimeModule.forRoot(config, logger, bus)),
+    opts.module(RuntimeModule.forRoot(config, logger, publisher)),
     adapter,
     {
       logger: new PinoNestLogger(logger),
@@ -71,6 +82,8 @@ export async function bootstrapService<C extends CommonConfig>(
     queueGroup: opts.queueGroup ?? config.service,
     logger,
     concurrency: config.nats.consumerConcurrency,
+    publisher,
+    ...(security ? { verifier: security.verifier } : {}),
   });
   // deferInitialization: register the filter before the microservice wires its handlers.
   const microservice = app.connectMicroservice({ strategy: server }, { deferInitialization: true });
@@ -94,6 +107,7 @@ export async function bootstrapService<C extends CommonConfig>(
     force.unref();
     void app
       .close()
+      .then(() => security?.stop())
       .then(() => tracing.shutdown())
       .then(
         () => process.exit(0),

@@ -1,5 +1,5 @@
 import { type CommonConfig } from '@heady/config';
-import { BusPublisher, type BusConnection, closeBus } from '@heady/bus';
+import { BusPublisher, closeBus } from '@heady/bus';
 import { createDb, sql, type Database, type Kysely } from '@heady/db';
 import { type Logger, OpsModule, ReadinessRegistry } from '@heady/telemetry';
 import {
@@ -43,7 +43,7 @@ class RuntimeLifecycle implements OnModuleInit, OnApplicationShutdown {
 @Global()
 @Module({})
 export class RuntimeModule {
-  static forRoot(config: CommonConfig, logger: Logger, bus: BusConnection): DynamicModule {
+  static forRoot(config: CommonConfig, logger: Logger, publisher: BusPublisher): DynamicModule {
     return {
       module: RuntimeModule,
       imports: [OpsModule.forRoot()],
@@ -59,7 +59,7 @@ export class RuntimeModule {
               applicationName: config.instanceId,
             }),
         },
-        { provide: BusPublisher, useFactory: () => new BusPublisher(bus, logger) },
+        { provide: BusPublisher, useValue: publisher },
         RuntimeLifecycle,
       ],
       exports: [CONFIG, LOGGER, DB, BusPublisher, OpsModule],

@@ -3,6 +3,7 @@ import { createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDevKeys } from '@heady/pqc';
 import { freePort } from './ports.js';
 
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
@@ -128,6 +129,8 @@ export interface Stack {
 /** Starts conductor, pipeline and gateway (in that order) and waits until each is ready. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'heady-stack-'));
+  // every message is signed: a fresh root and service identities per stack
+  ensureDevKeys(join(dataDir, 'keys'), ['gateway', 'conductor', 'pipeline']);
   const base = {
     NODE_ENV: 'test',
     NATS_URL: opts.natsUrl,

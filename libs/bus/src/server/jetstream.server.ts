@@ -19,12 +19,22 @@ import {
   ensureTopology,
 } from '../topology.js';
 import { extractTrace } from '../trace-headers.js';
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { AuditEventSchema } from '@heady/contracts';
+import { type MessageVerifier, RejectReason, type VerifyResult } from '@heady/pqc';
+import { type BusPublisher } from '../publisher.js';
 
 const messages = counter('heady_bus_messages_total', 'JetStream messages handled, by outcome', [
   'stream',
   'consumer',
   'outcome',
 ]);
+const rejected = counter(
+  'heady_bus_rejected_total',
+  'Messages refused before any handler ran, by reason',
+  ['reason'],
+);
 const handlerSeconds = histogram('heady_bus_handler_seconds', 'Time a handler took per delivery', [
   'consumer',
 ]);
@@ -41,6 +51,10 @@ export interface JetStreamServerOptions {
   logger?: Logger;
   /** In-flight messages per consumer (default 16). */
   concurrency?: number;
+  /** Verifies every message before its handler runs; a refused one goes to DLQ and audit. */
+  verifier?: MessageVerifier;
+  /** Publishes `audit.security.rejected` events (signed when it has a signer). */
+  publisher?: BusPublisher;
 }
 
 /**
@@ -55,6 +69,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly subs: Subscription[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private running = false;
+  /** msg id → stream sequence of recent deliveries: the same id at another sequence is a replay. */
+  private readonly recentIds = new Map<string, number>();
   private closing = false;
 
   constructor(private readonly opts: JetStreamServerOptions) {
@@ -179,6 +195,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const started = performance.now();
     await context.with(trace.setSpan(parent, span), async () => {
       try {
+        if (this.opts.verifier) {
+          const v = await this.verifyDelivery(m, ctx.msgId);
+          if (!v.ok) {
+            await this.refuse(ctx, v, m.subject);
+            return;
+          }
+        }
         const handler = this.findHandler(m.subject);
         if (!handler) {
           await ctx.deadLetter(`no handler for subject ${m.subject}`);
@@ -213,6 +236,81 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         });
       }
     });
+  }
+
+  private async verifyDelivery(m: JsMsg, msgId: string | undefined): Promise<VerifyResult> {
+    const verifier = this.opts.verifier;
+    if (!verifier) throw new Error('no verifier');
+    const v = await verifier.verify({
+      subject: m.subject,
+      msgId: msgId ?? '',
+      contentType: m.headers?.get(Header.ContentType) ?? '',
+      payload: m.data,
+      header: (n) => m.headers?.get(n) || undefined,
+      storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
+    });
+    if (!v.ok || !msgId) return v;
+    const key = `${m.info.stream}:${msgId}`;
+    const seen = this.recentIds.get(key);
+    if (seen !== undefined && seen !== m.info.streamSequence) {
+      return {
+        ok: false,
+        reason: RejectReason.Duplicate,
+        detail: `msg id ${msgId} was already delivered as sequence ${seen}`,
+      };
+    }
+    this.recentIds.set(key, m.info.streamSequence);
+    if (this.recentIds.size > 50_000)
+      this.recentIds.delete(this.recentIds.keys().next().value as string);
+    return v;
+  }
+
+  /** A refused message: copied to DLQ with the reason, audited, counted; never handed to a handler. */
+  private async refuse(
+    ctx: JetStreamContext,
+    v: Extract<VerifyResult, { ok: false }>,
+    subject: string,
+  ): Promise<void> {
+    rejected.inc({ reason: v.reason });
+    this.opts.logger?.warn(
+      { reason: v.reason, detail: v.detail, subject, seq: ctx.streamSequence },
+      'message rejected',
+    );
+    await ctx.deadLetter(`rejected (${v.reason}): ${v.detail}`);
+    await this.auditRejection(v, subject, {
+      stream: ctx.stream,
+      consumer: ctx.spec.durable,
+      seq: ctx.streamSequence,
+      msgId: ctx.msgId ?? '',
+    });
+  }
+
+  private async auditRejection(
+    v: Extract<VerifyResult, { ok: false }>,
+    subject: string,
+    where: Record<string, string | number>,
+  ): Promise<void> {
+    const pub = this.opts.publisher;
+    if (!pub) return;
+    const id = `rejected:${where.stream ?? 'rpc'}:${where.seq ?? where.msgId}`;
+    await pub
+      .publish(
+        'audit.security.rejected',
+        {
+          schema: AuditEventSchema,
+          message: create(AuditEventSchema, {
+            id: crypto.randomUUID(),
+            actor: this.opts.config.instanceId,
+            action: 'MESSAGE_REJECTED',
+            target: subject,
+            status: v.reason,
+            details: { ...where, detail: v.detail },
+            at: timestampNow(),
+          }),
+        },
+        { msgId: `audit:${id}` },
+      )
+      .catch((err: unknown) => this.opts.logger?.error({ err }, 'could not audit a rejection'));
   }
 
   private async settleFailure(ctx: JetStreamContext, err: unknown): Promise<void> {
@@ -274,6 +372,23 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     );
     await context.with(trace.setSpan(parent, span), async () => {
       try {
+        if (this.opts.verifier) {
+          const v = await this.opts.verifier.verify({
+            subject: m.subject,
+            msgId: m.headers?.get(Header.MsgId) ?? '',
+            contentType: m.headers?.get(Header.ContentType) ?? '',
+            payload: m.data,
+            header: (n) => m.headers?.get(n) || undefined,
+          });
+          if (!v.ok) {
+            rejected.inc({ reason: v.reason });
+            void this.auditRejection(v, m.subject, { msgId: m.headers?.get(Header.MsgId) ?? '' });
+            throw Object.assign(new Error(`request rejected (${v.reason}): ${v.detail}`), {
+              code: 'UNAUTHENTICATED',
+              details: { reason: v.reason },
+            });
+          }
+        }
         const data = decode(m.headers?.get(Header.ContentType), m.data);
         const result = await this.invoke(handler, data, undefined);
         const { data: bytes, contentType } = encodeValue(result);

@@ -1,0 +1,87 @@
+import { type Certificate, type KeyResolver, type Revocation, verifyRevocation } from '@heady/pqc';
+import { type KV, Kvm } from '@nats-io/kv';
+import { type NatsConnection } from '@nats-io/transport-node';
+
+const decoder = new TextDecoder();
+
+/**
+ * The public key registry in the `heady-keys` KV bucket: `identity.<service>`,
+ * `epoch.<kid>` and `revoked.<kid>`. Certificates are kept after their keys retire, so
+ * messages still in the streams stay verifiable. Lookups are cached: an epoch
+ * certificate never changes, identities are re-read after 30 s, revocations after 5 s.
+ */
+export class KvKeyRegistry implements KeyResolver {
+  private readonly epochs = new Map<string, Certificate>();
+  private readonly identities = new Map<string, { cert: Certificate | undefined; until: number }>();
+  private readonly revocations = new Map<string, { revoked: boolean; until: number }>();
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly rootPublicKey: Uint8Array,
+  ) {}
+
+  static async open(nc: NatsConnection, rootPublicKey: Uint8Array): Promise<KvKeyRegistry> {
+    return new KvKeyRegistry(await new Kvm(nc).create('heady-keys', { history: 5 }), rootPublicKey);
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== 'PUT' || !e.value.length) return undefined;
+    return JSON.parse(decoder.decode(e.value)) as T;
+  }
+
+  async epoch(kid: string): Promise<Certificate | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(kid)) return undefined;
+    const hit = this.epochs.get(kid);
+    if (hit) return hit;
+    const cert = await this.getJson<Certificate>(`epoch.${kid}`);
+    if (cert) this.epochs.set(kid, cert);
+    return cert;
+  }
+
+  async identity(service: string): Promise<Certificate | undefined> {
+    const now = Date.now();
+    const hit = this.identities.get(service);
+    if (hit && hit.until > now) return hit.cert;
+    const cert = /^[a-z0-9-]+$/.test(service)
+      ? await this.getJson<Certificate>(`identity.${service}`)
+      : undefined;
+    this.identities.set(service, { cert, until: now + 30_000 });
+    return cert;
+  }
+
+  async revoked(kid: string): Promise<boolean> {
+    const now = Date.now();
+    const hit = this.revocations.get(kid);
+    if (hit && hit.until > now) return hit.revoked;
+    const r = /^[0-9a-f]{32}$/.test(kid)
+      ? await this.getJson<Revocation>(`revoked.${kid}`)
+      : undefined;
+    // only a root-signed record counts: anyone with KV write access cannot revoke by writing junk
+    const revoked = !!r && r.kid === kid && verifyRevocation(r, this.rootPublicKey);
+    this.revocations.set(kid, { revoked, until: now + 5_000 });
+    return revoked;
+  }
+
+  async putIdentity(cert: Certificate): Promise<void> {
+    await this.kv.put(`identity.${cert.service}`, JSON.stringify(cert));
+  }
+
+  async putEpoch(cert: Certificate): Promise<void> {
+    await this.kv.put(`epoch.${cert.kid}`, JSON.stringify(cert));
+  }
+
+  async putRevocation(r: Revocation): Promise<void> {
+    await this.kv.put(`revoked.${r.kid}`, JSON.stringify(r));
+  }
+
+  /** Every certificate and revocation in the registry. */
+  async list(): Promise<{ key: string; value: Certificate | Revocation }[]> {
+    const out: { key: string; value: Certificate | Revocation }[] = [];
+    for await (const key of await this.kv.keys()) {
+      const v = await this.getJson<Certificate | Revocation>(key);
+      if (v) out.push({ key, value: v });
+    }
+    return out.sort((a, b) => a.key.localeCompare(b.key));
+  }
+}

@@ -1,0 +1,237 @@
+import 'reflect-metadata';
+import { create } from '@bufbuild/protobuf';
+import { type StageCommand, StageCommandSchema, type AuditEvent } from '@heady/contracts';
+import {
+  type Certificate,
+  MessageSigner,
+  MessageVerifier,
+  compositeKeygen,
+  issueCertificate,
+  keyId,
+  newEpoch,
+  revoke,
+  SigHeader,
+} from '@heady/pqc';
+import { startNatsServer, type TestNatsServer } from '@heady/testing';
+import { Controller, type INestMicroservice, Module } from '@nestjs/common';
+import { EventPattern, NestFactory, Payload } from '@nestjs/microservices';
+import { NestFactory as CoreFactory } from '@nestjs/core';
+import { headers } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BusExceptionFilter,
+  BusPublisher,
+  type BusConnection,
+  Header,
+  JetStreamServer,
+  KvKeyRegistry,
+  connectBus,
+  decode,
+} from '../src/index.js';
+import { busConfig, consumer, dlqMessages, eventually } from './harness.js';
+
+void NestFactory;
+const handled: string[] = [];
+
+@Controller()
+class Handlers {
+  @EventPattern('pipeline.stage.*')
+  handle(@Payload() cmd: StageCommand): void {
+    handled.push(cmd.runId);
+  }
+}
+@Module({ controllers: [Handlers] })
+class M {}
+
+const cmd = (runId: string) => ({
+  schema: StageCommandSchema,
+  message: create(StageCommandSchema, { runId, stage: 'plan' }),
+});
+
+describe('signed bus', () => {
+  let nats: TestNatsServer;
+  let bus: BusConnection;
+  let app: INestMicroservice;
+  let pub: BusPublisher;
+  let registry: KvKeyRegistry;
+  const root = compositeKeygen();
+  const rootKid = keyId(root.publicKey);
+  let identity: { cert: Certificate; key: ReturnType<typeof compositeKeygen> };
+  let epoch: ReturnType<typeof newEpoch>;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    bus = await connectBus(busConfig(nats.url, 'signer'));
+    registry = await KvKeyRegistry.open(bus.nc, root.publicKey);
+    const idKey = compositeKeygen();
+    identity = {
+      key: idKey,
+      cert: issueCertificate(
+        { kid: rootKid, secretKey: root.secretKey },
+        {
+          kind: 'identity',
+          service: 'pipeline',
+          publicKey: idKey.publicKey,
+          subjects: ['pipeline.stage.plan', 'audit.>'],
+          notBefore: 0,
+          notAfter: Date.now() + 3_600_000,
+        },
+      ),
+    };
+    epoch = newEpoch(identity, 'pipeline-1', 3_600_000);
+    await registry.putIdentity(identity.cert);
+    await registry.putEpoch(epoch.cert);
+    pub = new BusPublisher(bus, undefined, new MessageSigner(epoch));
+    const verifier = new MessageVerifier(registry, { rootPublicKey: root.publicKey });
+    const server = new JetStreamServer({
+      config: busConfig(nats.url),
+      consumers: [
+        consumer('plan', 'pipeline.stage.plan'),
+        consumer('exec', 'pipeline.stage.execute'),
+      ],
+      verifier,
+      publisher: pub,
+    });
+    app = await CoreFactory.createMicroservice(M, { strategy: server, logger: false });
+    app.useGlobalFilters(new BusExceptionFilter());
+    await app.listen();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await bus?.nc.close();
+    await nats?.stop();
+  });
+
+  /** Publishes a genuine signed message's bytes and headers after `mutate` changes them, bypassing the signer. */
+  async function replayTampered(
+    runId: string,
+    mutate: (
+      h: Record<string, string>,
+      data: Uint8Array,
+    ) => { subject?: string; data?: Uint8Array },
+  ): Promise<void> {
+    const signer = new MessageSigner(epoch);
+    const { toBinary } = await import('@bufbuild/protobuf');
+    const data = toBinary(StageCommandSchema, create(StageCommandSchema, { runId, stage: 'plan' }));
+    const contentType = 'application/protobuf; proto=heady.v1.StageCommand';
+    const msgId = `${runId}:plan:0`;
+    const sig = await signer.sign({
+      subject: 'pipeline.stage.plan',
+      msgId,
+      contentType,
+      payload: data,
+    });
+    const h: Record<string, string> = { ...sig, [Header.ContentType]: contentType };
+    const out = mutate(h, data);
+    const nh = headers();
+    for (const [k, v] of Object.entries(h)) nh.set(k, v);
+    await bus.js.publish(out.subject ?? 'pipeline.stage.plan', out.data ?? data, {
+      msgID: msgId,
+      headers: nh,
+    });
+  }
+
+  async function rejectionOf(runId: string): Promise<{ reason: string; audit: AuditEvent }> {
+    const dl = await eventually(async () =>
+      (await dlqMessages(bus)).find((m) =>
+        m.headers?.get(Header.DlqOriginalMsgId)?.startsWith(runId),
+      ),
+    );
+    const original = dl.headers?.get(Header.DlqOriginalMsgId);
+    const audit = await eventually(async () => {
+      const n = (await bus.jsm.streams.info('AUDIT')).state.messages;
+      if (!n) return undefined;
+      const msgs = await (
+        await bus.js.consumers.get('AUDIT')
+      ).fetch({ max_messages: n, expires: 1000 });
+      let found: AuditEvent | undefined;
+      for await (const m of msgs) {
+        const e = decode(m.headers?.get(Header.ContentType), m.data) as AuditEvent;
+        if (e.details?.msgId === original) found = e;
+      }
+      return found;
+    });
+    return { reason: dl.headers?.get(Header.DlqReason) ?? '', audit };
+  }
+
+  it('hands a genuine signed message to its handler', async () => {
+    await pub.publish('pipeline.stage.plan', cmd('genuine'), { msgId: 'genuine:plan:0' });
+    await eventually(() => handled.includes('genuine'));
+  });
+
+  it.each([
+    [
+      'a flipped payload byte',
+      'flip-payload',
+      (_h: Record<string, string>, d: Uint8Array) => ({
+        data: Uint8Array.from(d, (b, i) => (i === 3 ? b ^ 1 : b)),
+      }),
+      'bad-signature',
+    ],
+    [
+      'a changed issued-at',
+      'flip-issued',
+      (h: Record<string, string>) => (
+        (h[SigHeader.IssuedAt] = String(Number(h[SigHeader.IssuedAt]) - 1)),
+        {}
+      ),
+      'bad-signature',
+    ],
+    [
+      'a classification downgrade',
+      'downgrade',
+      (h: Record<string, string>) => ((h[SigHeader.Classification] = 'PUBLIC'), {}),
+      'bad-signature',
+    ],
+    [
+      'a flipped inclusion proof',
+      'flip-proof',
+      (h: Record<string, string>) => ((h[SigHeader.Proof] = '0.2.' + 'A'.repeat(86)), {}),
+      'bad-signature',
+    ],
+    [
+      'a flipped signature byte',
+      'flip-sig',
+      (h: Record<string, string>) => (
+        (h[SigHeader.Signature] = (h[SigHeader.Signature] ?? '').replace(/^./, (c) =>
+          c === 'A' ? 'B' : 'A',
+        )),
+        {}
+      ),
+      'bad-signature',
+    ],
+    [
+      'a re-publish onto another subject',
+      'moved',
+      () => ({ subject: 'pipeline.stage.execute' }),
+      'subject-not-permitted',
+    ],
+    [
+      'no signature at all',
+      'unsigned',
+      (h: Record<string, string>) => (delete h[SigHeader.Signature], {}),
+      'unsigned',
+    ],
+  ])(
+    'refuses %s: DLQ with the reason, an audit event, and no handler',
+    async (_name, runId, mutate, reason) => {
+      await replayTampered(runId, mutate);
+      const r = await rejectionOf(runId);
+      expect(r.reason).toMatch(new RegExp(`^rejected \\(${reason}\\)`));
+      expect(r.audit).toMatchObject({ action: 'MESSAGE_REJECTED', status: reason });
+      expect(handled).not.toContain(runId);
+    },
+  );
+
+  it('refuses messages of a revoked key', async () => {
+    await registry.putRevocation(
+      revoke({ kid: rootKid, secretKey: root.secretKey }, epoch.cert.kid, 'compromised'),
+    );
+    await new Promise((r) => setTimeout(r, 5_100)); // the revocation cache holds 5 s
+    await pub.publish('pipeline.stage.plan', cmd('after-revoke'), { msgId: 'after-revoke:plan:0' });
+    const r = await rejectionOf('after-revoke');
+    expect(r.reason).toMatch(/^rejected \(revoked-key\)/);
+    expect(handled).not.toContain('after-revoke');
+  });
+});

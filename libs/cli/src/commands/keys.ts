@@ -1,0 +1,111 @@
+import { KvKeyRegistry, closeBus, connectBus } from '@heady/bus';
+import { loadCliConfig } from '@heady/config';
+import {
+  type Certificate,
+  DEFAULT_SUBJECTS,
+  ensureDevKeys,
+  initRoot,
+  issueIdentity,
+  loadRoot,
+  loadRootPublicKey,
+  revoke,
+} from '@heady/pqc';
+import { type Command } from 'commander';
+import { type Output, table } from '../output.js';
+
+const SERVICES = ['gateway', 'conductor', 'pipeline'];
+
+async function withRegistry<T>(fn: (r: KvKeyRegistry) => Promise<T>): Promise<T> {
+  const config = loadCliConfig();
+  const bus = await connectBus(config, 'heady-cli');
+  try {
+    return await fn(await KvKeyRegistry.open(bus.nc, loadRootPublicKey(config.signing.keysDir)));
+  } finally {
+    await closeBus(bus);
+  }
+}
+
+/** `heady keys init | issue <service> | dev | ls | revoke <kid>`. */
+export function keysCommands(program: Command, out: Output): void {
+  const keys = program
+    .command('keys')
+    .description('post-quantum signing keys (composite ML-DSA-65 + Ed25519)');
+  keys
+    .command('init')
+    .description(
+      'create the root trust anchor in the keys directory (development; production keeps it offline)',
+    )
+    .action(() => {
+      const dir = loadCliConfig().signing.keysDir;
+      const r = initRoot(dir);
+      out.result(
+        { ...r, dir },
+        (v) => `${v.created ? 'created' : 'kept existing'} root ${v.kid} in ${v.dir}`,
+      );
+    });
+  keys
+    .command('issue <service>')
+    .description("issue (or re-issue) a service's identity certificate, signed by the root")
+    .option(
+      '-s, --subject <subject...>',
+      'subjects the service may publish (default: its built-in set)',
+    )
+    .option('--operator', 'an operator key (authorised to replay)')
+    .action((service: string, opts: { subject?: string[]; operator?: boolean }) => {
+      const dir = loadCliConfig().signing.keysDir;
+      const f = issueIdentity(
+        dir,
+        service,
+        opts.subject ?? DEFAULT_SUBJECTS[service] ?? [],
+        opts.operator ? 'operator' : 'identity',
+      );
+      out.result(
+        f.cert,
+        (c) =>
+          `issued ${c.kind} ${c.kid} for ${c.service}; may publish: ${c.subjects.join(', ') || '(nothing)'}`,
+      );
+    });
+  keys
+    .command('dev')
+    .description(
+      'create the root and an identity for every service that lacks one (npm start runs this)',
+    )
+    .action(() => {
+      const dir = loadCliConfig().signing.keysDir;
+      ensureDevKeys(dir, SERVICES);
+      out.result({ dir, services: SERVICES }, (v) => `development keys ready in ${v.dir}`);
+    });
+  keys
+    .command('ls')
+    .description('certificates and revocations in the heady-keys registry')
+    .action(async () => {
+      const rows = await withRegistry((r) => r.list());
+      out.result(rows, (v) =>
+        table(
+          ['key', 'kind', 'service', 'instance', 'valid until'],
+          v.map(({ key, value }) => {
+            const c = value as Partial<Certificate>;
+            return [
+              key,
+              c.kind ?? 'revocation',
+              c.service ?? '',
+              c.instance ?? '',
+              c.notAfter ? new Date(c.notAfter).toISOString() : '',
+            ];
+          }),
+        ),
+      );
+    });
+  keys
+    .command('revoke <kid>')
+    .description(
+      'publish a root-signed revocation of a key; verifiers refuse its messages within seconds',
+    )
+    .option('-r, --reason <reason>', 'why', 'revoked by operator')
+    .action(async (kid: string, opts: { reason: string }) => {
+      const root = loadRoot(loadCliConfig().signing.keysDir);
+      const rec = revoke(root, kid, opts.reason);
+      await withRegistry((r) => r.putRevocation(rec));
+      out.result(rec, (v) => `revoked ${v.kid}: ${v.reason}`);
+    });
+}

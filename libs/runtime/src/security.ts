@@ -1,0 +1,56 @@
+import { type BusConnection, KvKeyRegistry } from '@heady/bus';
+import { type CommonConfig } from '@heady/config';
+import {
+  MessageSigner,
+  MessageVerifier,
+  loadIdentity,
+  loadRootPublicKey,
+  newEpoch,
+} from '@heady/pqc';
+import { type Logger } from '@heady/telemetry';
+
+/** The process's signer and verifier, and how to stop its key rotation. */
+export interface Security {
+  signer: MessageSigner;
+  verifier: MessageVerifier;
+  registry: KvKeyRegistry;
+  stop(): void;
+}
+
+/**
+ * Loads the service's identity and the root anchor from the keys directory, makes this
+ * instance's epoch key (certified by the identity), publishes both certificates to
+ * `heady-keys`, and rotates the epoch key every `rotationMs`. Each epoch certificate is
+ * valid for rotation + overlap, so messages signed just before a rotation still verify.
+ */
+export async function setupSecurity(
+  config: CommonConfig,
+  bus: BusConnection,
+  logger: Logger,
+): Promise<Security> {
+  const { keysDir, rotationMs, overlapMs, batchMax, batchDelayMs, maxSkewMs } = config.signing;
+  const identity = loadIdentity(keysDir, config.service);
+  const rootPublicKey = loadRootPublicKey(keysDir);
+  const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey);
+  await registry.putIdentity(identity.cert);
+  const lifetime = rotationMs + overlapMs;
+  const epoch = newEpoch(identity, config.instanceId, lifetime);
+  await registry.putEpoch(epoch.cert);
+  const signer = new MessageSigner(epoch, { maxBatch: batchMax, maxDelayMs: batchDelayMs });
+  const verifier = new MessageVerifier(registry, { rootPublicKey, maxSkewMs });
+  logger.info({ kid: epoch.cert.kid, identity: identity.cert.kid }, 'signing with a new epoch key');
+
+  const timer = setInterval(() => {
+    const next = newEpoch(identity, config.instanceId, lifetime);
+    // publish the certificate before signing with the key, so no verifier meets an unknown kid
+    registry.putEpoch(next.cert).then(
+      () => {
+        signer.rotate(next);
+        logger.info({ kid: next.cert.kid }, 'epoch key rotated');
+      },
+      (err: unknown) => logger.error({ err }, 'epoch key rotation failed; keeping the current key'),
+    );
+  }, rotationMs);
+  timer.unref();
+  return { signer, verifier, registry, stop: () => clearInterval(timer) };
+}
