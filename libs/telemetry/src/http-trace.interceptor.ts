@@ -4,78 +4,125 @@ import {
   Injectable,
   type NestInterceptor,
 } from '@nestjs/common';
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { Reflector } from '@nestjs/core';
+import {
+  type Context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  defaultTextMapSetter,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
-import { Observable } from 'rxjs';
-import { counter, histogram } from './metrics.js';
+import { finished } from 'node:stream';
+import { Observable, tap } from 'rxjs';
+import { observeHttpRequest } from './http-metrics.js';
+import { TRACER_NAME } from './tracing.js';
+import { UNTRACED } from './untraced.js';
 
-const requests = counter('heady_http_requests_total', 'HTTP requests served', [
-  'method',
-  'route',
-  'status',
-]);
-const duration = histogram('heady_http_request_duration_seconds', 'HTTP request duration', [
-  'method',
-  'route',
-  'status',
-]);
+/** Status label for a response the client abandoned before it was sent (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
+const traceparent = new W3CTraceContextPropagator();
+
+/** Sets `traceparent` (and `tracestate`) on the response so a client can find its trace. */
+function answerWithTrace(reply: FastifyReply, active: Context): void {
+  const carrier: Record<string, string> = {};
+  traceparent.inject(active, carrier, defaultTextMapSetter);
+  for (const [name, value] of Object.entries(carrier)) void reply.header(name, value);
+}
+
+function startServerSpan(req: FastifyRequest, route: string, parent: Context): Span {
+  return trace.getTracer(TRACER_NAME).startSpan(
+    `${req.method} ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        [ATTR_HTTP_REQUEST_METHOD]: req.method,
+        [ATTR_HTTP_ROUTE]: route,
+        [ATTR_URL_PATH]: req.url.split('?', 1)[0],
+        [ATTR_URL_SCHEME]: req.protocol,
+        ...(req.headers['user-agent']
+          ? { [ATTR_USER_AGENT_ORIGINAL]: req.headers['user-agent'] }
+          : {}),
+      },
+    },
+    parent,
+  );
+}
 
 /**
- * Serves each HTTP request inside a SERVER span that continues the caller's
- * `traceparent`, keeps it active for the controller and everything it awaits, records
- * the outcome and the HTTP metrics, and answers with a `traceparent` header naming the trace.
+ * Serves each HTTP request (Fastify adapter) inside a SERVER span named
+ * `<METHOD> <route>` that continues the caller's W3C `traceparent`, keeps that span
+ * active for the controller and everything it awaits, and answers with a `traceparent`
+ * header naming the trace. When the response has been written it records the final
+ * status (after exception filters ran, so a domain error mapped to 404 counts as 404),
+ * marks 5xx as errors with the exception, ends the span and observes
+ * `heady_http_requests_total` / `heady_http_request_duration_seconds`. Requests
+ * rejected before interceptors run (guards, 404 routing) are not seen here.
+ * Install with `app.useGlobalInterceptors(new HttpTraceInterceptor())`.
  */
 @Injectable()
 export class HttpTraceInterceptor implements NestInterceptor {
+  /** Wraps one request; non-HTTP contexts and {@link Untraced} handlers pass straight through. */
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (ctx.getType() !== 'http') return next.handle();
+    if (ctx.getType() !== 'http' || isUntraced(ctx)) return next.handle();
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
     const reply = ctx.switchToHttp().getResponse<FastifyReply>();
-    const route = req.routeOptions?.url ?? req.url;
+    const route = req.routeOptions.url ?? 'unmatched';
     const parent = propagation.extract(context.active(), req.headers);
-    const span = trace.getTracer('@heady/telemetry').startSpan(
-      `${req.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': req.method,
-          'http.route': route,
-          'url.path': req.url,
-        },
-      },
-      parent,
-    );
+    const span = startServerSpan(req, route, parent);
     const active = trace.setSpan(parent, span);
-    const sc = span.spanContext();
-    void reply.header(
-      'traceparent',
-      `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags.toString(16)}`,
-    );
+    answerWithTrace(reply, active);
+
     const started = performance.now();
-    const finish = (status: number, err?: unknown): void => {
-      span.setAttribute('http.response.status_code', status);
-      if (err) span.recordException(err as Error);
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    let failure: unknown;
+    finished(reply.raw, (err) => {
+      const status = err ? CLIENT_CLOSED : reply.statusCode;
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (status >= 500) {
+        if (failure !== undefined) span.recordException(asException(failure));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
       span.end();
-      const labels = { method: req.method, route, status: String(status) };
-      requests.inc(labels);
-      duration.observe(labels, (performance.now() - started) / 1000);
-    };
+      observeHttpRequest(req.method, route, status, (performance.now() - started) / 1000);
+    });
+
+    const recordFailure = tap({
+      error: (err: unknown) => {
+        failure = err;
+      },
+    });
+    // Nest binds the handler to the async context in which handle() is called
+    // (AsyncResource.bind), so handle() itself must run inside the span's context.
     return new Observable((sub) =>
-      context.with(active, () =>
-        next.handle().subscribe({
-          next: (v) => sub.next(v),
-          error: (err: unknown) => {
-            const status = (err as { getStatus?: () => number }).getStatus?.() ?? 500;
-            finish(status, status >= 500 ? err : undefined);
-            sub.error(err);
-          },
-          complete: () => {
-            finish(reply.statusCode);
-            sub.complete();
-          },
-        }),
-      ),
+      context.with(active, () => next.handle().pipe(recordFailure).subscribe(sub)),
     );
   }
+}
+
+const reflector = new Reflector();
+
+function isUntraced(ctx: ExecutionContext): boolean {
+  return (
+    reflector.getAllAndOverride<boolean | undefined>(UNTRACED, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]) === true
+  );
+}
+
+function asException(err: unknown): Error | string {
+  return err instanceof Error ? err : String(err);
 }

@@ -1,19 +1,26 @@
-export { initTracing, type Tracing } from './tracing.js';
-export {
-  createLogger,
-  currentLogContext,
-  withLogContext,
-  type LogContext,
-  type Logger,
-} from './logger.js';
+// The public API of @heady/telemetry; everything else is internal.
+export { initTracing, type Tracing, type TracingConfig } from './tracing.js';
+export { createLogger, type Logger, type LoggerConfig } from './logger.js';
+export { currentLogContext, withLogContext, type LogContext } from './log-context.js';
 export { PinoNestLogger } from './nest-logger.js';
-export { counter, enableDefaultMetrics, gauge, histogram, metricsRegistry } from './metrics.js';
 export {
-  OpsController,
-  OpsModule,
+  DEFAULT_SECONDS_BUCKETS,
+  counter,
+  enableDefaultMetrics,
+  gauge,
+  histogram,
+  metricsRegistry,
+} from './metrics.js';
+export { httpRequestDuration, httpRequests } from './http-metrics.js';
+export {
+  READINESS_TIMEOUT_MS,
   ReadinessRegistry,
   type ReadinessCheck,
+  type ReadinessOutcome,
   type ReadinessReport,
-} from './ops.js';
+} from './readiness.js';
+export { OpsController } from './ops.controller.js';
+export { OpsModule, type OpsModuleOptions } from './ops.module.js';
 export { HttpTraceInterceptor } from './http-trace.interceptor.js';
-export { runWithSpan } from './span.js';
+export { Untraced } from './untraced.js';
+export { runWithSpan, type RunWithSpanOptions } from './span.js';

@@ -1,3 +1,4 @@
+import { type CommonConfig } from '@heady/config';
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -11,54 +12,77 @@ import {
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { type CommonConfig } from '@heady/config';
+import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 /** The process's tracer and how to flush it. */
 export interface Tracing {
+  /** The tracer Heady code starts its own spans with. */
   tracer: Tracer;
+  /**
+   * Flushes queued spans to the collector, stops the exporter and unregisters the
+   * global provider, context manager and propagator (so a later `initTracing` starts afresh).
+   * Safe to call more than once.
+   */
   shutdown(): Promise<void>;
 }
 
+/** The part of the config tracing reads. */
+export type TracingConfig = Pick<CommonConfig, 'service' | 'instanceId' | 'telemetry'>;
+
+/** Name of the tracer the library itself starts spans with (HTTP server spans, runWithSpan). */
+export const TRACER_NAME = '@heady/telemetry';
+
 let current: Tracing | undefined;
 
+function exporters(endpoint: string | undefined): SpanProcessor[] {
+  if (!endpoint) return [];
+  // OTEL_EXPORTER_OTLP_ENDPOINT is the collector's base URL; traces go to /v1/traces under it.
+  const url = `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+  return [new BatchSpanProcessor(new OTLPTraceExporter({ url }))];
+}
+
 /**
- * Registers the global tracer provider: W3C trace context + baggage propagation,
- * AsyncLocalStorage context, parent-based ratio sampling, and an OTLP/HTTP exporter
- * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Without an exporter spans still get real
- * ids, so logs and headers can name the trace. Calling it twice returns the first.
+ * Registers the global tracer provider for this process: resource `service.name` /
+ * `service.instance.id`, W3C `traceparent` + `baggage` propagation, AsyncLocalStorage
+ * context, ParentBased(TraceIdRatio(sampleRatio)) sampling, and — only when
+ * `telemetry.otlpEndpoint` is set — a batching OTLP/HTTP exporter to
+ * `<endpoint>/v1/traces`. Without an exporter spans still get real ids, so logs and
+ * response headers can name the trace. Calling it again before `shutdown` returns the
+ * first result unchanged.
  */
-export function initTracing(
-  config: Pick<CommonConfig, 'service' | 'instanceId' | 'telemetry'>,
-): Tracing {
+export function initTracing(config: TracingConfig): Tracing {
   if (current) return current;
-  const endpoint = config.telemetry.otlpEndpoint;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: config.service,
-      'service.instance.id': config.instanceId,
+      [ATTR_SERVICE_INSTANCE_ID]: config.instanceId,
     }),
     sampler: new ParentBasedSampler({
       root: new TraceIdRatioBasedSampler(config.telemetry.sampleRatio),
     }),
-    spanProcessors: endpoint
-      ? [
-          new BatchSpanProcessor(
-            new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }),
-          ),
-        ]
-      : [],
+    spanProcessors: exporters(config.telemetry.otlpEndpoint),
   });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(
-    new CompositePropagator({
+  provider.register({
+    contextManager: new AsyncLocalStorageContextManager(),
+    propagator: new CompositePropagator({
       propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
     }),
-  );
-  trace.setGlobalTracerProvider(provider);
-  current = { tracer: trace.getTracer('heady', '0.1.0'), shutdown: () => provider.shutdown() };
-  return current;
+  });
+
+  let stopped: Promise<void> | undefined;
+  const tracing: Tracing = {
+    tracer: trace.getTracer(TRACER_NAME),
+    shutdown: () =>
+      (stopped ??= provider.shutdown().finally(() => {
+        trace.disable();
+        context.disable();
+        propagation.disable();
+        if (current === tracing) current = undefined;
+      })),
+  };
+  current = tracing;
+  return tracing;
 }
