@@ -8,7 +8,10 @@ export type Payload = { schema: DescMessage; message: Message } | { json: unknow
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Encodes a payload; returns the bytes and their `Content-Type`. */
+/**
+ * Encodes a payload; returns the bytes and their `Content-Type`:
+ * `application/protobuf; proto=<typeName>` (binary protobuf) or `application/json`.
+ */
 export function encode(p: Payload): { data: Uint8Array; contentType: string } {
   if ('schema' in p)
     return { data: toBinary(p.schema, p.message), contentType: contentTypeFor(p.schema) };
@@ -17,15 +20,27 @@ export function encode(p: Payload): { data: Uint8Array; contentType: string } {
 
 /** Encodes what a handler returned: a protobuf-es message (it names its type) or JSON. */
 export function encodeValue(v: unknown): { data: Uint8Array; contentType: string } {
+  return encode(payloadOf(v));
+}
+
+/**
+ * The payload for a plain value: a registered protobuf-es message (it names its type in
+ * `$typeName`) is sent as protobuf, anything else as JSON.
+ */
+export function payloadOf(v: unknown): Payload {
   const typeName = (v as { $typeName?: unknown } | null)?.$typeName;
   if (typeof typeName === 'string') {
     const schema = registry.getMessage(typeName);
-    if (schema) return encode({ schema, message: v as Message });
+    if (schema) return { schema, message: v as Message };
   }
-  return encode({ json: v === undefined ? null : v });
+  return { json: v === undefined ? null : v };
 }
 
-/** Decodes bytes by their `Content-Type` (protobuf types looked up in the contracts registry). */
+/**
+ * Decodes bytes by their `Content-Type` (protobuf types looked up in the contracts
+ * registry, or `expected`). @throws DecodeError (a PermanentError: the message is poison)
+ * for an unknown type or media, a type other than `expected`, or undecodable bytes.
+ */
 export function decode(
   contentType: string | undefined,
   data: Uint8Array,

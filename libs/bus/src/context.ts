@@ -18,28 +18,35 @@ export class JetStreamContext {
     private readonly deadLetterFn: DeadLetterFn,
   ) {}
 
+  /** The subject the message was published on. */
   get subject(): string {
     return this.msg.subject;
   }
+  /** The stream holding it. */
   get stream(): string {
     return this.msg.info.stream;
   }
+  /** The durable consumer that delivered it. */
   get consumer(): string {
     return this.msg.info.consumer;
   }
-  /** 1 on the first delivery. */
+  /** How often JetStream has delivered it to this consumer: 1 on the first delivery. */
   get deliveryCount(): number {
     return this.msg.info.deliveryCount;
   }
+  /** Its sequence in the stream (what `dlq:<stream>:<seq>` and `jsm.streams.getMessage` use). */
   get streamSequence(): number {
     return this.msg.info.streamSequence;
   }
+  /** The consumer's delivery limit: at `deliveryCount === maxDeliver` a failure goes to DLQ. */
   get maxDeliver(): number {
     return this.spec.maxDeliver;
   }
+  /** The NATS headers as published (`Nats-Msg-Id`, `Content-Type`, `traceparent`, ...). */
   get headers(): MsgHdrs | undefined {
     return this.msg.headers;
   }
+  /** The publisher's `Nats-Msg-Id`. */
   get msgId(): string | undefined {
     return this.msg.headers?.get('Nats-Msg-Id') || undefined;
   }
@@ -48,33 +55,37 @@ export class JetStreamContext {
     return this.settledAs;
   }
 
-  /** Done: JetStream will not deliver it again to this consumer. */
+  /** Sends `+ACK`: done, JetStream will not deliver it again to this consumer. No-op once settled. */
   ack(): void {
     if (this.settledAs) return;
     this.settledAs = 'ack';
     this.msg.ack();
   }
 
-  /** Resend after `delayMs`; a plain `nak()` redelivers at once. */
+  /** Sends `-NAK` (with `{"delay"}`): resend after `delayMs`; a plain `nak()` redelivers at once. No-op once settled. */
   nak(delayMs?: number): void {
     if (this.settledAs) return;
     this.settledAs = 'nak';
     this.msg.nak(delayMs);
   }
 
-  /** Still working: resets the ack-wait timer so a long step is not redelivered meanwhile. */
+  /** Sends `+WPI`: still working, resets the ack-wait timer so a long step is not redelivered meanwhile. */
   working(): void {
     if (!this.settledAs) this.msg.working();
   }
 
-  /** Never deliver again. Prefer {@link deadLetter}, which keeps a copy with the reason. */
+  /** Sends `+TERM <reason>`: never deliver again. Prefer {@link deadLetter}, which keeps a copy with the reason. */
   term(reason?: string): void {
     if (this.settledAs) return;
     this.settledAs = 'term';
     this.msg.term(reason);
   }
 
-  /** Copies the message to `dlq.<stream>.<consumer>` with `reason`, then terms it. */
+  /**
+   * Publishes a copy to `dlq.<stream>.<consumer>` (msg id `dlq:<stream>:<seq>`, original
+   * bytes and headers plus `Heady-Dlq-*`) and, once JetStream acknowledged the copy, sends
+   * `+TERM`. If the copy fails it throws and the message stays unsettled (redelivered).
+   */
   async deadLetter(reason: string): Promise<void> {
     if (this.settledAs) return;
     await this.deadLetterFn(this.msg, this.spec, reason);

@@ -71,15 +71,27 @@ export class RemoteError extends BusError {
   }
 }
 
+/** Any error raised by the bus (has a `code` from {@link BusErrorCode} or a remote code). */
+export function isBusError(e: unknown): e is BusError {
+  return e instanceof BusError;
+}
+/** A poison message: nothing will ever decode it (also a {@link PermanentError}). */
+export function isDecodeError(e: unknown): e is DecodeError {
+  return e instanceof DecodeError;
+}
+/** Goes to DLQ without retries (includes {@link DecodeError}). */
 export function isPermanentError(e: unknown): e is PermanentError {
   return e instanceof PermanentError;
 }
+/** Retried with `nak(delayMs ?? backoff)`. */
 export function isRetryableError(e: unknown): e is RetryableError {
   return e instanceof RetryableError;
 }
+/** JetStream did not acknowledge a publish. */
 export function isPublishError(e: unknown): e is PublishError {
   return e instanceof PublishError;
 }
+/** A request/reply call failed remotely or found nobody to answer. */
 export function isRemoteError(e: unknown): e is RemoteError {
   return e instanceof RemoteError;
 }

@@ -2,6 +2,10 @@
 export const Header = {
   MsgId: 'Nats-Msg-Id',
   ContentType: 'Content-Type',
+  /** W3C trace context, written by the publisher from the active span. */
+  TraceParent: 'traceparent',
+  TraceState: 'tracestate',
+  /** JSON `{ code, message, details }` on a request/reply answer that is an error. */
   Error: 'Heady-Error',
   DlqReason: 'Heady-Dlq-Reason',
   DlqStream: 'Heady-Dlq-Stream',

@@ -1,10 +1,15 @@
 export { JetStreamServer, type JetStreamServerOptions } from './server/jetstream.server.js';
+export { failureOutcome, type FailureOutcome } from './server/settlement.js';
 export { BusExceptionFilter } from './server/exception.filter.js';
 export { JetStreamClient, JetStreamRecord } from './client/jetstream.client.js';
 export { BusPublisher, type PublishOptions, type RequestOptions } from './publisher.js';
 export { JetStreamContext } from './context.js';
-export { connectBus, closeBus, type BusConnection } from './connection.js';
+export { connectBus, closeBus, type BusConnection, type ConnectBusOptions } from './connection.js';
 export {
+  DEFAULT_MAX_ACK_PENDING,
+  ensureConsumers,
+  ensureKv,
+  ensureStreams,
   ensureTopology,
   stageConsumer,
   STREAMS,
@@ -14,7 +19,7 @@ export {
   type TopologyOptions,
 } from './topology.js';
 export { copyToDlq, watchMaxDeliveries } from './dead-letter.js';
-export { decode, encode, encodeValue, type Payload } from './codec.js';
+export { decode, encode, encodeValue, payloadOf, type Payload } from './codec.js';
 export { Header, backoffFor, dlqMsgId, eventMsgId, stageMsgId, subjectMatches } from './ids.js';
 export {
   BusError,
@@ -24,6 +29,8 @@ export {
   PublishError,
   RemoteError,
   RetryableError,
+  isBusError,
+  isDecodeError,
   isPermanentError,
   isPublishError,
   isRemoteError,

@@ -17,11 +17,42 @@ export class KvKeyRegistry implements KeyResolver {
 
   private constructor(
     private readonly kv: KV,
+    private readonly sigs: KV,
     private readonly rootPublicKey: Uint8Array,
   ) {}
 
-  static async open(nc: NatsConnection, rootPublicKey: Uint8Array): Promise<KvKeyRegistry> {
-    return new KvKeyRegistry(await new Kvm(nc).create('heady-keys', { history: 5 }), rootPublicKey);
+  /**
+   * Opens `heady-keys` and `heady-sigs` (batch signatures, kept `signatureTtlMs` — as long
+   * as the streams keep the messages they cover; default 7 days).
+   */
+  static async open(
+    nc: NatsConnection,
+    rootPublicKey: Uint8Array,
+    opts: { signatureTtlMs?: number } = {},
+  ): Promise<KvKeyRegistry> {
+    const kvm = new Kvm(nc);
+    const keys = await kvm.create('heady-keys', { history: 5 });
+    const sigs = await kvm.create('heady-sigs', {
+      history: 1,
+      ttl: opts.signatureTtlMs ?? 7 * 86_400_000,
+    });
+    return new KvKeyRegistry(keys, sigs, rootPublicKey);
+  }
+
+  private static sigKey(kid: string, root: Uint8Array): string {
+    return `${kid}.${Buffer.from(root).toString('hex')}`;
+  }
+
+  /** Stores a batch's signature once under (kid, root). */
+  async putSignature(kid: string, root: Uint8Array, signature: Uint8Array): Promise<void> {
+    await this.sigs.put(KvKeyRegistry.sigKey(kid, root), signature);
+  }
+
+  /** The batch signature published under (kid, root), if any. */
+  async signature(kid: string, root: Uint8Array): Promise<Uint8Array | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(kid) || root.length !== 64) return undefined;
+    const e = await this.sigs.get(KvKeyRegistry.sigKey(kid, root));
+    return e && e.operation === 'PUT' && e.value.length ? e.value : undefined;
   }
 
   private async getJson<T>(key: string): Promise<T | undefined> {

@@ -41,7 +41,8 @@ function toHeaders(contentType: string, extra: Record<string, string> = {}): Msg
 /** Publishes signed, traced messages to JetStream and makes request/reply calls. */
 export class BusPublisher {
   constructor(
-    readonly connection: BusConnection,
+    /** The connection it publishes on (only `nc` and `js` are used). */
+    readonly connection: Pick<BusConnection, 'nc' | 'js'>,
     private readonly log?: Logger,
     /** Signs every message when set (composite ML-DSA-65 + Ed25519, batched). */
     readonly signer?: MessageSigner,
@@ -99,8 +100,12 @@ export class BusPublisher {
   }
 
   /**
-   * Core-NATS request/reply. A handler's error comes back as {@link RemoteError} with its
-   * code; no responder or a timeout is a RemoteError with code `UNAVAILABLE`.
+   * Core-NATS request/reply: one message on `subject` with a `_INBOX` reply subject,
+   * `Content-Type`, `traceparent` and a random `Nats-Msg-Id` (`req:<uuid>`, for signing and
+   * logs; core NATS does not de-duplicate). The reply is decoded by its `Content-Type`. A
+   * handler's error comes back as a `Heady-Error` header and is thrown as
+   * {@link RemoteError} with its code; no responder or a timeout is a RemoteError with code
+   * `UNAVAILABLE`.
    */
   async request<S extends DescMessage | undefined = undefined>(
     subject: string,

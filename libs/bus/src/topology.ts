@@ -8,6 +8,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StreamConfig,
+  jetstreamManager,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
@@ -48,7 +49,13 @@ export const STREAMS: readonly StreamSpec[] = [
 /** KV buckets: the public key registry and the routing-table cache. */
 export const KV_BUCKETS: readonly string[] = ['heady-keys', 'heady-config'];
 
-/** The durable consumer of one stage: `stage-<stage>` on `pipeline.stage.<stage>`. */
+/** Unacked deliveries a consumer may have out at once unless its spec says otherwise. */
+export const DEFAULT_MAX_ACK_PENDING = 1_000;
+
+/**
+ * The durable consumer of one stage: `stage-<stage>` on `pipeline.stage.<stage>` in
+ * PIPELINE; ack wait 30 s, 8 deliveries, retries after 250 ms, 1 s, 5 s, then every 15 s.
+ */
 export function stageConsumer(
   stage: StageName,
   overrides: Partial<Omit<ConsumerSpec, 'stream' | 'durable' | 'filterSubject'>> = {},
@@ -60,7 +67,7 @@ export function stageConsumer(
     ackWaitMs: 30_000,
     maxDeliver: 8,
     backoffMs: [250, 1_000, 5_000, 15_000],
-    maxAckPending: 1_000,
+    maxAckPending: DEFAULT_MAX_ACK_PENDING,
     ...overrides,
   };
 }
@@ -72,10 +79,12 @@ function isApiError(e: unknown, code: number): boolean {
   return e instanceof JetStreamApiError && e.code === code;
 }
 
-function streamConfig(
+/** The JetStream config of a stream spec (exported for tests). */
+export function streamConfig(
   s: StreamSpec,
   cfg: Pick<CommonConfig, 'nats'>,
-): Partial<StreamConfig> & { name: string } {
+): Partial<StreamConfig> &
+  Pick<StreamConfig, 'name' | 'subjects' | 'max_age' | 'duplicate_window'> {
   return {
     name: s.name,
     subjects: s.subjects,
@@ -94,26 +103,27 @@ async function ensureStream(
   cfg: Pick<CommonConfig, 'nats'>,
 ): Promise<void> {
   const want = streamConfig(s, cfg);
-  const info = await jsm.streams.info(s.name).catch(() => undefined);
-  if (!info) {
+  let have = (await jsm.streams.info(s.name).catch(() => undefined))?.config;
+  if (!have) {
     try {
       await jsm.streams.add(want);
       return;
     } catch (e) {
-      if (!isApiError(e, NAME_IN_USE)) throw e; // created meanwhile by another process
+      // another process created it meanwhile with other settings (same settings succeed)
+      if (!isApiError(e, NAME_IN_USE)) throw e;
+      have = (await jsm.streams.info(s.name)).config;
     }
   }
-  const have = info?.config ?? (await jsm.streams.info(s.name)).config;
   const same =
-    have.subjects.join() === want.subjects?.join() &&
+    have.subjects.join() === want.subjects.join() &&
     have.max_age === want.max_age &&
     have.duplicate_window === want.duplicate_window;
   if (!same)
     await jsm.streams.update(s.name, {
       ...have,
-      subjects: want.subjects ?? have.subjects,
-      max_age: want.max_age ?? have.max_age,
-      duplicate_window: want.duplicate_window ?? have.duplicate_window,
+      subjects: want.subjects,
+      max_age: want.max_age,
+      duplicate_window: want.duplicate_window,
     });
 }
 
@@ -125,50 +135,82 @@ async function ensureConsumer(jsm: JetStreamManager, c: ConsumerSpec): Promise<v
     filter_subject: c.filterSubject,
     ack_wait: nanos(c.ackWaitMs),
     max_deliver: c.maxDeliver,
-    max_ack_pending: c.maxAckPending ?? 1_000,
+    max_ack_pending: c.maxAckPending ?? DEFAULT_MAX_ACK_PENDING,
   };
-  const info = await jsm.consumers.info(c.stream, c.durable).catch(() => undefined);
-  if (!info) {
+  let have = (await jsm.consumers.info(c.stream, c.durable).catch(() => undefined))?.config;
+  if (!have) {
     try {
       await jsm.consumers.add(c.stream, want);
       return;
     } catch (e) {
       if (!isApiError(e, CONSUMER_EXISTS)) throw e;
+      have = (await jsm.consumers.info(c.stream, c.durable)).config;
     }
   }
-  const have = info?.config ?? (await jsm.consumers.info(c.stream, c.durable)).config;
   if (
     have.ack_wait !== want.ack_wait ||
     have.max_deliver !== want.max_deliver ||
-    have.max_ack_pending !== want.max_ack_pending
+    have.max_ack_pending !== want.max_ack_pending ||
+    have.filter_subject !== want.filter_subject
   ) {
     await jsm.consumers.update(c.stream, c.durable, {
       ack_wait: want.ack_wait,
       max_deliver: want.max_deliver,
       max_ack_pending: want.max_ack_pending,
+      filter_subject: want.filter_subject,
     });
   }
 }
 
-/** What {@link ensureTopology} creates. */
-export interface TopologyOptions {
-  streams?: readonly StreamSpec[];
-  consumers?: readonly ConsumerSpec[];
-  kv?: readonly string[];
-  config: Pick<CommonConfig, 'nats'>;
+/**
+ * Creates each stream (file storage, limits retention, max age and duplicate window from
+ * config), or updates one whose subjects, max age or duplicate window differ. Idempotent.
+ */
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  streams: readonly StreamSpec[],
+  config: Pick<CommonConfig, 'nats'>,
+): Promise<void> {
+  for (const s of streams) await ensureStream(jsm, s, config);
 }
 
 /**
- * Creates the streams, durable consumers and KV buckets, or brings changed settings up
- * to date. Idempotent and safe when several processes start at once.
+ * Creates each durable pull consumer (explicit ack, deliver all, one filter subject), or
+ * updates ack wait, max deliver, max ack pending and filter when they differ. Idempotent.
  */
-export async function ensureTopology(
-  nc: NatsConnection,
+export async function ensureConsumers(
   jsm: JetStreamManager,
-  opts: TopologyOptions,
+  consumers: readonly ConsumerSpec[],
 ): Promise<void> {
-  for (const s of opts.streams ?? STREAMS) await ensureStream(jsm, s, opts.config);
-  for (const c of opts.consumers ?? []) await ensureConsumer(jsm, c);
+  for (const c of consumers) await ensureConsumer(jsm, c);
+}
+
+/** Creates the KV buckets (history 5) unless they exist. Idempotent. */
+export async function ensureKv(nc: NatsConnection, buckets: readonly string[]): Promise<void> {
   const kvm = new Kvm(nc);
-  for (const b of opts.kv ?? KV_BUCKETS) await kvm.create(b, { history: 5 });
+  for (const b of buckets) await kvm.create(b, { history: 5 });
+}
+
+/** What {@link ensureTopology} creates. */
+export interface TopologyOptions {
+  /** Default {@link STREAMS}. */
+  streams?: readonly StreamSpec[];
+  consumers?: readonly ConsumerSpec[];
+  /** Default {@link KV_BUCKETS}. */
+  kv?: readonly string[];
+  config: Pick<CommonConfig, 'nats'>;
+  /** Reuse this manager instead of opening one on `nc`. */
+  jsm?: JetStreamManager;
+}
+
+/**
+ * Creates the streams, then the durable consumers, then the KV buckets, or brings changed
+ * settings up to date ($JS.API.STREAM.* / CONSUMER.* requests). Idempotent, and safe when
+ * several processes run it at once: a create that loses the race reads and updates instead.
+ */
+export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions): Promise<void> {
+  const jsm = opts.jsm ?? (await jetstreamManager(nc));
+  await ensureStreams(jsm, opts.streams ?? STREAMS, opts.config);
+  await ensureConsumers(jsm, opts.consumers ?? []);
+  await ensureKv(nc, opts.kv ?? KV_BUCKETS);
 }

@@ -62,7 +62,8 @@ export async function startMicroservice(
 export async function publisherFor(
   url: string,
 ): Promise<{ bus: BusConnection; pub: BusPublisher }> {
-  const bus = await connectBus(busConfig(url, 'pub'));
+  // a short JetStream timeout: a publish lost in a server restart is retried quickly
+  const bus = await connectBus(busConfig(url, 'pub'), { timeoutMs: 1000 });
   return { bus, pub: new BusPublisher(bus) };
 }
 

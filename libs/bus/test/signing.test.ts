@@ -14,7 +14,7 @@ import {
 } from '@heady/pqc';
 import { startNatsServer, type TestNatsServer } from '@heady/testing';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
-import { EventPattern, NestFactory, Payload } from '@nestjs/microservices';
+import { EventPattern, Payload } from '@nestjs/microservices';
 import { NestFactory as CoreFactory } from '@nestjs/core';
 import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,6 @@ import {
 } from '../src/index.js';
 import { busConfig, consumer, dlqMessages, eventually } from './harness.js';
 
-void NestFactory;
 const handled: string[] = [];
 
 @Controller()

@@ -5,6 +5,8 @@ import { startNatsServer, type TestNatsServer } from '@heady/testing';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { context, trace } from '@opentelemetry/api';
+import { headers } from '@nats-io/transport-node';
+import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTracing } from '@heady/telemetry';
 import {
@@ -14,6 +16,9 @@ import {
   PermanentError,
   RemoteError,
   ensureTopology,
+  JetStreamClient,
+  JetStreamRecord,
+  type JetStreamServer,
   STREAMS,
   KV_BUCKETS,
   Header,
@@ -29,6 +34,7 @@ import {
 
 const seen: { subject: string; cmd: StageCommand; delivery: number; traceId?: string }[] = [];
 const attempts = new Map<string, number>();
+const attemptTimes = new Map<string, number[]>();
 
 @Controller()
 class Handlers {
@@ -46,6 +52,7 @@ class Handlers {
   flaky(@Payload() cmd: StageCommand): void {
     const n = (attempts.get(cmd.runId) ?? 0) + 1;
     attempts.set(cmd.runId, n);
+    attemptTimes.set(cmd.runId, [...(attemptTimes.get(cmd.runId) ?? []), Date.now()]);
     if (n < 3) throw new Error(`transient ${n}`);
   }
 
@@ -59,6 +66,11 @@ class Handlers {
   always(@Payload() cmd: StageCommand): void {
     attempts.set(cmd.runId, (attempts.get(cmd.runId) ?? 0) + 1);
     throw new Error('still broken');
+  }
+
+  @EventPattern('pipeline.stage.garbage')
+  garbage(): void {
+    attempts.set('garbage', (attempts.get('garbage') ?? 0) + 1);
   }
 
   @EventPattern('pipeline.stage.hang')
@@ -91,6 +103,7 @@ const cmd = (runId: string, stage: string) => ({
 describe('JetStreamServer', () => {
   let nats: TestNatsServer;
   let app: INestMicroservice;
+  let server: JetStreamServer;
   let bus: BusConnection;
   let pub: BusPublisher;
 
@@ -101,9 +114,10 @@ describe('JetStreamServer', () => {
       telemetry: { otlpEndpoint: undefined, sampleRatio: 1 },
     });
     nats = await startNatsServer();
-    ({ app } = await startMicroservice(TestModule, nats.url, [
+    ({ app, server } = await startMicroservice(TestModule, nats.url, [
       consumer('t-ok', 'pipeline.stage.ok'),
-      consumer('t-flaky', 'pipeline.stage.flaky', { maxDeliver: 5 }),
+      consumer('t-flaky', 'pipeline.stage.flaky', { maxDeliver: 5, backoffMs: [300] }),
+      consumer('t-garbage', 'pipeline.stage.garbage'),
       consumer('t-poison', 'pipeline.stage.poison'),
       consumer('t-always', 'pipeline.stage.always', { maxDeliver: 3 }),
       consumer('t-hang', 'pipeline.stage.hang', { ackWaitMs: 1000, maxDeliver: 2 }),
@@ -112,7 +126,7 @@ describe('JetStreamServer', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
+    await app?.close().catch(() => undefined);
     await bus?.nc.close();
     await nats?.stop();
   });
@@ -152,6 +166,9 @@ describe('JetStreamServer', () => {
       msgId: 'run-flaky:flaky:0',
     });
     await eventually(() => attempts.get('run-flaky') === 3);
+    const [t1 = 0, t2 = 0, t3 = 0] = attemptTimes.get('run-flaky') ?? [];
+    expect(t2 - t1).toBeGreaterThanOrEqual(250); // nak(300), not an immediate redelivery
+    expect(t3 - t2).toBeGreaterThanOrEqual(250);
     await eventually(
       async () => (await bus.jsm.consumers.info('PIPELINE', 't-flaky')).num_ack_pending === 0,
     );
@@ -175,6 +192,21 @@ describe('JetStreamServer', () => {
     expect(dlq.headers?.get(Header.DlqOriginalMsgId)).toBe('run-poison:poison:0');
     await new Promise((r) => setTimeout(r, 500));
     expect(attempts.get('run-poison')).toBe(1);
+  });
+
+  it('copies an undecodable message to DLQ without calling the handler', async () => {
+    const h = headers();
+    h.set(Header.ContentType, 'application/protobuf; proto=heady.v1.StageCommand');
+    await bus.js.publish('pipeline.stage.garbage', new Uint8Array([0xff, 0xff, 0xff]), {
+      msgID: 'garbage:1',
+      headers: h,
+    });
+    const dlq = await eventually(async () =>
+      (await dlqMessages(bus)).find((m) => m.headers?.get(Header.DlqConsumer) === 't-garbage'),
+    );
+    expect(dlq.headers?.get(Header.DlqReason)).toMatch(/cannot decode/);
+    expect([...dlq.data]).toEqual([0xff, 0xff, 0xff]);
+    expect(attempts.get('garbage')).toBeUndefined();
   });
 
   it('copies a message to DLQ when its deliveries are exhausted', async () => {
@@ -237,7 +269,30 @@ describe('JetStreamServer', () => {
     expect(got.traceId).toBe(span.spanContext().traceId);
   });
 
+  it('publishes with JetStreamClient.emit only when given a JetStreamRecord, and answers send()', async () => {
+    const client = new JetStreamClient(busConfig(nats.url, 'client'));
+    try {
+      await expect(lastValueFrom(client.emit('pipeline.stage.ok', { runId: 'x' }))).rejects.toThrow(
+        /msg id is required/,
+      );
+      const ack = await lastValueFrom(
+        client.emit(
+          'pipeline.stage.ok',
+          new JetStreamRecord(cmd('run-client', 'ok'), { msgId: 'run-client:ok:0' }),
+        ),
+      );
+      expect(ack).toMatchObject({ stream: 'PIPELINE', duplicate: false });
+      await eventually(() => seen.find((s) => s.cmd.runId === 'run-client'));
+      await expect(lastValueFrom(client.send('test.echo', { n: 2 }))).resolves.toEqual({
+        doubled: 4,
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('keeps consuming after the nats-server restarts', async () => {
+    expect(server.isReady()).toBe(true);
     await nats.restart(300);
     await eventually(async () => {
       try {
@@ -250,6 +305,12 @@ describe('JetStreamServer', () => {
       }
     }, 15_000);
     await eventually(() => seen.find((s) => s.cmd.runId === 'run-after-restart'), 20_000);
+    await eventually(() => server.isReady());
+  });
+
+  it('is not ready once closed', async () => {
+    await app.close();
+    expect(server.isReady()).toBe(false);
   });
 });
 
@@ -269,9 +330,9 @@ describe('ensureTopology', () => {
     conns = await Promise.all([1, 2, 3].map(() => connectBus(busConfig(nats.url))));
     const consumers = [consumer('c1', 'pipeline.stage.plan')];
     await Promise.all(
-      conns.map((c) => ensureTopology(c.nc, c.jsm, { consumers, config: busConfig(nats.url) })),
+      conns.map((c) => ensureTopology(c.nc, { consumers, config: busConfig(nats.url) })),
     );
-    await ensureTopology(conns[0]!.nc, conns[0]!.jsm, { consumers, config: busConfig(nats.url) });
+    await ensureTopology(conns[0]!.nc, { consumers, config: busConfig(nats.url) });
     const names: string[] = [];
     for await (const s of conns[0]!.jsm.streams.list()) names.push(s.config.name);
     for (const s of STREAMS) expect(names).toContain(s.name);
@@ -280,9 +341,21 @@ describe('ensureTopology', () => {
     expect(ci.config.max_deliver).toBe(3);
   });
 
+  it('updates a stream whose duplicate window changed', async () => {
+    const c = conns[0]!;
+    const cfg = busConfig(nats.url);
+    cfg.nats.duplicateWindowSeconds = 30;
+    await ensureTopology(c.nc, { config: cfg, streams: STREAMS.filter((s) => s.name === 'WORK') });
+    const info = await c.jsm.streams.info('WORK');
+    expect(info.config.duplicate_window).toBe(30 * 1e9);
+    expect(info.config.storage).toBe('file');
+    expect(info.config.retention).toBe('limits');
+  });
+
   it('updates a consumer whose settings changed', async () => {
     const c = conns[0]!;
-    await ensureTopology(c.nc, c.jsm, {
+    await ensureTopology(c.nc, {
+      jsm: c.jsm,
       consumers: [consumer('c1', 'pipeline.stage.plan', { maxDeliver: 9 })],
       config: busConfig(nats.url),
     });

@@ -4,6 +4,7 @@ export {
   NATS_SERVER_BIN,
   natsServerAvailable,
   startNatsServer,
+  type StartNatsServerOptions,
   type TestNatsServer,
 } from './nats-server.js';
 export {

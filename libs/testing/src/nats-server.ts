@@ -22,6 +22,7 @@ export interface TestNatsServer {
   start(): Promise<void>;
 }
 
+/** Whether the nats-server binary is installed (medium tests can skip without it). */
 export function natsServerAvailable(): boolean {
   return existsSync(NATS_SERVER_BIN);
 }
@@ -36,9 +37,19 @@ function accepting(port: number): Promise<boolean> {
   });
 }
 
-/** Starts `nats-server -js` on a free port with a temporary store directory and waits until it accepts connections. */
-export async function startNatsServer(): Promise<TestNatsServer> {
-  const port = await freePort();
+/** Options of {@link startNatsServer}. */
+export interface StartNatsServerOptions {
+  /** Port to listen on (default: a free one). */
+  port?: number;
+  /** Extra command-line arguments (e.g. `['-DV']` for protocol tracing). */
+  args?: string[];
+}
+/**
+ * Starts `nats-server -js` on 127.0.0.1, a free port and a temporary store directory, and
+ * waits until it accepts connections. `stop()` kills it and removes the store.
+ */
+export async function startNatsServer(opts: StartNatsServerOptions = {}): Promise<TestNatsServer> {
+  const port = opts.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'heady-nats-'));
   let child: ChildProcess | undefined;
   let output = '';
@@ -46,7 +57,7 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   const start = async (): Promise<void> => {
     child = spawn(
       NATS_SERVER_BIN,
-      ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(opts.args ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

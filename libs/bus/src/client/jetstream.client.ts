@@ -1,10 +1,14 @@
 import { type CommonConfig } from '@heady/config';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { type Payload } from '../codec.js';
+import { type Payload, payloadOf } from '../codec.js';
 import { type BusConnection, closeBus, connectBus } from '../connection.js';
+import { PublishError } from '../errors.js';
 import { BusPublisher } from '../publisher.js';
 
-/** What `client.emit(subject, record)` publishes: the payload and its meaning-derived msg id. */
+/**
+ * What `client.emit(subject, record)` publishes: the payload and its meaning-derived msg id
+ * (sent as `Nats-Msg-Id`), plus extra headers.
+ */
 export class JetStreamRecord {
   constructor(
     readonly payload: Payload,
@@ -24,32 +28,44 @@ export class JetStreamClient extends ClientProxy {
     super();
   }
 
+  /** Opens the NATS connection (named `<instanceId>-client`) on first use; later calls reuse it. */
   async connect(): Promise<BusConnection> {
     if (!this.bus) {
-      this.bus = await connectBus(this.config, `${this.config.instanceId}-client`);
+      this.bus = await connectBus(this.config, { name: `${this.config.instanceId}-client` });
       this.publisher = new BusPublisher(this.bus);
     }
     return this.bus;
   }
 
+  /** Drains and closes the connection. */
   async close(): Promise<void> {
     if (this.bus) await closeBus(this.bus);
     this.bus = undefined;
   }
 
+  /** The underlying `NatsConnection` (after connect). */
   unwrap<T>(): T {
     if (!this.bus) throw new Error('JetStreamClient is not connected');
     return this.bus.nc as T;
   }
 
+  /** Not supported: there are no transport events to listen to. */
   override on(): never {
     throw new Error('JetStreamClient does not support event listeners');
   }
 
+  /**
+   * `emit()`: a JetStream publish of the record's payload with its `Nats-Msg-Id`; resolves
+   * to the PubAck. @throws PublishError when `data` is not a JetStreamRecord (a msg id is
+   * required) or JetStream does not acknowledge.
+   */
   protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
-    await this.connect();
     if (!(packet.data instanceof JetStreamRecord))
-      throw new Error('emit() needs a JetStreamRecord carrying a msg id');
+      throw new PublishError(
+        String(packet.pattern),
+        'emit() needs a JetStreamRecord: a msg id is required to publish to JetStream',
+      );
+    await this.connect();
     return (await this.publisher?.publish(
       String(packet.pattern),
       packet.data.payload,
@@ -57,14 +73,22 @@ export class JetStreamClient extends ClientProxy {
     )) as T;
   }
 
+  /**
+   * `send()`: a core-NATS request (protobuf when `data` is a registered protobuf-es message
+   * or a JetStreamRecord's payload, JSON otherwise) waiting `nats.rpcTimeoutMs`; the reply
+   * is decoded, a remote error arrives as RemoteError.
+   */
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const payload =
+      packet.data instanceof JetStreamRecord ? packet.data.payload : payloadOf(packet.data);
+    const headers =
+      packet.data instanceof JetStreamRecord ? packet.data.options.headers : undefined;
     void this.connect()
       .then(() =>
-        this.publisher?.request(
-          String(packet.pattern),
-          { json: packet.data },
-          { timeoutMs: this.config.nats.rpcTimeoutMs },
-        ),
+        this.publisher?.request(String(packet.pattern), payload, {
+          timeoutMs: this.config.nats.rpcTimeoutMs,
+          ...(headers ? { headers } : {}),
+        }),
       )
       .then(
         (response) => callback({ response, isDisposed: true }),

@@ -9,8 +9,8 @@ import { decode, encodeValue } from '../codec.js';
 import { type BusConnection, closeBus, connectBus } from '../connection.js';
 import { JetStreamContext } from '../context.js';
 import { deadLetterDelivered, watchMaxDeliveries } from '../dead-letter.js';
-import { isPermanentError, isRetryableError } from '../errors.js';
-import { Header, backoffFor, subjectMatches } from '../ids.js';
+import { Header, subjectMatches } from '../ids.js';
+import { failureOutcome, isNestGenericRpcError } from './settlement.js';
 import {
   type ConsumerSpec,
   KV_BUCKETS,
@@ -69,6 +69,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly subs: Subscription[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private running = false;
+  private connected = false;
+  /** Durables whose `consume()` iterator is currently open. */
+  private readonly live = new Set<string>();
+  private warnedFilter = false;
   /** msg id → stream sequence of recent deliveries: the same id at another sequence is a replay. */
   private readonly recentIds = new Map<string, number>();
   private closing = false;
@@ -87,8 +91,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async start(): Promise<void> {
     const { config } = this.opts;
-    this.bus = await connectBus(config, `${config.instanceId}-server`);
-    await ensureTopology(this.bus.nc, this.bus.jsm, {
+    this.bus = await connectBus(config, { name: `${config.instanceId}-server` });
+    this.connected = true;
+    this.watchStatus(this.bus);
+    await ensureTopology(this.bus.nc, {
+      jsm: this.bus.jsm,
       streams: this.opts.streams ?? STREAMS,
       consumers: this.opts.consumers,
       kv: this.opts.kv ?? KV_BUCKETS,
@@ -110,12 +117,36 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const spec of this.opts.consumers) this.loops.push(this.consumeLoop(spec));
   }
 
-  /** True while connected and consuming (for `/readyz`). */
-  isReady(): boolean {
-    return this.running && !!this.bus && !this.bus.nc.isClosed() && !this.closing;
+  /** Follows disconnects and reconnects for {@link isReady}. */
+  private watchStatus(bus: BusConnection): void {
+    void (async () => {
+      for await (const s of bus.nc.status()) {
+        if (s.type === 'disconnect') this.connected = false;
+        else if (s.type === 'reconnect') this.connected = true;
+      }
+    })().catch(() => undefined);
   }
 
-  /** Stops pulling, lets in-flight handlers finish (up to 5 s), then drains the connection. */
+  /**
+   * True while connected to a server and every consumer has an open `consume()` (for
+   * `/readyz`); false before listen, during a reconnect, and from close() on.
+   */
+  isReady(): boolean {
+    return (
+      this.running &&
+      this.connected &&
+      !this.closing &&
+      !!this.bus &&
+      !this.bus.nc.isClosed() &&
+      this.live.size === this.opts.consumers.length
+    );
+  }
+
+  /**
+   * Stops pulling (consumer iterators stop; undelivered pulls lapse), lets in-flight
+   * handlers finish and settle (up to 5 s; the rest are redelivered after ack wait), stops
+   * the request and advisory subscriptions, then drains the connection.
+   */
   async close(): Promise<void> {
     this.closing = true;
     this.running = false;
@@ -128,10 +159,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (this.bus) await closeBus(this.bus).catch(() => undefined);
   }
 
+  /** Not supported: there are no transport events to listen to. */
   on(): never {
     throw new Error('JetStreamServer does not support event listeners');
   }
 
+  /** The underlying `NatsConnection` (after listen). */
   unwrap<T>(): T {
     if (!this.bus) throw new Error('JetStreamServer is not listening yet');
     return this.bus.nc as T;
@@ -154,12 +187,22 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
         const iter = await consumer.consume({ max_messages: limit });
         this.iterators.add(iter);
-        for await (const m of iter) {
-          const p = this.dispatch(spec, m).finally(() => this.inflight.delete(p));
-          this.inflight.add(p);
-          while (this.inflight.size >= limit) await Promise.race(this.inflight);
+        this.live.add(spec.durable);
+        try {
+          const mine = new Set<Promise<void>>();
+          for await (const m of iter) {
+            const p = this.dispatch(spec, m).finally(() => {
+              this.inflight.delete(p);
+              mine.delete(p);
+            });
+            this.inflight.add(p);
+            mine.add(p);
+            while (mine.size >= limit) await Promise.race(mine);
+          }
+        } finally {
+          this.live.delete(spec.durable);
+          this.iterators.delete(iter);
         }
-        this.iterators.delete(iter);
       } catch (err) {
         if (this.closing) return;
         this.opts.logger?.warn(
@@ -216,6 +259,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         }
         await this.invoke(handler, data, ctx);
         ctx.ack();
+        this.opts.logger?.debug(
+          { consumer: spec.durable, seq: m.info.streamSequence, settled: ctx.settled },
+          'message handled',
+        );
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
@@ -315,32 +362,26 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async settleFailure(ctx: JetStreamContext, err: unknown): Promise<void> {
     if (ctx.settled) return;
-    const reason = err instanceof Error ? err.message : String(err);
-    if (isPermanentError(err)) {
+    if (isNestGenericRpcError(err) && !this.warnedFilter) {
+      this.warnedFilter = true;
       this.opts.logger?.warn(
-        { err, consumer: ctx.spec.durable, seq: ctx.streamSequence },
-        'permanent failure; dead-lettered',
+        'a handler error reached the bus as Nest\'s generic "Internal server error": install BusExceptionFilter (useGlobalFilters) so PermanentError and RetryableError keep their meaning',
       );
-      await ctx.deadLetter(reason);
+    }
+    const out = failureOutcome(err, ctx.deliveryCount, ctx.spec);
+    const where = {
+      err,
+      consumer: ctx.spec.durable,
+      seq: ctx.streamSequence,
+      delivery: ctx.deliveryCount,
+    };
+    if (out.action === 'dlq') {
+      this.opts.logger?.warn(where, `handler failed; dead-lettered: ${out.reason}`);
+      await ctx.deadLetter(out.reason);
       return;
     }
-    if (ctx.deliveryCount >= ctx.maxDeliver) {
-      this.opts.logger?.warn(
-        { err, consumer: ctx.spec.durable, seq: ctx.streamSequence },
-        'retries exhausted; dead-lettered',
-      );
-      await ctx.deadLetter(`max deliveries (${ctx.maxDeliver}) exhausted: ${reason}`);
-      return;
-    }
-    const delay =
-      isRetryableError(err) && err.delayMs !== undefined
-        ? err.delayMs
-        : backoffFor(ctx.spec.backoffMs, ctx.deliveryCount);
-    this.opts.logger?.warn(
-      { err, consumer: ctx.spec.durable, delivery: ctx.deliveryCount, delay_ms: delay },
-      'handler failed; will retry',
-    );
-    ctx.nak(delay);
+    this.opts.logger?.warn({ ...where, delay_ms: out.delayMs }, 'handler failed; will retry');
+    ctx.nak(out.delayMs);
   }
 
   private async invoke(handler: MessageHandler, data: unknown, ctx: unknown): Promise<unknown> {
