@@ -1,19 +1,35 @@
 # One image for every Heady service; the command picks the service:
-#   docker run heady node services/gateway/dist/main.js
-FROM node:22-bookworm-slim AS build
+#   docker build -t heady .
+#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline likewise)
+#   docker run heady node libs/cli/dist/main.js db migrate   (the heady CLI)
+# deploy/compose.yaml runs the whole system from it.
+
+# Only the package manifests, so the install layer is rebuilt only when they change.
+FROM node:22-bookworm-slim AS manifests
 WORKDIR /app
+COPY . .
+RUN find . -type f ! \( -name package.json -o -name pnpm-lock.yaml -o -name pnpm-workspace.yaml -o -name .npmrc \) -delete
+
+FROM node:22-bookworm-slim AS build
+ENV CI=true
 RUN npm install -g pnpm@10
-COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc turbo.json tsconfig.base.json ./
-COPY libs libs
-COPY services services
-COPY proto proto
+WORKDIR /app
+COPY --from=manifests /app ./
 RUN pnpm install --frozen-lockfile
-RUN pnpm exec turbo run build && pnpm prune --prod --ignore-scripts
+COPY . .
+RUN pnpm exec turbo run build
+# the runtime keeps production dependencies only (from the store filled above: no network)
+RUN rm -rf node_modules libs/*/node_modules services/*/node_modules \
+ && pnpm install --frozen-lockfile --prod --offline
 
 FROM node:22-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    HEADY_DATA_DIR=/var/lib/heady \
+    HEADY_GATEWAY_HOST=0.0.0.0
 WORKDIR /app
-COPY --from=build /app /app
+COPY --from=build /app ./
+# keys, audit files and other local data; mount a volume here to share it between containers
+RUN mkdir -p /var/lib/heady && chown node:node /var/lib/heady
 USER node
 EXPOSE 8080 9101 9102
 CMD ["node", "services/gateway/dist/main.js"]

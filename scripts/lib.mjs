@@ -1,4 +1,5 @@
-// Helpers shared by scripts/start.mjs and scripts/test.mjs. Plain Node: they run before install.
+// Helpers shared by scripts/start.mjs and scripts/test.mjs. Plain Node, no dependencies:
+// they run before `pnpm install`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,20 +7,27 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** One plain line, prefixed with its source: `[tag] message`. No colours. */
 export const log = (tag, msg) => process.stdout.write(`[${tag}] ${msg}\n`);
 
-/** pnpm 10: the one on PATH when it is major 10, else `npx -y pnpm@10`. */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
+
+let pnpmCmd;
+/** How to run pnpm 10: the one on PATH when its major is 10, else `npx -y pnpm@10`. */
 export function pnpm() {
-  const r = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
-  if (r.status === 0 && r.stdout.trim().startsWith('10.')) return ['pnpm'];
-  return ['npx', '-y', 'pnpm@10'];
+  if (!pnpmCmd) {
+    const r = spawnSync('pnpm', ['--version'], { encoding: 'utf8', cwd: ROOT });
+    pnpmCmd = r.status === 0 && /^10\./.test(r.stdout.trim()) ? ['pnpm'] : ['npx', '-y', 'pnpm@10'];
+  }
+  return pnpmCmd;
 }
 
-/** Runs a command with inherited output; rejects on a non-zero exit. */
+/** Runs a command from the repository root with inherited output; rejects on a non-zero exit. */
 export function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts });
-    child.on('error', reject);
+    child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
     child.on('exit', (code, signal) =>
       code === 0
         ? resolve()
@@ -28,35 +36,44 @@ export function run(cmd, args, opts = {}) {
   });
 }
 
-/** Installs dependencies when node_modules is missing or older than the lockfile. */
+/** Runs pnpm (see pnpm()) with `args`. */
+export function runPnpm(args, opts) {
+  const [cmd, ...pre] = pnpm();
+  return run(cmd, [...pre, ...args], opts);
+}
+
+/** Installs dependencies when node_modules is missing or older than pnpm-lock.yaml. */
 export async function installIfNeeded() {
   const marker = join(ROOT, 'node_modules', '.modules.yaml');
   const lock = join(ROOT, 'pnpm-lock.yaml');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  log('setup', 'installing dependencies (pnpm install --frozen-lockfile)');
-  const [cmd, ...pre] = pnpm();
-  await run(cmd, [...pre, 'install', '--frozen-lockfile']);
+  log('setup', `installing dependencies (${pnpm().join(' ')} install --frozen-lockfile)`);
+  await runPnpm(['install', '--frozen-lockfile']);
 }
 
-/** Builds every package with turbo (cached when nothing changed). */
+/** Builds every package with the workspace's turbo (cached when nothing changed). */
 export async function build() {
   log('setup', 'building (turbo run build)');
-  const [cmd, ...pre] = pnpm();
-  await run(cmd, [...pre, 'exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
+  await runPnpm(['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
 }
 
-/** Resolves when `url` answers 200, rejects after `timeoutMs`. */
+/**
+ * Resolves when `url` answers 200; rejects after `timeoutMs`, or as soon as `isAlive()`
+ * says the process behind it has gone.
+ */
 export async function waitHttp(url, timeoutMs = 30_000, isAlive = () => true) {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
     if (!isAlive()) throw new Error(`the process behind ${url} exited`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status} ${(await res.text()).slice(0, 200)}`;
+    } catch (e) {
+      last = e.cause?.code ?? e.message;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000} s`);
+  throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000} s (last: ${last})`);
 }

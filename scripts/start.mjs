@@ -1,179 +1,274 @@
 #!/usr/bin/env node
-// npm start: install, build, bring up NATS/PostgreSQL/Redis, migrate, start every
-// service as its own process, run a demo, keep running until Ctrl-C.
+// npm start: install and build when needed, bring up NATS/PostgreSQL/Redis, migrate, make
+// development keys, start every service as its own process, submit one demo run, then keep
+// running until Ctrl-C (SIGINT) or SIGTERM.
+//
+// Environment: HEADY_GATEWAY_PORT (8080), HEADY_CONDUCTOR_OPS_PORT (9101),
+// HEADY_PIPELINE_OPS_PORT (9102), HEADY_DATA_DIR (.heady; logs in <dir>/logs), plus
+// everything the services read (NATS_URL, DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { ensureInfrastructure } from '../deploy/local/up.mjs';
-import { ROOT, build, installIfNeeded, log, run, waitHttp } from './lib.mjs';
+import { ROOT, build, installIfNeeded, log, run, sleep, waitHttp } from './lib.mjs';
 
+const CLI = join(ROOT, 'libs/cli/dist/main.js');
 const GATEWAY_PORT = Number(process.env.HEADY_GATEWAY_PORT || 8080);
-const DATA_DIR = join(ROOT, process.env.HEADY_DATA_DIR || '.heady');
-const LOG_DIR = join(DATA_DIR, 'logs');
+const dataDir = process.env.HEADY_DATA_DIR || '.heady';
+const LOG_DIR = isAbsolute(dataDir) ? join(dataDir, 'logs') : join(ROOT, dataDir, 'logs');
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
+
+// Started in this order; each must be ready before the next starts.
 const SERVICES = [
   {
     name: 'conductor',
     port: Number(process.env.HEADY_CONDUCTOR_OPS_PORT || 9101),
+    portVar: 'HEADY_CONDUCTOR_OPS_PORT',
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
   {
     name: 'pipeline',
     port: Number(process.env.HEADY_PIPELINE_OPS_PORT || 9102),
+    portVar: 'HEADY_PIPELINE_OPS_PORT',
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
-  { name: 'gateway', port: GATEWAY_PORT, env: (p) => ({ HEADY_GATEWAY_PORT: String(p) }) },
+  {
+    name: 'gateway',
+    port: GATEWAY_PORT,
+    portVar: 'HEADY_GATEWAY_PORT',
+    env: (p) => ({ HEADY_GATEWAY_PORT: String(p) }),
+  },
 ];
+
+const children = new Map(); // name → { child, out, file }
+let stopping = false;
+let started = false; // every service was ready once
 
 function portFree(port) {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    // no host: the wildcard bind also collides with something on 127.0.0.1 or ::
+    srv.listen(port, () => srv.close(() => resolve(true)));
   });
 }
 
-const children = new Map();
-let stopping = false;
+async function checkPorts() {
+  for (const svc of SERVICES)
+    if (!(await portFree(svc.port)))
+      throw new Error(
+        `port ${svc.port} (${svc.name}) is already in use by another process; stop it (e.g. a previous npm start) or choose another port with ${svc.portVar}=...`,
+      );
+}
 
-function tailOf(file, lines = 15) {
+function tailOf(file, lines = 12) {
   try {
-    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
-    return '';
+    return '(no log)';
   }
+}
+
+/** One console line for a pino JSON warning or error; undefined for anything quieter. */
+function summarize(line) {
+  let j;
+  try {
+    j = JSON.parse(line);
+  } catch {
+    return line.trim() || undefined; // not JSON (a crash trace, say): show it as it is
+  }
+  if (typeof j !== 'object' || j === null) return undefined;
+  const level =
+    typeof j.level === 'number'
+      ? j.level >= 60
+        ? 'fatal'
+        : j.level >= 50
+          ? 'error'
+          : j.level >= 40
+            ? 'warn'
+            : 'info'
+      : String(j.level);
+  if (!['warn', 'error', 'fatal'].includes(level)) return undefined;
+  const err = j.err?.message ?? j.error?.message ?? (typeof j.error === 'string' ? j.error : '');
+  return `${level.toUpperCase()} ${j.msg ?? ''}${err ? ` — ${err}` : ''}`;
 }
 
 function startService(svc) {
   const file = join(LOG_DIR, `${svc.name}.log`);
   const out = createWriteStream(file, { flags: 'a' });
+  out.write(`\n--- npm start ${new Date().toISOString()} ---\n`);
   const child = spawn(process.execPath, [join(ROOT, 'services', svc.name, 'dist', 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, ...svc.env(svc.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let buf = '';
-  const onData = (d) => {
-    out.write(d);
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      // surface warnings and errors on the console; everything is in the log file
-      try {
-        const j = JSON.parse(line);
-        if (j.level === 'warn' || j.level === 'error' || j.level === 'fatal')
-          log(svc.name, `${j.level}: ${j.msg}${j.err?.message ? ` — ${j.err.message}` : ''}`);
-      } catch {
-        if (line.trim()) log(svc.name, line);
+  const entry = { child, out, file };
+  children.set(svc.name, entry);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream.on('data', (d) => {
+      out.write(d);
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const s = summarize(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (s) log(svc.name, s);
       }
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  child.on('exit', (code, signal) => {
+    });
+  }
+  child.on('error', (e) => log(svc.name, `could not start: ${e.message}`));
+  // 'close' (not 'exit'): fires after the child's output has been drained into the log
+  child.on('close', (code, signal) => {
     children.delete(svc.name);
-    if (!stopping)
-      log(
-        svc.name,
-        `exited unexpectedly (${code ?? signal}); last lines of ${file}:\n${tailOf(file)}`,
-      );
+    out.end();
+    if (stopping) return;
+    log(
+      svc.name,
+      `exited unexpectedly with ${code !== null ? `code ${code}` : signal}; last lines of ${relative(ROOT, file)}:\n${tailOf(file)}`,
+    );
+    if (started && children.size === 0) {
+      log('heady', 'every service has exited; nothing left to run');
+      void stopAll(1);
+    }
   });
-  children.set(svc.name, child);
-  return { child, file };
+  return entry;
 }
 
 async function stopAll(code = 0) {
   if (stopping) return;
   stopping = true;
-  log('heady', 'stopping every service…');
-  const exits = [...children.values()].map((c) => new Promise((r) => c.once('exit', r)));
-  for (const c of children.values()) c.kill('SIGTERM');
+  const running = [...children.entries()];
+  if (running.length) log('heady', `stopping ${running.map(([n]) => n).join(', ')}…`);
+  const exits = running.map(
+    ([, { child, out }]) =>
+      new Promise((resolve) => {
+        if (out.closed) return resolve();
+        out.once('close', resolve);
+      }),
+  );
+  for (const [, { child }] of running) child.kill('SIGTERM');
   const timer = setTimeout(() => {
-    for (const c of children.values()) c.kill('SIGKILL');
+    for (const [name, { child }] of running)
+      if (child.exitCode === null && child.signalCode === null) {
+        log(name, 'still running after 10 s: SIGKILL');
+        child.kill('SIGKILL');
+      }
   }, 10_000);
   await Promise.all(exits);
   clearTimeout(timer);
-  log('heady', 'stopped');
+  if (running.length) log('heady', `stopped. Logs: ${LOG_DIR}`);
   process.exit(code);
 }
 
+const fmtMs = (a, b) => (a && b ? String(new Date(b).getTime() - new Date(a).getTime()) : '');
+
+function printRun(run) {
+  const head = ['#', 'stage', 'status', 'attempts', 'ms'];
+  const rows = (run.stages ?? []).map((s) => [
+    String(s.num ?? ''),
+    String(s.name ?? ''),
+    String(s.status ?? ''),
+    String(s.attempts ?? ''),
+    fmtMs(s.startedAt, s.finishedAt),
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r) =>
+    r
+      .map((c, i) => c.padEnd(w[i]))
+      .join('  ')
+      .trimEnd();
+  const errors = (run.stages ?? []).filter((s) => s.error);
+  process.stdout.write(
+    [
+      '',
+      `run ${run.runId}: ${run.status} (action ${run.action} → group ${run.group ?? '-'}, ${fmtMs(run.createdAt, run.finishedAt) || '?'} ms)`,
+      line(head),
+      ...rows.map(line),
+      ...errors.map((s) => `stage ${s.name}: ${JSON.stringify(s.error)}`),
+      `result: ${JSON.stringify(run.result ?? null, null, 2)}`,
+      '',
+    ].join('\n') + '\n',
+  );
+}
+
 async function demo(base) {
-  log('demo', `POST ${base}/api/runs {"action":"analyze",…}`);
+  const body = {
+    action: 'analyze',
+    input: { text: 'Heady demo: summarise the nine-stage pipeline' },
+  };
+  log('demo', `POST ${base}/api/runs ${JSON.stringify(body)}`);
   const res = await fetch(`${base}/api/runs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${Date.now()}` },
-    body: JSON.stringify({
-      action: 'analyze',
-      input: { text: 'Heady demo: summarise the nine-stage pipeline' },
-    }),
+    body: JSON.stringify(body),
   });
-  const accepted = await res.json();
+  const text = await res.text();
   if (res.status !== 202)
-    throw new Error(`demo run refused: ${res.status} ${JSON.stringify(accepted)}`);
-  log(
-    'demo',
-    `${res.status} runId ${accepted.runId} (trace ${res.headers.get('traceparent')?.split('-')[1]})`,
-  );
+    throw new Error(`the gateway answered ${res.status}: ${text.slice(0, 500)}`);
+  const { runId } = JSON.parse(text);
+  log('demo', `202 accepted: run ${runId}; polling GET /api/runs/${runId}`);
+  const url = `${base}/api/runs/${encodeURIComponent(runId)}`;
   const deadline = Date.now() + 60_000;
-  let run;
+  let last;
   while (Date.now() < deadline) {
-    run = await (await fetch(`${base}${accepted.links.self}`)).json();
-    if (['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'].includes(run.status)) break;
-    await new Promise((r) => setTimeout(r, 200));
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (r.ok) last = await r.json();
+    } catch {
+      // transient; try again
+    }
+    if (last && TERMINAL.includes(last.status)) return printRun(last);
+    await sleep(200);
   }
-  const rows = run.stages.map((s) => [
-    String(s.num),
-    s.name,
-    s.status,
-    String(s.attempts),
-    s.finishedAt ? String(new Date(s.finishedAt) - new Date(s.startedAt)) : '',
-  ]);
-  const head = ['#', 'stage', 'status', 'attempts', 'ms'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r) => r.map((c, i) => c.padEnd(w[i])).join('  ');
-  process.stdout.write(
-    `\nrun ${run.runId}: ${run.status} (action ${run.action} → group ${run.group})\n${line(head)}\n${rows.map(line).join('\n')}\nresult: ${JSON.stringify(run.result, null, 2)}\n\n`,
+  if (last) printRun(last);
+  throw new Error(
+    `run ${runId} did not finish within 60 s (last status ${last?.status ?? 'unknown'})`,
   );
 }
 
 async function main() {
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  await checkPorts(); // fail fast, before a long install or build
   await installIfNeeded();
   await build();
   await ensureInfrastructure({ log: (m) => log('infra', m) });
   log('setup', 'migrating the database (heady db migrate)');
-  await run(process.execPath, [join(ROOT, 'libs/cli/dist/main.js'), 'db', 'migrate']);
-  log('setup', 'development signing keys (heady keys dev; git-ignored)');
-  await run(process.execPath, [join(ROOT, 'libs/cli/dist/main.js'), 'keys', 'dev']);
+  await run(process.execPath, [CLI, 'db', 'migrate']);
+  log('setup', 'development signing keys (heady keys dev; kept under the git-ignored data dir)');
+  await run(process.execPath, [CLI, 'keys', 'dev']);
   mkdirSync(LOG_DIR, { recursive: true });
+  await checkPorts();
   for (const svc of SERVICES) {
-    if (!(await portFree(svc.port)))
-      throw new Error(
-        `port ${svc.port} (${svc.name}) is already in use; stop what holds it or set ${svc.name === 'gateway' ? 'HEADY_GATEWAY_PORT' : `HEADY_${svc.name.toUpperCase()}_OPS_PORT`}`,
-      );
-  }
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-  for (const svc of SERVICES) {
-    const { child } = startService(svc);
+    if (stopping) return;
+    const { child, file } = startService(svc);
+    log(svc.name, `started (pid ${child.pid}), log ${relative(ROOT, file)}`);
     await waitHttp(
       `http://127.0.0.1:${svc.port}/readyz`,
       60_000,
       () => child.exitCode === null && child.signalCode === null,
     );
-    log(svc.name, `ready (pid ${child.pid}, http://127.0.0.1:${svc.port}/readyz)`);
+    log(svc.name, `ready: http://127.0.0.1:${svc.port}/readyz`);
   }
+  started = true;
   const base = `http://127.0.0.1:${GATEWAY_PORT}`;
-  log('heady', `gateway: ${base}   logs: ${LOG_DIR}/<service>.log`);
-  await demo(base);
+  log('heady', `gateway: ${base}`);
+  try {
+    await demo(base);
+  } catch (e) {
+    log('demo', `failed: ${e.message} (the services keep running; see the logs)`);
+  }
   log(
     'heady',
-    `running: gateway ${base}, conductor ops :${SERVICES[0].port}, pipeline ops :${SERVICES[1].port}. Press Ctrl-C to stop.`,
+    `running: gateway ${base}, conductor ops :${SERVICES[0].port}, pipeline ops :${SERVICES[1].port}`,
   );
+  log('heady', `logs: ${LOG_DIR}/{conductor,pipeline,gateway}.log. Press Ctrl-C to stop.`);
 }
 
 main().catch(async (e) => {
+  if (stopping) return;
   log('heady', `failed: ${e.message}`);
   await stopAll(1);
 });
