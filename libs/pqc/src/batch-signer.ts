@@ -1,4 +1,5 @@
 import { compositeSign } from './composite.js';
+import { WorkerSigner } from './worker-signer.js';
 import { type InclusionProof, merkleTree } from './merkle.js';
 
 /** What a message carries to prove it was signed: the signed root, its signature and the message's path to it. */
@@ -6,6 +7,10 @@ export interface BatchSignature {
   root: Uint8Array;
   signature: Uint8Array;
   proof: InclusionProof;
+  /** base64 of root and signature, encoded once per batch (a signature is 3373 bytes) */
+  encoded: { root: string; signature: string };
+  /** False when the signature was published once for the batch (see `publish`) instead of travelling with each message. */
+  inline: boolean;
 }
 
 /** Options of {@link BatchSigner}. */
@@ -16,6 +21,15 @@ export interface BatchSignerOptions {
   maxDelayMs?: number;
   /** Context bound into every signature. */
   ctx?: Uint8Array;
+  /**
+   * Publishes a batch's signature once (e.g. to a KV bucket keyed by root), so messages
+   * carry only their proof. Resolves before any message of the batch is released.
+   */
+  publish?: (root: Uint8Array, signature: Uint8Array) => Promise<void>;
+  /** Batches up to this size carry the signature inline (default 1: a lone message). */
+  inlineMax?: number;
+  /** Sign in a worker thread, so the event loop keeps publishing while a root is signed (default: when the compiled worker is present). */
+  worker?: boolean;
 }
 
 interface Pending {
@@ -47,6 +61,19 @@ export class BatchSigner {
     this.maxBatch = opts.maxBatch ?? 256;
     this.maxDelayMs = opts.maxDelayMs ?? 2;
     this.ctx = opts.ctx;
+    this.publish = opts.publish;
+    this.inlineMax = opts.inlineMax ?? 1;
+    if (opts.worker ?? WorkerSigner.available())
+      this.worker = new WorkerSigner(secretKey, opts.ctx);
+  }
+
+  private readonly worker: WorkerSigner | undefined;
+  private readonly publish: BatchSignerOptions['publish'];
+  private readonly inlineMax: number;
+
+  /** Stops the signing worker, if any. */
+  async close(): Promise<void> {
+    await this.worker?.close();
   }
 
   private readonly ctx: Uint8Array | undefined;
@@ -78,12 +105,26 @@ export class BatchSigner {
     if (this.signing || !this.queue.length) return;
     this.signing = true;
     const batch = this.queue.splice(0, this.maxBatch);
+    void this.signBatch(batch);
+  }
+
+  private async signBatch(batch: Pending[]): Promise<void> {
     try {
       const { root, proofs } = merkleTree(batch.map((p) => p.digest));
-      const signature = compositeSign(this.secretKey, root, this.ctx);
+      const signature = this.worker
+        ? await this.worker.sign(root)
+        : compositeSign(this.secretKey, root, this.ctx);
       this.stats.batches += 1;
       this.stats.messages += batch.length;
-      batch.forEach((p, i) => p.resolve({ root, signature, proof: proofs[i] as InclusionProof }));
+      const encoded = {
+        root: Buffer.from(root).toString('base64'),
+        signature: Buffer.from(signature).toString('base64'),
+      };
+      const inline = !this.publish || batch.length <= this.inlineMax;
+      if (!inline) await this.publish?.(root, signature);
+      batch.forEach((p, i) =>
+        p.resolve({ root, signature, proof: proofs[i] as InclusionProof, encoded, inline }),
+      );
     } catch (e) {
       for (const p of batch) p.reject(e);
     } finally {

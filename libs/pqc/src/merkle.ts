@@ -1,17 +1,16 @@
-import { sha512 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 import { equalBytes } from '@noble/curves/utils.js';
-import { concatBytes } from '@noble/hashes/utils.js';
 
 // RFC 6962-style domain separation: a leaf can never be passed off as an inner node.
 const LEAF = Uint8Array.of(0);
 const NODE = Uint8Array.of(1);
 
 export function leafHash(data: Uint8Array): Uint8Array {
-  return sha512(concatBytes(LEAF, data));
+  return new Uint8Array(createHash('sha512').update(LEAF).update(data).digest());
 }
 
 function nodeHash(l: Uint8Array, r: Uint8Array): Uint8Array {
-  return sha512(concatBytes(NODE, l, r));
+  return new Uint8Array(createHash('sha512').update(NODE).update(l).update(r).digest());
 }
 
 /** A leaf's path to the root: its index, the leaf count, and the sibling hashes bottom-up. */

@@ -1,5 +1,5 @@
 import { BatchSigner, type BatchSignerOptions } from './batch-signer.js';
-import { type Certificate, b64 } from './certs.js';
+import { type Certificate } from './certs.js';
 import { type CompositeKeyPair } from './composite.js';
 import { type Classification, fieldsDigest, payloadDigest } from './fields.js';
 import { encodeProof } from './merkle.js';
@@ -31,10 +31,22 @@ export class MessageSigner {
 
   constructor(
     epoch: { key: CompositeKeyPair; cert: Certificate },
-    private readonly opts?: BatchSignerOptions,
+    private readonly opts?: Omit<BatchSignerOptions, 'publish'> & {
+      /** Publishes a batch signature once under (kid, root); messages then carry only their proof. */
+      publishSignature?: (kid: string, root: Uint8Array, signature: Uint8Array) => Promise<void>;
+    },
   ) {
     this.cert = epoch.cert;
-    this.batch = new BatchSigner(epoch.key.secretKey, opts);
+    this.batch = this.batchFor(epoch);
+  }
+
+  private batchFor(epoch: { key: CompositeKeyPair; cert: Certificate }): BatchSigner {
+    const { publishSignature, ...rest } = this.opts ?? {};
+    const kid = epoch.cert.kid;
+    return new BatchSigner(epoch.key.secretKey, {
+      ...rest,
+      ...(publishSignature ? { publish: (r, s) => publishSignature(kid, r, s) } : {}),
+    });
   }
 
   /** The certificate of the key signing now. */
@@ -57,7 +69,10 @@ export class MessageSigner {
     this.totals.batches += this.batch.stats.batches;
     this.totals.messages += this.batch.stats.messages;
     this.cert = epoch.cert;
-    this.batch = new BatchSigner(epoch.key.secretKey, this.opts);
+    const old = this.batch;
+    this.batch = this.batchFor(epoch);
+    // the old key's queue drains within milliseconds; then its worker (and key copy) goes
+    setTimeout(() => void old.close(), 10_000).unref();
   }
 
   /** The signature headers for one message (batched with whatever else is being signed now). */
@@ -80,9 +95,9 @@ export class MessageSigner {
       [SigHeader.Kid]: kid,
       [SigHeader.IssuedAt]: String(issuedAt),
       [SigHeader.Classification]: classification,
-      [SigHeader.Root]: b64(s.root),
-      [SigHeader.Signature]: b64(s.signature),
+      [SigHeader.Root]: s.encoded.root,
       [SigHeader.Proof]: encodeProof(s.proof),
+      ...(s.inline ? { [SigHeader.Signature]: s.encoded.signature } : {}),
     };
   }
 }

@@ -25,6 +25,8 @@ export interface KeyResolver {
   identity(service: string): Promise<Certificate | undefined>;
   /** True when a valid, root-signed revocation of `kid` exists. */
   revoked(kid: string): Promise<boolean>;
+  /** A batch signature published once under (kid, root), for messages that carry only their proof. */
+  signature?(kid: string, root: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 /** A message to verify, as received. */
@@ -86,8 +88,9 @@ export class MessageVerifier {
 
   async verify(m: VerifyInput): Promise<VerifyResult> {
     const kid = m.header(SigHeader.Kid);
-    const sig = m.header(SigHeader.Signature);
-    if (!kid || !sig) return reject(RejectReason.Unsigned, 'no signature headers');
+    const inlineSig = m.header(SigHeader.Signature);
+    if (!kid || (!inlineSig && !m.header(SigHeader.Root)))
+      return reject(RejectReason.Unsigned, 'no signature headers');
     const issuedAt = Number(m.header(SigHeader.IssuedAt));
     const classification = m.header(SigHeader.Classification) as Classification | undefined;
     const rootB64 = m.header(SigHeader.Root);
@@ -136,9 +139,16 @@ export class MessageVerifier {
     const root = unb64(rootB64);
     if (!verifyInclusion(digest, proof, root))
       return reject(RejectReason.BadSignature, 'the message is not covered by the signed root');
-    const cacheKey = `${kid}:${rootB64}:${sig.slice(0, 64)}:${sig.length}:${sig.slice(-64)}`;
+    // A root verified once under this kid is authentic; any message proven to be in it is too.
+    const cacheKey = `${kid}:${rootB64}`;
     if (!this.roots.has(cacheKey)) {
-      if (!compositeVerify(unb64(cert.publicKey), root, unb64(sig)))
+      const sig = inlineSig ? unb64(inlineSig) : await this.resolver.signature?.(kid, root);
+      if (!sig)
+        return reject(
+          RejectReason.Unsigned,
+          `no signature published for this batch root of key ${kid}`,
+        );
+      if (!compositeVerify(unb64(cert.publicKey), root, sig))
         return reject(RejectReason.BadSignature, 'composite signature does not verify');
       this.roots.set(cacheKey, true);
       if (this.roots.size > this.rootCacheSize)

@@ -31,12 +31,19 @@ export async function setupSecurity(
   const { keysDir, rotationMs, overlapMs, batchMax, batchDelayMs, maxSkewMs } = config.signing;
   const identity = loadIdentity(keysDir, config.service);
   const rootPublicKey = loadRootPublicKey(keysDir);
-  const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey);
+  const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey, {
+    signatureTtlMs: config.nats.streamMaxAgeDays * 86_400_000,
+  });
   await registry.putIdentity(identity.cert);
   const lifetime = rotationMs + overlapMs;
   const epoch = newEpoch(identity, config.instanceId, lifetime);
   await registry.putEpoch(epoch.cert);
-  const signer = new MessageSigner(epoch, { maxBatch: batchMax, maxDelayMs: batchDelayMs });
+  const signer = new MessageSigner(epoch, {
+    maxBatch: batchMax,
+    maxDelayMs: batchDelayMs,
+    // a batch's signature is stored once; its messages carry only their Merkle proof
+    publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
+  });
   const verifier = new MessageVerifier(registry, { rootPublicKey, maxSkewMs });
   logger.info({ kid: epoch.cert.kid, identity: identity.cert.kid }, 'signing with a new epoch key');
 
