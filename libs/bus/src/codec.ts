@@ -3,7 +3,11 @@ import { contentTypeFor, parseContentType, registry } from '@heady/contracts';
 import { DecodeError } from './errors.js';
 
 /** What can be sent: a protobuf-es message with its schema, or any JSON value. */
-export type Payload = { schema: DescMessage; message: Message } | { json: unknown };
+export type Payload =
+  | { schema: DescMessage; message: Message }
+  | { json: unknown }
+  /** Bytes already encoded, with their Content-Type (a stored message re-published as it was). */
+  | { raw: Uint8Array; contentType: string };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -15,6 +19,7 @@ const decoder = new TextDecoder();
 export function encode(p: Payload): { data: Uint8Array; contentType: string } {
   if ('schema' in p)
     return { data: toBinary(p.schema, p.message), contentType: contentTypeFor(p.schema) };
+  if ('raw' in p) return { data: p.raw, contentType: p.contentType };
   return { data: encoder.encode(JSON.stringify(p.json ?? null)), contentType: 'application/json' };
 }
 

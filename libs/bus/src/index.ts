@@ -37,3 +37,4 @@ export {
   isRetryableError,
 } from './errors.js';
 export { KvKeyRegistry } from './keys.js';
+export { replayMessage, type ReplayOptions, type ReplayResult } from './replay.js';

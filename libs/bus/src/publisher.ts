@@ -20,6 +20,8 @@ export interface PublishOptions {
   expectStream?: string;
   /** Bound into the signature (default INTERNAL). */
   classification?: Classification;
+  /** An operator re-publishing a stored message: `<stream>/<seq>/<original kid>`, signed. */
+  replayOf?: string;
 }
 
 /** Options of {@link BusPublisher.request}. */
@@ -55,6 +57,7 @@ export class BusPublisher {
     data: Uint8Array,
     extra: Record<string, string> = {},
     classification?: Classification,
+    replayOf?: string,
   ): Promise<MsgHdrs> {
     const sig = this.signer
       ? await this.signer.sign({
@@ -63,6 +66,7 @@ export class BusPublisher {
           contentType,
           payload: data,
           ...(classification ? { classification } : {}),
+          ...(replayOf ? { replayOf } : {}),
         })
       : {};
     return toHeaders(contentType, { ...extra, ...sig });
@@ -84,6 +88,7 @@ export class BusPublisher {
       data,
       opts.headers,
       opts.classification,
+      opts.replayOf,
     );
     try {
       return await this.connection.js.publish(subject, data, {

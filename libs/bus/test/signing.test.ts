@@ -28,6 +28,7 @@ import {
   connectBus,
   decode,
 } from '../src/index.js';
+import { replayMessage } from '../src/replay.js';
 import { busConfig, consumer, dlqMessages, eventually } from './harness.js';
 
 const handled: string[] = [];
@@ -222,6 +223,60 @@ describe('signed bus', () => {
       expect(handled).not.toContain(runId);
     },
   );
+
+  describe('operator replay', () => {
+    let opPub: BusPublisher;
+    beforeAll(async () => {
+      const opKey = compositeKeygen();
+      const operator = {
+        key: opKey,
+        cert: issueCertificate(
+          { kid: rootKid, secretKey: root.secretKey },
+          {
+            kind: 'operator',
+            service: 'ops-alice',
+            publicKey: opKey.publicKey,
+            subjects: ['>'],
+            notBefore: 0,
+            notAfter: Date.now() + 3_600_000,
+          },
+        ),
+      };
+      const opEpoch = newEpoch(operator, 'cli', 3_600_000);
+      await registry.putIdentity(operator.cert);
+      await registry.putEpoch(opEpoch.cert);
+      opPub = new BusPublisher(bus, undefined, new MessageSigner(opEpoch));
+    });
+
+    it('hands a stored message re-signed by an operator to the handler again', async () => {
+      const ack = await pub.publish('pipeline.stage.plan', cmd('replayed'), {
+        msgId: 'replayed:plan:0',
+      });
+      await eventually(() => handled.includes('replayed'));
+      const r = await replayMessage(bus.jsm, opPub, ack.stream, ack.seq);
+      expect(r.replayOf).toBe(`${ack.stream}/${ack.seq}/${epoch.cert.kid}`);
+      await eventually(() => handled.filter((x) => x === 'replayed').length === 2);
+    });
+
+    it('refuses a replay signed by a service key, and an operator key signing an original', async () => {
+      const ack = await pub.publish('pipeline.stage.plan', cmd('svc-replay'), {
+        msgId: 'svc-replay:plan:0',
+      });
+      await eventually(() => handled.includes('svc-replay'));
+      await replayMessage(bus.jsm, pub, ack.stream, ack.seq);
+      const r = await rejectionOf('svc-replay:plan:0~replay');
+      expect(r.reason).toMatch(/^rejected \(replay-not-authorised\)/);
+      expect(handled.filter((x) => x === 'svc-replay')).toHaveLength(1);
+
+      await opPub.publish('pipeline.stage.plan', cmd('op-original'), {
+        msgId: 'op-original:plan:0',
+      });
+      expect((await rejectionOf('op-original')).reason).toMatch(
+        /^rejected \(replay-not-authorised\)/,
+      );
+      expect(handled).not.toContain('op-original');
+    });
+  });
 
   it('refuses messages of a revoked key', async () => {
     await registry.putRevocation(

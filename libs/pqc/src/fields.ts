@@ -21,6 +21,11 @@ export interface SignedFields {
   contentType: string;
   /** SHA-512 of the payload bytes. */
   payloadDigest: Uint8Array;
+  /**
+   * Set on a message an operator re-published: `<stream>/<seq>/<original signer kid>`.
+   * Signed, so a replay cannot pass for an original nor point at another message.
+   */
+  replayOf?: string;
 }
 
 const DOMAIN = utf8ToBytes('heady.v1.signed-fields');
@@ -46,6 +51,7 @@ export function fieldsDigest(f: SignedFields): Uint8Array {
     utf8ToBytes(f.classification),
     utf8ToBytes(f.contentType),
     f.payloadDigest,
+    utf8ToBytes(f.replayOf ?? ''),
   ].map(lp);
   const total = parts.reduce((n, p) => n + p.length, 0);
   const buf = new Uint8Array(total);
@@ -60,4 +66,25 @@ export function fieldsDigest(f: SignedFields): Uint8Array {
 /** SHA-512 of a payload. */
 export function payloadDigest(payload: Uint8Array): Uint8Array {
   return sha512(payload);
+}
+
+/** Where a replayed message came from: the stream, its sequence there and who signed it. */
+export interface ReplayReference {
+  stream: string;
+  seq: number;
+  kid: string;
+}
+
+const REPLAY_RE = /^([A-Za-z0-9_-]{1,64})\/([1-9][0-9]{0,15})\/([0-9a-f]{32})$/;
+
+export function formatReplayOf(r: ReplayReference): string {
+  const s = `${r.stream}/${r.seq}/${r.kid}`;
+  if (!REPLAY_RE.test(s)) throw new Error(`not a valid replay reference: ${s}`);
+  return s;
+}
+
+/** The reference in a `Heady-Replay-Of` header, or undefined when it is malformed. */
+export function parseReplayOf(s: string): ReplayReference | undefined {
+  const m = REPLAY_RE.exec(s);
+  return m ? { stream: m[1]!, seq: Number(m[2]), kid: m[3]! } : undefined;
 }

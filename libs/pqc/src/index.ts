@@ -16,8 +16,11 @@ export {
 export {
   CLASSIFICATIONS,
   fieldsDigest,
+  formatReplayOf,
+  parseReplayOf,
   payloadDigest,
   type Classification,
+  type ReplayReference,
   type SignedFields,
 } from './fields.js';
 export {

@@ -12,6 +12,8 @@ export const SigHeader = {
   Root: 'Heady-Sig-Root',
   Signature: 'Heady-Sig',
   Proof: 'Heady-Sig-Proof',
+  /** `<stream>/<seq>/<original kid>` on a message re-published by an operator (signed). */
+  ReplayOf: 'Heady-Replay-Of',
 } as const;
 
 /** What to sign about one message. */
@@ -21,6 +23,8 @@ export interface SignInput {
   contentType: string;
   payload: Uint8Array;
   classification?: Classification;
+  /** Set when an operator re-publishes a stored message (see {@link formatReplayOf}). */
+  replayOf?: string;
 }
 
 /** Signs messages with the current epoch key; swapping the key (rotation) is one call. */
@@ -89,6 +93,7 @@ export class MessageSigner {
       classification,
       contentType: m.contentType,
       payloadDigest: payloadDigest(m.payload),
+      ...(m.replayOf ? { replayOf: m.replayOf } : {}),
     });
     const s = await batch.sign(digest);
     return {
@@ -98,6 +103,7 @@ export class MessageSigner {
       [SigHeader.Root]: s.encoded.root,
       [SigHeader.Proof]: encodeProof(s.proof),
       ...(s.inline ? { [SigHeader.Signature]: s.encoded.signature } : {}),
+      ...(m.replayOf ? { [SigHeader.ReplayOf]: m.replayOf } : {}),
     };
   }
 }

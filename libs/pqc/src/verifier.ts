@@ -1,6 +1,13 @@
 import { type Certificate, subjectPermitted, unb64, verifyCertificate } from './certs.js';
 import { compositeVerify } from './composite.js';
-import { CLASSIFICATIONS, type Classification, fieldsDigest, payloadDigest } from './fields.js';
+import {
+  CLASSIFICATIONS,
+  type Classification,
+  type ReplayReference,
+  fieldsDigest,
+  parseReplayOf,
+  payloadDigest,
+} from './fields.js';
 import { decodeProof, verifyInclusion } from './merkle.js';
 import { SigHeader } from './signer.js';
 
@@ -16,6 +23,8 @@ export const RejectReason = {
   BadSignature: 'bad-signature',
   Stale: 'stale',
   Duplicate: 'duplicate',
+  /** A replay not signed by an operator key, or an operator key signing anything but a replay. */
+  ReplayNotAuthorised: 'replay-not-authorised',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
@@ -41,7 +50,15 @@ export interface VerifyInput {
 }
 
 export type VerifyResult =
-  | { ok: true; kid: string; service: string; classification: Classification; issuedAt: number }
+  | {
+      ok: true;
+      kid: string;
+      service: string;
+      classification: Classification;
+      issuedAt: number;
+      /** Set when an operator re-published the message. */
+      replayOf?: ReplayReference;
+    }
   | { ok: false; reason: RejectReason; detail: string };
 
 /** Options of {@link MessageVerifier}. */
@@ -95,6 +112,10 @@ export class MessageVerifier {
     const classification = m.header(SigHeader.Classification) as Classification | undefined;
     const rootB64 = m.header(SigHeader.Root);
     const proof = decodeProof(m.header(SigHeader.Proof) ?? '');
+    const replayHeader = m.header(SigHeader.ReplayOf);
+    const replayOf = replayHeader === undefined ? undefined : parseReplayOf(replayHeader);
+    if (replayHeader !== undefined && !replayOf)
+      return reject(RejectReason.Malformed, 'the replay reference is malformed');
     if (
       !Number.isSafeInteger(issuedAt) ||
       !classification ||
@@ -108,6 +129,17 @@ export class MessageVerifier {
     const chain = await this.chain(kid);
     if ('reason' in chain) return chain;
     const { cert, identity } = chain;
+    // only operators replay, and operator keys sign nothing but replays
+    if (replayOf && identity.kind !== 'operator')
+      return reject(
+        RejectReason.ReplayNotAuthorised,
+        `${cert.service} is not an operator and may not replay messages`,
+      );
+    if (!replayOf && identity.kind === 'operator')
+      return reject(
+        RejectReason.ReplayNotAuthorised,
+        `operator key ${kid} of ${cert.service} may only sign replays`,
+      );
     if (issuedAt < cert.notBefore || issuedAt > cert.notAfter)
       return reject(
         RejectReason.ExpiredKey,
@@ -135,6 +167,7 @@ export class MessageVerifier {
       classification,
       contentType: m.contentType,
       payloadDigest: payloadDigest(m.payload),
+      ...(replayHeader ? { replayOf: replayHeader } : {}),
     });
     const root = unb64(rootB64);
     if (!verifyInclusion(digest, proof, root))
@@ -154,7 +187,14 @@ export class MessageVerifier {
       if (this.roots.size > this.rootCacheSize)
         this.roots.delete(this.roots.keys().next().value as string);
     }
-    return { ok: true, kid, service: cert.service, classification, issuedAt };
+    return {
+      ok: true,
+      kid,
+      service: cert.service,
+      classification,
+      issuedAt,
+      ...(replayOf ? { replayOf } : {}),
+    };
   }
 
   /** The epoch certificate of `kid` and its identity, both verified up to the root (cached briefly). */
@@ -177,7 +217,7 @@ export class MessageVerifier {
     const identity = await this.resolver.identity(cert.service);
     if (
       !identity ||
-      identity.kind !== 'identity' ||
+      (identity.kind !== 'identity' && identity.kind !== 'operator') ||
       !verifyCertificate(identity, this.opts.rootPublicKey)
     ) {
       return {
