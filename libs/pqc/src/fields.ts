@@ -85,6 +85,6 @@ export function formatReplayOf(r: ReplayReference): string {
 
 /** The reference in a `Heady-Replay-Of` header, or undefined when it is malformed. */
 export function parseReplayOf(s: string): ReplayReference | undefined {
-  const m = REPLAY_RE.exec(s);
-  return m ? { stream: m[1]!, seq: Number(m[2]), kid: m[3]! } : undefined;
+  const [, stream, seq, kid] = REPLAY_RE.exec(s) ?? [];
+  return stream && seq && kid ? { stream, seq: Number(seq), kid } : undefined;
 }
