@@ -267,6 +267,34 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     await nc.close();
   });
 
+  it('seals every stage command of a RESTRICTED run on the wire and still completes it', async () => {
+    const secret = `restricted-${Date.now()}`;
+    const res = await postRun(base, {
+      action: 'analyze',
+      input: { text: secret },
+      options: { classification: 'RESTRICTED' },
+    });
+    const runId = res.body.runId as string;
+    await waitTerminal(base, [runId]);
+    expect((await getRun(base, runId)).status).toBe('SUCCEEDED');
+
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    const last = (await jsm.streams.info('PIPELINE')).state.last_seq;
+    const commands = [];
+    for (let seq = last; seq > 0 && commands.length < 9; seq--) {
+      const m = await jsm.streams.getMessage('PIPELINE', { seq }).catch(() => null);
+      if (m?.header.get('Nats-Msg-Id').startsWith(`${runId}:`)) commands.push(m);
+    }
+    await nc.close();
+    expect(commands).toHaveLength(9);
+    for (const m of commands) {
+      expect(m.header.get('Heady-Class')).toBe('RESTRICTED');
+      expect(new TextDecoder().decode(m.data.subarray(0, 4))).toBe('HSE1');
+      expect(Buffer.from(m.data).includes(Buffer.from(runId))).toBe(false);
+    }
+  });
+
   it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {
     const n = 150;
     const posted = await Promise.all(

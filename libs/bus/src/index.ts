@@ -37,4 +37,5 @@ export {
   isRetryableError,
 } from './errors.js';
 export { KvKeyRegistry } from './keys.js';
+export { PayloadSealing, type PayloadSealingOptions } from './sealing.js';
 export { replayMessage, type ReplayOptions, type ReplayResult } from './replay.js';

@@ -1,4 +1,11 @@
-import { type Certificate, type KeyResolver, type Revocation, verifyRevocation } from '@heady/pqc';
+import {
+  type Certificate,
+  type KeyResolver,
+  type Revocation,
+  unb64,
+  verifyCertificate,
+  verifyRevocation,
+} from '@heady/pqc';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type NatsConnection } from '@nats-io/transport-node';
 
@@ -14,6 +21,7 @@ export class KvKeyRegistry implements KeyResolver {
   private readonly epochs = new Map<string, Certificate>();
   private readonly identities = new Map<string, { cert: Certificate | undefined; until: number }>();
   private readonly revocations = new Map<string, { revoked: boolean; until: number }>();
+  private readonly kems = new Map<string, Certificate>();
 
   private constructor(
     private readonly kv: KV,
@@ -100,6 +108,46 @@ export class KvKeyRegistry implements KeyResolver {
 
   async putEpoch(cert: Certificate): Promise<void> {
     await this.kv.put(`epoch.${cert.kid}`, JSON.stringify(cert));
+  }
+
+  /** Publishes a service's epoch KEM key certificate as `kem.<service>.<epoch>`. */
+  async putKem(cert: Certificate): Promise<void> {
+    await this.kv.put(`kem.${cert.service}.${cert.instance}`, JSON.stringify(cert));
+  }
+
+  /**
+   * The KEM public key of `service` for `epoch`, only if its certificate is signed by the
+   * service's root-certified identity and valid at `now`.
+   */
+  async kem(
+    service: string,
+    epoch: number,
+    now = Date.now(),
+  ): Promise<{ keyRef: string; publicKey: Uint8Array } | undefined> {
+    if (!/^[a-z0-9-]+$/.test(service) || !Number.isSafeInteger(epoch) || epoch < 0)
+      return undefined;
+    const key = `kem.${service}.${epoch}`;
+    let hit = this.kems.get(key);
+    if (!hit) {
+      const cert = await this.getJson<Certificate>(key);
+      const identity = await this.identity(service);
+      if (
+        !cert ||
+        !identity ||
+        cert.kind !== 'kem' ||
+        cert.service !== service ||
+        cert.instance !== String(epoch) ||
+        identity.kind !== 'identity' ||
+        !verifyCertificate(identity, this.rootPublicKey) ||
+        !verifyCertificate(cert, unb64(identity.publicKey))
+      )
+        return undefined;
+      hit = cert;
+      this.kems.set(key, cert);
+    }
+    if (now < hit.notBefore || now > hit.notAfter) return undefined;
+    if (await this.revoked(hit.kid)) return undefined;
+    return { keyRef: `${service}.${epoch}`, publicKey: unb64(hit.publicKey) };
   }
 
   async putRevocation(r: Revocation): Promise<void> {

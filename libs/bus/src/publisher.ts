@@ -7,6 +7,7 @@ import { ErrorCode } from '@heady/contracts';
 import { type Logger } from '@heady/telemetry';
 import { type Payload, decode, encode } from './codec.js';
 import { type BusConnection } from './connection.js';
+import { type PayloadSealing } from './sealing.js';
 import { PublishError, RemoteError } from './errors.js';
 import { Header } from './ids.js';
 import { injectTrace } from './trace-headers.js';
@@ -48,6 +49,8 @@ export class BusPublisher {
     private readonly log?: Logger,
     /** Signs every message when set (composite ML-DSA-65 + Ed25519, batched). */
     readonly signer?: MessageSigner,
+    /** Seals RESTRICTED payloads to their recipient's epoch KEM key (required to publish them). */
+    readonly sealing?: PayloadSealing,
   ) {}
 
   private async signed(
@@ -80,7 +83,15 @@ export class BusPublisher {
   async publish(subject: string, payload: Payload, opts: PublishOptions): Promise<PubAck> {
     if (!opts.msgId)
       throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
-    const { data, contentType } = encode(payload);
+    const encoded = encode(payload);
+    const contentType = encoded.contentType;
+    let data = encoded.data;
+    if (opts.classification === 'RESTRICTED' && !opts.replayOf) {
+      // encrypt, then sign: the signature covers the sealed bytes
+      if (!this.sealing)
+        throw new PublishError(subject, `RESTRICTED payloads on ${subject} must be sealed`);
+      data = await this.sealing.seal(subject, opts.msgId, data);
+    }
     const h = await this.signed(
       subject,
       opts.msgId,

@@ -11,7 +11,14 @@ import {
   newEpoch,
   revoke,
   SigHeader,
+  KemKeyStore,
+  kemKeygen,
+  sealPayload,
+  sealedKeyRef,
 } from '@heady/pqc';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startNatsServer, type TestNatsServer } from '@heady/testing';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
@@ -25,6 +32,7 @@ import {
   Header,
   JetStreamServer,
   KvKeyRegistry,
+  PayloadSealing,
   connectBus,
   decode,
 } from '../src/index.js';
@@ -32,6 +40,7 @@ import { replayMessage } from '../src/replay.js';
 import { busConfig, consumer, dlqMessages, eventually } from './harness.js';
 
 const handled: string[] = [];
+const HOUR = 3_600_000;
 
 @Controller()
 class Handlers {
@@ -58,6 +67,8 @@ describe('signed bus', () => {
   const rootKid = keyId(root.publicKey);
   let identity: { cert: Certificate; key: ReturnType<typeof compositeKeygen> };
   let epoch: ReturnType<typeof newEpoch>;
+  let kemStore: KemKeyStore;
+  let sealing: PayloadSealing;
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -81,7 +92,13 @@ describe('signed bus', () => {
     epoch = newEpoch(identity, 'pipeline-1', 3_600_000);
     await registry.putIdentity(identity.cert);
     await registry.putEpoch(epoch.cert);
-    pub = new BusPublisher(bus, undefined, new MessageSigner(epoch));
+    kemStore = new KemKeyStore(mkdtempSync(join(tmpdir(), 'heady-kem-')), 'pipeline', {
+      rotationMs: HOUR,
+      retentionMs: HOUR,
+    });
+    await registry.putKem(kemStore.certify(identity, kemStore.epochAt(Date.now()), 60_000));
+    sealing = new PayloadSealing(registry, { rotationMs: HOUR, store: kemStore });
+    pub = new BusPublisher(bus, undefined, new MessageSigner(epoch), sealing);
     const verifier = new MessageVerifier(registry, { rootPublicKey: root.publicKey });
     const server = new JetStreamServer({
       config: busConfig(nats.url),
@@ -91,6 +108,7 @@ describe('signed bus', () => {
       ],
       verifier,
       publisher: pub,
+      sealing,
     });
     app = await CoreFactory.createMicroservice(M, { strategy: server, logger: false });
     app.useGlobalFilters(new BusExceptionFilter());
@@ -223,6 +241,72 @@ describe('signed bus', () => {
       expect(handled).not.toContain(runId);
     },
   );
+
+  describe('RESTRICTED payloads', () => {
+    it('are sealed on the wire and opened for the handler', async () => {
+      const ack = await pub.publish('pipeline.stage.plan', cmd('sealed-run'), {
+        msgId: 'sealed-run:plan:0',
+        classification: 'RESTRICTED',
+      });
+      await eventually(() => handled.includes('sealed-run'));
+      const stored = await bus.jsm.streams.getMessage(ack.stream, { seq: ack.seq });
+      expect(sealedKeyRef(stored!.data)).toBe(`pipeline.${kemStore.epochAt(Date.now())}`);
+      expect(Buffer.from(stored!.data).includes(Buffer.from('sealed-run'))).toBe(false);
+    });
+
+    /** Signs `data` as RESTRICTED with the service key and publishes it as is (no sealing by the publisher). */
+    async function publishRestrictedRaw(runId: string, data: Uint8Array): Promise<void> {
+      const contentType = 'application/protobuf; proto=heady.v1.StageCommand';
+      const msgId = `${runId}:plan:0`;
+      const sig = await new MessageSigner(epoch).sign({
+        subject: 'pipeline.stage.plan',
+        msgId,
+        contentType,
+        payload: data,
+        classification: 'RESTRICTED',
+      });
+      const h = headers();
+      for (const [k, v] of Object.entries({ ...sig, [Header.ContentType]: contentType }))
+        h.set(k, v);
+      await bus.js.publish('pipeline.stage.plan', data, { msgID: msgId, headers: h });
+    }
+    const plainCmd = async (runId: string) =>
+      (await import('@bufbuild/protobuf')).toBinary(
+        StageCommandSchema,
+        create(StageCommandSchema, { runId, stage: 'plan' }),
+      );
+
+    it('refuses a RESTRICTED message whose payload is not sealed', async () => {
+      await publishRestrictedRaw('plain-restricted', await plainCmd('plain-restricted'));
+      const r = await rejectionOf('plain-restricted');
+      expect(r.reason).toMatch(/^rejected \(not-sealed\)/);
+      expect(r.audit).toMatchObject({ action: 'MESSAGE_REJECTED', status: 'not-sealed' });
+      expect(handled).not.toContain('plain-restricted');
+    });
+
+    it('refuses a payload sealed to an epoch whose secret is gone', async () => {
+      const gone = kemKeygen(); // an old epoch's key pair whose secret was deleted
+      const envelope = sealPayload(
+        await plainCmd('old-epoch'),
+        { keyRef: 'pipeline.1', publicKey: gone.publicKey },
+        'pipeline.stage.plan',
+        'old-epoch:plan:0',
+      );
+      await publishRestrictedRaw('old-epoch', envelope);
+      expect((await rejectionOf('old-epoch')).reason).toMatch(/^rejected \(undecryptable\)/);
+      expect(handled).not.toContain('old-epoch');
+    });
+
+    it('cannot be published without sealing', async () => {
+      const bare = new BusPublisher(bus, undefined, new MessageSigner(epoch));
+      await expect(
+        bare.publish('pipeline.stage.plan', cmd('nosealer'), {
+          msgId: 'nosealer:plan:0',
+          classification: 'RESTRICTED',
+        }),
+      ).rejects.toThrow(/must be sealed/);
+    });
+  });
 
   describe('operator replay', () => {
     let opPub: BusPublisher;

@@ -65,6 +65,8 @@ export interface CommonConfig {
     batchMax: number;
     batchDelayMs: number;
     maxSkewMs: number;
+    /** How long an ended epoch's KEM secret is kept before it is deleted. */
+    kemRetentionMs: number;
   };
 }
 
@@ -104,6 +106,7 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
       batchMax: e.HEADY_SIGN_BATCH_MAX,
       batchDelayMs: e.HEADY_SIGN_BATCH_MS,
       maxSkewMs: e.HEADY_SIGNATURE_MAX_SKEW_MS,
+      kemRetentionMs: e.HEADY_KEM_RETENTION_MS ?? e.HEADY_STREAM_MAX_AGE_DAYS * 86_400_000,
     },
   };
 }

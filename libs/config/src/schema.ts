@@ -73,6 +73,8 @@ export const commonEnv = z.object({
   HEADY_SIGN_BATCH_MAX: z.coerce.number().int().min(1).max(4096).default(256),
   HEADY_SIGN_BATCH_MS: z.coerce.number().min(0).max(1000).default(2),
   HEADY_SIGNATURE_MAX_SKEW_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** How long an ended epoch's KEM secret is kept (default: the streams' max age). */
+  HEADY_KEM_RETENTION_MS: z.coerce.number().int().min(0).optional(),
 });
 
 export const gatewayEnv = commonEnv.extend({

@@ -4,8 +4,12 @@ import { compositeSign, compositeVerify, keyId } from './composite.js';
 /** A key's certificate: who holds it, what it may publish, for how long, and who vouches for it. */
 export interface Certificate {
   v: 1;
-  /** identity: a service, signed by the root; epoch: one running instance, signed by its identity; operator: replays, signed by the root. */
-  kind: 'identity' | 'epoch' | 'operator';
+  /**
+   * identity: a service, signed by the root; epoch: one running instance's signing key,
+   * signed by its identity; operator: replays, signed by the root; kem: a service's epoch
+   * KEM key (ML-KEM-768 + X25519) for sealing RESTRICTED payloads, signed by its identity.
+   */
+  kind: 'identity' | 'epoch' | 'operator' | 'kem';
   kid: string;
   service: string;
   instance: string;
@@ -144,3 +148,20 @@ export const DEFAULT_SUBJECTS: Record<string, string[]> = {
   pipeline: ['pipeline.>', 'runs.>', 'work.>', 'audit.>'],
   operator: ['>'],
 };
+
+/** Which service a RESTRICTED payload on a subject is sealed to (the service consuming it). */
+export const DEFAULT_RECIPIENTS: Record<string, string> = {
+  'pipeline.>': 'pipeline',
+  'work.>': 'pipeline',
+  'conductor.>': 'conductor',
+};
+
+/** The recipient service of `subject` under `recipients` (first matching pattern). */
+export function recipientOf(
+  subject: string,
+  recipients: Record<string, string> = DEFAULT_RECIPIENTS,
+): string | undefined {
+  for (const [pattern, service] of Object.entries(recipients))
+    if (subjectPermitted([pattern], subject)) return service;
+  return undefined;
+}

@@ -33,8 +33,10 @@ export {
 } from './merkle.js';
 export { BatchSigner, type BatchSignature, type BatchSignerOptions } from './batch-signer.js';
 export {
+  DEFAULT_RECIPIENTS,
   DEFAULT_SUBJECTS,
   b64,
+  recipientOf,
   issueCertificate,
   revoke,
   subjectPermitted,
@@ -64,3 +66,12 @@ export {
   type IdentityFile,
   type RootKeyFile,
 } from './keystore.js';
+export {
+  SEALED_ALGORITHM,
+  SealedError,
+  kemKeygen,
+  openPayload,
+  sealPayload,
+  sealedKeyRef,
+} from './sealed.js';
+export { KemKeyStore, type KemKeyStoreOptions } from './kem-store.js';

@@ -25,6 +25,10 @@ export const RejectReason = {
   Duplicate: 'duplicate',
   /** A replay not signed by an operator key, or an operator key signing anything but a replay. */
   ReplayNotAuthorised: 'replay-not-authorised',
+  /** A RESTRICTED message whose payload is not sealed. */
+  NotSealed: 'not-sealed',
+  /** A sealed payload that does not open here (tampered, misdirected, or its epoch secret deleted). */
+  Undecryptable: 'undecryptable',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 

@@ -59,7 +59,7 @@ export async function bootstrapService<C extends CommonConfig>(
   const security = config.signing.enabled ? await setupSecurity(config, bus, logger) : undefined;
   if (!security)
     logger.warn('bus signing is OFF (HEADY_SIGNING=off): messages are neither signed nor verified');
-  const publisher = new BusPublisher(bus, logger, security?.signer);
+  const publisher = new BusPublisher(bus, logger, security?.signer, security?.sealing);
   const adapter = new FastifyAdapter({
     bodyLimit: opts.http.bodyLimit ?? 1_048_576,
     trustProxy: false,
@@ -83,7 +83,7 @@ export async function bootstrapService<C extends CommonConfig>(
     logger,
     concurrency: config.nats.consumerConcurrency,
     publisher,
-    ...(security ? { verifier: security.verifier } : {}),
+    ...(security ? { verifier: security.verifier, sealing: security.sealing } : {}),
   });
   // deferInitialization: register the filter before the microservice wires its handlers.
   const microservice = app.connectMicroservice({ strategy: server }, { deferInitialization: true });

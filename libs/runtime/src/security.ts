@@ -1,6 +1,7 @@
-import { type BusConnection, KvKeyRegistry } from '@heady/bus';
+import { type BusConnection, KvKeyRegistry, PayloadSealing } from '@heady/bus';
 import { type CommonConfig } from '@heady/config';
 import {
+  KemKeyStore,
   MessageSigner,
   MessageVerifier,
   loadIdentity,
@@ -9,11 +10,13 @@ import {
 } from '@heady/pqc';
 import { type Logger } from '@heady/telemetry';
 
-/** The process's signer and verifier, and how to stop its key rotation. */
+/** The process's signer and verifier, its RESTRICTED-payload sealing, and how to stop its key rotation. */
 export interface Security {
   signer: MessageSigner;
   verifier: MessageVerifier;
   registry: KvKeyRegistry;
+  sealing: PayloadSealing;
+  kem: KemKeyStore;
   stop(): void;
 }
 
@@ -22,13 +25,19 @@ export interface Security {
  * instance's epoch key (certified by the identity), publishes both certificates to
  * `heady-keys`, and rotates the epoch key every `rotationMs`. Each epoch certificate is
  * valid for rotation + overlap, so messages signed just before a rotation still verify.
+ *
+ * It also keeps the service's epoch KEM keys (`<keysDir>/kem/<service>/`): the current
+ * and the next epoch's public keys are certified and published, so senders can seal
+ * RESTRICTED payloads to this service, and secrets older than rotation + retention are
+ * deleted (forward secrecy).
  */
 export async function setupSecurity(
   config: CommonConfig,
   bus: BusConnection,
   logger: Logger,
 ): Promise<Security> {
-  const { keysDir, rotationMs, overlapMs, batchMax, batchDelayMs, maxSkewMs } = config.signing;
+  const { keysDir, rotationMs, overlapMs, batchMax, batchDelayMs, maxSkewMs, kemRetentionMs } =
+    config.signing;
   const identity = loadIdentity(keysDir, config.service);
   const rootPublicKey = loadRootPublicKey(keysDir);
   const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey, {
@@ -47,6 +56,19 @@ export async function setupSecurity(
   const verifier = new MessageVerifier(registry, { rootPublicKey, maxSkewMs });
   logger.info({ kid: epoch.cert.kid, identity: identity.cert.kid }, 'signing with a new epoch key');
 
+  const kem = new KemKeyStore(keysDir, config.service, {
+    rotationMs,
+    retentionMs: kemRetentionMs,
+  });
+  const refreshKem = async (): Promise<void> => {
+    const now = kem.epochAt(Date.now());
+    for (const e of [now, now + 1]) await registry.putKem(kem.certify(identity, e, overlapMs));
+    const gone = kem.purge();
+    if (gone.length) logger.info({ keys: gone }, 'deleted expired epoch KEM secrets');
+  };
+  await refreshKem();
+  const sealing = new PayloadSealing(registry, { rotationMs, store: kem });
+
   const timer = setInterval(() => {
     const next = newEpoch(identity, config.instanceId, lifetime);
     // publish the certificate before signing with the key, so no verifier meets an unknown kid
@@ -57,7 +79,8 @@ export async function setupSecurity(
       },
       (err: unknown) => logger.error({ err }, 'epoch key rotation failed; keeping the current key'),
     );
+    refreshKem().catch((err: unknown) => logger.error({ err }, 'epoch KEM key refresh failed'));
   }, rotationMs);
   timer.unref();
-  return { signer, verifier, registry, stop: () => clearInterval(timer) };
+  return { signer, verifier, registry, sealing, kem, stop: () => clearInterval(timer) };
 }

@@ -24,6 +24,7 @@ import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { AuditEventSchema } from '@heady/contracts';
 import { type MessageVerifier, RejectReason, type VerifyResult } from '@heady/pqc';
 import { type BusPublisher } from '../publisher.js';
+import { type PayloadSealing } from '../sealing.js';
 
 const messages = counter('heady_bus_messages_total', 'JetStream messages handled, by outcome', [
   'stream',
@@ -55,6 +56,8 @@ export interface JetStreamServerOptions {
   verifier?: MessageVerifier;
   /** Publishes `audit.security.rejected` events (signed when it has a signer). */
   publisher?: BusPublisher;
+  /** Opens RESTRICTED payloads sealed to this service (a RESTRICTED message that does not open is refused). */
+  sealing?: PayloadSealing;
 }
 
 /**
@@ -238,11 +241,26 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const started = performance.now();
     await context.with(trace.setSpan(parent, span), async () => {
       try {
+        let payload = m.data;
         if (this.opts.verifier) {
           const v = await this.verifyDelivery(m, ctx.msgId);
           if (!v.ok) {
             await this.refuse(ctx, v, m.subject);
             return;
+          }
+          if (v.classification === 'RESTRICTED') {
+            const opened = this.opts.sealing
+              ? this.opts.sealing.open(m.subject, ctx.msgId ?? '', m.data)
+              : ({
+                  ok: false,
+                  reason: RejectReason.Undecryptable,
+                  detail: 'this process cannot open RESTRICTED payloads',
+                } as const);
+            if (!opened.ok) {
+              await this.refuse(ctx, opened, m.subject);
+              return;
+            }
+            payload = opened.data;
           }
         }
         const handler = this.findHandler(m.subject);
@@ -252,7 +270,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         }
         let data: unknown;
         try {
-          data = decode(m.headers?.get(Header.ContentType), m.data);
+          data = decode(m.headers?.get(Header.ContentType), payload);
         } catch (e) {
           await ctx.deadLetter((e as Error).message);
           return;

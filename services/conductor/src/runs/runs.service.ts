@@ -140,7 +140,9 @@ export class RunsService {
       await this.bus.publish(
         stageSubject('channel-entry'),
         { schema: StageCommandSchema, message: cmd },
-        { msgId: stageMsgId(run.id, 'channel-entry', 0) },
+        // the run's classification is signed into the command; RESTRICTED ones are sealed
+        // to the pipeline's epoch KEM key
+        { msgId: stageMsgId(run.id, 'channel-entry', 0), classification: run.classification },
       );
     } catch (err) {
       this.log.error({ err, run_id: run.id }, 'could not publish channel-entry command');

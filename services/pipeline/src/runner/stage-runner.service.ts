@@ -138,7 +138,7 @@ export class StageRunner {
       this.bus.publish(
         stageSubject(next),
         { schema: StageCommandSchema, message: nextCmd },
-        { msgId: stageMsgId(run.id, next, cmd.iteration) },
+        { msgId: stageMsgId(run.id, next, cmd.iteration), classification: run.classification },
       ),
     ]);
   }
