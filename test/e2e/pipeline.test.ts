@@ -1,6 +1,7 @@
 import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely, sql } from '@heady/db';
 import {
+  REPO_ROOT,
   createTestDatabase,
   type Stack,
   startNatsServer,
@@ -12,6 +13,9 @@ import { StageCommandSchema } from '@heady/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { getRun, openDb, postRun, waitTerminal } from './helpers.js';
 
 // The whole system: conductor, pipeline and gateway as separate processes, against a
@@ -265,6 +269,39 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .execute();
     expect(stages).toEqual([]);
     await nc.close();
+  });
+
+  it('rotates every service epoch key on heady keys rotate, with runs in flight, and loses none', async () => {
+    const inFlight = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'analyze', input: { i } })),
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, 'libs/cli/dist/main.js'), 'keys', 'rotate'],
+      { env: { ...process.env, NATS_URL: nats.url, HEADY_DATA_DIR: stack.dataDir } },
+    );
+    expect(stdout).toMatch(/asked every service to rotate/);
+    for (const svc of Object.values(stack.services)) {
+      await expect
+        .poll(
+          () => svc.lines.some((l) => l.includes('epoch key rotated') && l.includes('requested')),
+          {
+            timeout: 10_000,
+          },
+        )
+        .toBe(true);
+    }
+    const after = await postRun(base, { action: 'analyze', input: { after: true } });
+    const ids = [...inFlight, after].map((r) => r.body.runId as string);
+    await waitTerminal(base, ids);
+    for (const id of ids) expect((await getRun(base, id)).status).toBe('SUCCEEDED');
+    const rejected = await db
+      .selectFrom('audit_logs')
+      .select('status')
+      .where('action', '=', 'MESSAGE_REJECTED')
+      .where('status', '!=', 'unsigned') // the forged command of another test
+      .execute();
+    expect(rejected).toEqual([]);
   });
 
   it('seals every stage command of a RESTRICTED run on the wire and still completes it', async () => {

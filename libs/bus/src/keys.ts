@@ -2,7 +2,9 @@ import {
   type Certificate,
   type KeyResolver,
   type Revocation,
+  type RotationRequest,
   unb64,
+  verifyRotationRequest,
   verifyCertificate,
   verifyRevocation,
 } from '@heady/pqc';
@@ -148,6 +150,42 @@ export class KvKeyRegistry implements KeyResolver {
     if (now < hit.notBefore || now > hit.notAfter) return undefined;
     if (await this.revoked(hit.kid)) return undefined;
     return { keyRef: `${service}.${epoch}`, publicKey: unb64(hit.publicKey) };
+  }
+
+  /** Asks the running instances of `r.service` (or `all`) to rotate their epoch keys. */
+  async putRotation(r: RotationRequest): Promise<void> {
+    await this.kv.put(`rotate.${r.service}`, JSON.stringify(r));
+  }
+
+  /**
+   * Calls `onRequest` for every root-signed rotation request for `service` (or `all`) made
+   * after `since`; unsigned or forged requests are ignored. Returns a stop function.
+   */
+  async watchRotations(
+    service: string,
+    since: number,
+    onRequest: (r: RotationRequest) => void,
+  ): Promise<() => void> {
+    const watch = await this.kv.watch({ key: 'rotate.*' });
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT' || !e.value.length) continue;
+        let r: RotationRequest;
+        try {
+          r = JSON.parse(decoder.decode(e.value)) as RotationRequest;
+        } catch {
+          continue;
+        }
+        if (
+          (r.service === service || r.service === 'all') &&
+          e.key === `rotate.${r.service}` &&
+          r.requestedAt > since &&
+          verifyRotationRequest(r, this.rootPublicKey)
+        )
+          onRequest(r);
+      }
+    })();
+    return () => watch.stop();
   }
 
   async putRevocation(r: Revocation): Promise<void> {

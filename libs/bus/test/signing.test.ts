@@ -242,6 +242,46 @@ describe('signed bus', () => {
     },
   );
 
+  it('loses and rejects nothing across key rotations with messages in flight', async () => {
+    const signer = new MessageSigner(newEpoch(identity, 'rotating', 3_600_000));
+    await registry.putEpoch(signer.certificate);
+    const rotating = new BusPublisher(bus, undefined, signer);
+    const rejectedBefore = (await dlqMessages(bus)).length;
+    const kids = new Set<string>([signer.certificate.kid]);
+    const sent: string[] = [];
+    let rotated = false;
+    const publishing = (async () => {
+      for (let i = 0; !rotated || i < 50; i++) {
+        const id = `rot-${i}`;
+        // 10 publishes in flight at a time, so rotations land between queued and signed messages
+        await Promise.all(
+          Array.from({ length: 10 }, (_, j) =>
+            rotating.publish('pipeline.stage.plan', cmd(`${id}-${j}`), {
+              msgId: `${id}-${j}:plan:0`,
+            }),
+          ),
+        );
+        sent.push(...Array.from({ length: 10 }, (_, j) => `${id}-${j}`));
+      }
+    })();
+    for (let r = 0; r < 5; r++) {
+      await new Promise((res) => setTimeout(res, 150));
+      const next = newEpoch(identity, 'rotating', 3_600_000);
+      await registry.putEpoch(next.cert); // certificate first, as the runtime does
+      signer.rotate(next);
+      kids.add(next.cert.kid);
+    }
+    rotated = true;
+    await publishing;
+    expect(kids.size).toBe(6);
+    expect(sent.length).toBeGreaterThanOrEqual(500);
+    await eventually(() => {
+      const seen = new Set(handled);
+      return sent.every((id) => seen.has(id));
+    }, 30_000);
+    expect((await dlqMessages(bus)).length).toBe(rejectedBefore);
+  });
+
   describe('RESTRICTED payloads', () => {
     it('are sealed on the wire and opened for the handler', async () => {
       const ack = await pub.publish('pipeline.stage.plan', cmd('sealed-run'), {

@@ -128,6 +128,42 @@ export function verifyRevocation(r: Revocation, rootPublicKey: Uint8Array): bool
   );
 }
 
+/** A root-signed request that running instances rotate their epoch keys now (`heady keys rotate`). */
+export interface RotationRequest {
+  v: 1;
+  /** The service whose instances rotate, or `all`. */
+  service: string;
+  requestedAt: number;
+  issuer: string;
+  signature: string;
+}
+
+const ROTATION_CTX = utf8ToBytes('heady.v1.rotation-request');
+
+function rotationBytes(r: Omit<RotationRequest, 'signature'>): Uint8Array {
+  return utf8ToBytes(JSON.stringify([r.v, r.service, r.requestedAt, r.issuer]));
+}
+
+/** A rotation request for `service` (or `all`), signed by the root. */
+export function rotationRequest(
+  root: { kid: string; secretKey: Uint8Array },
+  service: string,
+  at = Date.now(),
+): RotationRequest {
+  const unsigned = { v: 1 as const, service, requestedAt: at, issuer: root.kid };
+  return {
+    ...unsigned,
+    signature: b64(compositeSign(root.secretKey, rotationBytes(unsigned), ROTATION_CTX)),
+  };
+}
+
+/** True when the request is signed by the root: nobody else can make instances rotate. */
+export function verifyRotationRequest(r: RotationRequest, rootPublicKey: Uint8Array): boolean {
+  if (r.v !== 1 || r.issuer !== keyId(rootPublicKey)) return false;
+  const { signature, ...unsigned } = r;
+  return compositeVerify(rootPublicKey, rotationBytes(unsigned), unb64(signature), ROTATION_CTX);
+}
+
 /** Whether a subject is covered by a list of NATS subject patterns. */
 export function subjectPermitted(patterns: readonly string[], subject: string): boolean {
   return patterns.some((p) => {

@@ -69,18 +69,33 @@ export async function setupSecurity(
   await refreshKem();
   const sealing = new PayloadSealing(registry, { rotationMs, store: kem });
 
-  const timer = setInterval(() => {
+  const rotate = (why: string): void => {
     const next = newEpoch(identity, config.instanceId, lifetime);
     // publish the certificate before signing with the key, so no verifier meets an unknown kid
     registry.putEpoch(next.cert).then(
       () => {
         signer.rotate(next);
-        logger.info({ kid: next.cert.kid }, 'epoch key rotated');
+        logger.info({ kid: next.cert.kid, why }, 'epoch key rotated');
       },
       (err: unknown) => logger.error({ err }, 'epoch key rotation failed; keeping the current key'),
     );
     refreshKem().catch((err: unknown) => logger.error({ err }, 'epoch KEM key refresh failed'));
-  }, rotationMs);
+  };
+  const timer = setInterval(() => rotate('schedule'), rotationMs);
   timer.unref();
-  return { signer, verifier, registry, sealing, kem, stop: () => clearInterval(timer) };
+  // `heady keys rotate`: a root-signed request in heady-keys rotates every instance at once
+  const stopWatch = await registry.watchRotations(config.service, Date.now(), (r) =>
+    rotate(`requested at ${new Date(r.requestedAt).toISOString()}`),
+  );
+  return {
+    signer,
+    verifier,
+    registry,
+    sealing,
+    kem,
+    stop: () => {
+      clearInterval(timer);
+      stopWatch();
+    },
+  };
 }

@@ -9,6 +9,7 @@ import {
   loadRoot,
   loadRootPublicKey,
   revoke,
+  rotationRequest,
 } from '@heady/pqc';
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
@@ -25,7 +26,7 @@ async function withRegistry<T>(fn: (r: KvKeyRegistry) => Promise<T>): Promise<T>
   }
 }
 
-/** `heady keys init | issue <service> | dev | ls | revoke <kid>`. */
+/** `heady keys init | issue <service> | dev | ls | rotate [service] | revoke <kid>`. */
 export function keysCommands(program: Command, out: Output): void {
   const keys = program
     .command('keys')
@@ -87,13 +88,28 @@ export function keysCommands(program: Command, out: Output): void {
             const c = value as Partial<Certificate>;
             return [
               key,
-              c.kind ?? 'revocation',
+              c.kind ?? ('requestedAt' in value ? 'rotation request' : 'revocation'),
               c.service ?? '',
               c.instance ?? '',
               c.notAfter ? new Date(c.notAfter).toISOString() : '',
             ];
           }),
         ),
+      );
+    });
+  keys
+    .command('rotate [service]')
+    .description(
+      'ask the running instances of a service (default: all) to rotate their epoch keys now (root-signed request)',
+    )
+    .action(async (service: string | undefined) => {
+      const root = loadRoot(loadCliConfig().signing.keysDir);
+      const req = rotationRequest(root, service ?? 'all');
+      await withRegistry((r) => r.putRotation(req));
+      out.result(
+        req,
+        (v) =>
+          `asked ${v.service === 'all' ? 'every service' : v.service} to rotate epoch keys; they log "epoch key rotated"`,
       );
     });
   keys
