@@ -109,11 +109,15 @@ export class BatchSigner {
   }
 
   private async signBatch(batch: Pending[]): Promise<void> {
+    let signed = false;
     try {
       const { root, proofs } = merkleTree(batch.map((p) => p.digest));
       const signature = this.worker
         ? await this.worker.sign(root)
         : compositeSign(this.secretKey, root, this.ctx);
+      signed = true;
+      // the next batch is signed while this one's signature is being stored
+      this.nextBatch();
       this.stats.batches += 1;
       this.stats.messages += batch.length;
       const encoded = {
@@ -121,6 +125,7 @@ export class BatchSigner {
         signature: Buffer.from(signature).toString('base64'),
       };
       const inline = !this.publish || batch.length <= this.inlineMax;
+      // a message referring to a stored signature leaves only once the signature is stored
       if (!inline) await this.publish?.(root, signature);
       batch.forEach((p, i) =>
         p.resolve({ root, signature, proof: proofs[i] as InclusionProof, encoded, inline }),
@@ -128,9 +133,13 @@ export class BatchSigner {
     } catch (e) {
       for (const p of batch) p.reject(e);
     } finally {
-      this.signing = false;
-      // what arrived while signing goes out at once: it has already waited one signature
-      if (this.queue.length) setImmediate(() => this.flush());
+      if (!signed) this.nextBatch();
     }
+  }
+
+  private nextBatch(): void {
+    this.signing = false;
+    // what arrived while signing goes out at once: it has already waited one signature
+    if (this.queue.length) setImmediate(() => this.flush());
   }
 }
