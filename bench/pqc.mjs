@@ -49,6 +49,7 @@ const config = {
   },
 };
 const bus = await connectBus(config);
+let signed;
 try {
   await bus.jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'] });
   // keys: root → identity → epoch, registered in heady-keys like a service does at boot
@@ -88,7 +89,7 @@ try {
   );
 
   const unsigned = new BusPublisher(bus);
-  const signed = new BusPublisher(
+  signed = new BusPublisher(
     bus,
     undefined,
     new MessageSigner(epoch, {
@@ -170,6 +171,7 @@ try {
     `consumer (${fmt(N)} msgs): ack only ${fmt(cu.rate)} msg/s, verify+ack ${fmt(cs.rate)} msg/s → ratio ${fmt((cs.rate / cu.rate) * 100, 1)}% (${cs.bad} rejected)\n`,
   );
 } finally {
+  await signed?.signer.close();
   await closeBus(bus);
   await nats.stop();
 }

@@ -79,6 +79,11 @@ export class MessageSigner {
     setTimeout(() => void old.close(), 10_000).unref();
   }
 
+  /** Stops the signing worker; messages already queued are still signed first. */
+  async close(): Promise<void> {
+    await this.batch.close();
+  }
+
   /** The signature headers for one message (batched with whatever else is being signed now). */
   async sign(m: SignInput): Promise<Record<string, string>> {
     const kid = this.cert.kid;

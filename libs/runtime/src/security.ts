@@ -96,6 +96,7 @@ export async function setupSecurity(
     stop: () => {
       clearInterval(timer);
       stopWatch();
+      void signer.close();
     },
   };
 }
