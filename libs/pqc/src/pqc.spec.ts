@@ -161,6 +161,34 @@ describe(MessageVerifier.name, () => {
       classification: 'PROPRIETARY',
     });
   });
+  it('trusts the roots its own signer reports without verifying them again, and nothing else', async () => {
+    const own = new MessageVerifier(resolver, { rootPublicKey: root.publicKey, chainTtlMs: 0 });
+    const selfSigner = new MessageSigner(
+      { key: ek, cert: epoch },
+      { onRoot: (kid, r) => own.trustRoot(kid, r) },
+    );
+    const h = await selfSigner.sign({ ...base, classification: 'INTERNAL' });
+    // the signature is withheld: only a trusted root can make this pass
+    const withoutSig = {
+      ...base,
+      header: (n: string) => (n === SigHeader.Signature ? undefined : h[n]),
+    };
+    const stranger = new MessageVerifier(resolver, {
+      rootPublicKey: root.publicKey,
+      chainTtlMs: 0,
+    });
+    expect(await stranger.verify(withoutSig)).toMatchObject({ ok: false });
+    expect(await own.verify(withoutSig)).toMatchObject({ ok: true, service: 'pipeline' });
+    // the proof and the signed fields are still checked for a trusted root
+    expect((await own.verify({ ...withoutSig, msgId: 'r:plan:9' })).ok).toBe(false);
+    // and a revoked key is refused even for its own roots
+    revoked.add(epoch.kid);
+    try {
+      expect(await own.verify(withoutSig)).toMatchObject({ ok: false, reason: 'revoked-key' });
+    } finally {
+      revoked.delete(epoch.kid);
+    }
+  });
   it('rejects a tampered payload, subject, msg id, classification downgrade and proof', async () => {
     const m = await signed();
     const tampered = payload.slice();

@@ -38,6 +38,8 @@ export class MessageSigner {
     private readonly opts?: Omit<BatchSignerOptions, 'publish'> & {
       /** Publishes a batch signature once under (kid, root); messages then carry only their proof. */
       publishSignature?: (kid: string, root: Uint8Array, signature: Uint8Array) => Promise<void>;
+      /** Told of every root signed (base64), e.g. {@link MessageVerifier.trustRoot} of this process's verifier. */
+      onRoot?: (kid: string, rootB64: string) => void;
     },
   ) {
     this.cert = epoch.cert;
@@ -45,7 +47,7 @@ export class MessageSigner {
   }
 
   private batchFor(epoch: { key: CompositeKeyPair; cert: Certificate }): BatchSigner {
-    const { publishSignature, ...rest } = this.opts ?? {};
+    const { publishSignature, onRoot: _onRoot, ...rest } = this.opts ?? {};
     const kid = epoch.cert.kid;
     return new BatchSigner(epoch.key.secretKey, {
       ...rest,
@@ -101,6 +103,7 @@ export class MessageSigner {
       ...(m.replayOf ? { replayOf: m.replayOf } : {}),
     });
     const s = await batch.sign(digest);
+    this.opts?.onRoot?.(kid, s.encoded.root);
     return {
       [SigHeader.Kid]: kid,
       [SigHeader.IssuedAt]: String(issuedAt),

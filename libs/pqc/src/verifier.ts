@@ -107,6 +107,22 @@ export class MessageVerifier {
     this.rootCacheSize = opts.rootCacheSize ?? 4096;
   }
 
+  /**
+   * Marks a root this process signed itself as verified: its own messages (a pipeline
+   * consuming the stage commands it published) then skip the composite verification.
+   * Everything else — chain, revocation, subject, freshness, inclusion proof — is still checked.
+   */
+  trustRoot(kid: string, rootB64: string): void {
+    this.remember(`${kid}:${rootB64}`);
+  }
+
+  private remember(cacheKey: string): void {
+    if (this.roots.has(cacheKey)) return;
+    this.roots.set(cacheKey, true);
+    if (this.roots.size > this.rootCacheSize)
+      this.roots.delete(this.roots.keys().next().value as string);
+  }
+
   async verify(m: VerifyInput): Promise<VerifyResult> {
     const kid = m.header(SigHeader.Kid);
     const inlineSig = m.header(SigHeader.Signature);
@@ -187,9 +203,7 @@ export class MessageVerifier {
         );
       if (!compositeVerify(unb64(cert.publicKey), root, sig))
         return reject(RejectReason.BadSignature, 'composite signature does not verify');
-      this.roots.set(cacheKey, true);
-      if (this.roots.size > this.rootCacheSize)
-        this.roots.delete(this.roots.keys().next().value as string);
+      this.remember(cacheKey);
     }
     return {
       ok: true,

@@ -47,13 +47,15 @@ export async function setupSecurity(
   const lifetime = rotationMs + overlapMs;
   const epoch = newEpoch(identity, config.instanceId, lifetime);
   await registry.putEpoch(epoch.cert);
+  const verifier = new MessageVerifier(registry, { rootPublicKey, maxSkewMs });
   const signer = new MessageSigner(epoch, {
     maxBatch: batchMax,
     maxDelayMs: batchDelayMs,
     // a batch's signature is stored once; its messages carry only their Merkle proof
     publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
+    // what this process signed it need not verify again when it consumes it
+    onRoot: (kid, root) => verifier.trustRoot(kid, root),
   });
-  const verifier = new MessageVerifier(registry, { rootPublicKey, maxSkewMs });
   logger.info({ kid: epoch.cert.kid, identity: identity.cert.kid }, 'signing with a new epoch key');
 
   const kem = new KemKeyStore(keysDir, config.service, {
