@@ -1,10 +1,15 @@
 import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { type PubAck } from '@nats-io/jetstream';
 import { type MsgHdrs, RequestError, TimeoutError, headers } from '@nats-io/transport-node';
-import { type Classification, type MessageSigner } from '@heady/pqc';
+import {
+  type Classification,
+  type MessageSigner,
+  type MessageVerifier,
+  replyMsgId,
+} from '@heady/pqc';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@heady/contracts';
-import { type Logger } from '@heady/telemetry';
+import { type Logger, counter } from '@heady/telemetry';
 import { type Payload, decode, encode } from './codec.js';
 import { type BusConnection } from './connection.js';
 import { type PayloadSealing } from './sealing.js';
@@ -41,6 +46,12 @@ function toHeaders(contentType: string, extra: Record<string, string> = {}): Msg
   return h;
 }
 
+const rejected = counter(
+  'heady_bus_rejected_total',
+  'Messages refused before any handler ran, by reason',
+  ['reason'],
+);
+
 /** Publishes signed, traced messages to JetStream and makes request/reply calls. */
 export class BusPublisher {
   constructor(
@@ -51,7 +62,25 @@ export class BusPublisher {
     readonly signer?: MessageSigner,
     /** Seals RESTRICTED payloads to their recipient's epoch KEM key (required to publish them). */
     readonly sealing?: PayloadSealing,
+    /** Verifies the replies to its requests when set: signed by the requested service, bound to the request. */
+    readonly verifier?: MessageVerifier,
   ) {}
+
+  /**
+   * Headers of a reply to the request `requestMsgId`, published on its inbox: signed (when
+   * this publisher signs) under the message id `re:<request msg id>`, which binds it to
+   * that request.
+   */
+  async replyHeaders(
+    inbox: string,
+    requestMsgId: string,
+    contentType: string,
+    data: Uint8Array,
+    extra: Record<string, string> = {},
+  ): Promise<MsgHdrs> {
+    const msgId = replyMsgId(requestMsgId);
+    return this.signed(inbox, msgId, contentType, data, { ...extra, [Header.MsgId]: msgId });
+  }
 
   private async signed(
     subject: string,
@@ -153,6 +182,27 @@ export class BusPublisher {
         { subject },
         { cause: e },
       );
+    }
+    if (this.verifier) {
+      const v = await this.verifier.verify(
+        {
+          subject: reply.subject,
+          msgId: reply.headers?.get(Header.MsgId) ?? '',
+          contentType: reply.headers?.get(Header.ContentType) ?? '',
+          payload: reply.data,
+          header: (n) => reply.headers?.get(n) || undefined,
+        },
+        { subject, msgId },
+      );
+      if (!v.ok) {
+        rejected.inc({ reason: v.reason });
+        this.log?.warn({ subject, reason: v.reason, detail: v.detail }, 'reply rejected');
+        throw new RemoteError(
+          'UNAUTHENTICATED',
+          `reply to ${subject} rejected (${v.reason}): ${v.detail}`,
+          { subject, reason: v.reason },
+        );
+      }
     }
     const err = reply.headers?.get(Header.Error);
     if (err) {

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer, type TestNatsServer } from '@heady/testing';
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { NestFactory as CoreFactory } from '@nestjs/core';
 import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,11 @@ class Handlers {
   @EventPattern('pipeline.stage.*')
   handle(@Payload() cmd: StageCommand): void {
     handled.push(cmd.runId);
+  }
+
+  @MessagePattern('pipeline.echo')
+  echo(@Payload() body: unknown): unknown {
+    return { echoed: body };
   }
 }
 @Module({ controllers: [Handlers] })
@@ -399,6 +404,97 @@ describe('signed bus', () => {
         /^rejected \(replay-not-authorised\)/,
       );
       expect(handled).not.toContain('op-original');
+    });
+  });
+
+  describe('request/reply', () => {
+    let caller: BusPublisher;
+    let gatewaySigner: MessageSigner;
+    beforeAll(async () => {
+      const key = compositeKeygen();
+      const gateway = {
+        key,
+        cert: issueCertificate(
+          { kid: rootKid, secretKey: root.secretKey },
+          {
+            kind: 'identity',
+            service: 'gateway',
+            publicKey: key.publicKey,
+            subjects: ['pipeline.echo', 'pipeline.rpc.>'],
+            notBefore: 0,
+            notAfter: Date.now() + HOUR,
+          },
+        ),
+      };
+      const gatewayEpoch = newEpoch(gateway, 'gateway-1', HOUR);
+      await registry.putIdentity(gateway.cert);
+      await registry.putEpoch(gatewayEpoch.cert);
+      gatewaySigner = new MessageSigner(gatewayEpoch);
+      caller = new BusPublisher(
+        bus,
+        undefined,
+        gatewaySigner,
+        undefined,
+        new MessageVerifier(registry, { rootPublicKey: root.publicKey }),
+      );
+    });
+
+    /** A responder outside the framework answering `subject` with the headers `reply` makes. */
+    function respondWith(
+      subject: string,
+      reply: (
+        inbox: string,
+        requestMsgId: string,
+        data: Uint8Array,
+      ) => Promise<ReturnType<typeof headers> | undefined>,
+    ): { unsubscribe(): void } {
+      const sub = bus.nc.subscribe(subject);
+      void (async () => {
+        for await (const m of sub) {
+          const data = new TextEncoder().encode('{"echoed":"forged"}');
+          const h = await reply(m.reply ?? '', m.headers?.get(Header.MsgId) ?? '', data);
+          m.respond(data, h ? { headers: h } : undefined);
+        }
+      })();
+      return sub;
+    }
+
+    it('signs a reply and binds it to its request; the caller verifies it', async () => {
+      await expect(
+        caller.request('pipeline.echo', { json: { n: 1 } }, { timeoutMs: 5_000 }),
+      ).resolves.toEqual({ echoed: { n: 1 } });
+    });
+
+    it.each([
+      ['an unsigned reply', 'pipeline.rpc.unsigned', 'unsigned', async () => undefined],
+      [
+        'a reply signed by a service that does not answer this subject',
+        'pipeline.rpc.imposter',
+        'subject-not-permitted',
+        async (inbox: string, id: string, d: Uint8Array) =>
+          new BusPublisher(bus, undefined, gatewaySigner).replyHeaders(
+            inbox,
+            id,
+            'application/json',
+            d,
+          ),
+      ],
+      [
+        'a genuine reply to another request',
+        'pipeline.rpc.misbound',
+        'malformed',
+        async (inbox: string, _id: string, d: Uint8Array) =>
+          pub.replyHeaders(inbox, 'req:some-other-request', 'application/json', d),
+      ],
+    ] as const)('refuses %s', async (_what, subject, reason, reply) => {
+      const sub = respondWith(subject, reply);
+      try {
+        await expect(
+          caller.request(subject, { json: { n: 2 } }, { timeoutMs: 5_000 }),
+        ).rejects.toMatchObject({ code: 'UNAUTHENTICATED', details: { reason } });
+      } finally {
+        sub.unsubscribe();
+      }
     });
   });
 

@@ -53,6 +53,8 @@ export { MessageSigner, SigHeader, type SignInput } from './signer.js';
 export {
   MessageVerifier,
   RejectReason,
+  replyMsgId,
+  type ReplyBinding,
   type KeyResolver,
   type VerifierOptions,
   type VerifyInput,

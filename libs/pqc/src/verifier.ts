@@ -1,4 +1,11 @@
-import { type Certificate, subjectPermitted, unb64, verifyCertificate } from './certs.js';
+import {
+  type Certificate,
+  DEFAULT_RECIPIENTS,
+  recipientOf,
+  subjectPermitted,
+  unb64,
+  verifyCertificate,
+} from './certs.js';
 import { compositeVerify } from './composite.js';
 import {
   CLASSIFICATIONS,
@@ -74,7 +81,20 @@ export interface VerifierOptions {
   chainTtlMs?: number;
   /** Verified batch roots remembered (default 4096). */
   rootCacheSize?: number;
+  /** Which service answers requests on which subjects (default {@link DEFAULT_RECIPIENTS}); a reply from any other is refused. */
+  recipients?: Record<string, string>;
 }
+
+/** The request a reply must answer: replies are published on an inbox, so they are bound to their request instead. */
+export interface ReplyBinding {
+  /** The request's subject; its recipient service (see {@link recipientOf}) must be the signer. */
+  subject: string;
+  /** The request's `Nats-Msg-Id`; the reply's is `re:<it>`. */
+  msgId: string;
+}
+
+/** The message id a reply to the request `requestMsgId` carries. */
+export const replyMsgId = (requestMsgId: string): string => `re:${requestMsgId}`;
 
 const reject = (reason: RejectReason, detail: string): VerifyResult => ({
   ok: false,
@@ -123,7 +143,7 @@ export class MessageVerifier {
       this.roots.delete(this.roots.keys().next().value as string);
   }
 
-  async verify(m: VerifyInput): Promise<VerifyResult> {
+  async verify(m: VerifyInput, reply?: ReplyBinding): Promise<VerifyResult> {
     const kid = m.header(SigHeader.Kid);
     const inlineSig = m.header(SigHeader.Signature);
     if (!kid || (!inlineSig && !m.header(SigHeader.Root)))
@@ -167,7 +187,16 @@ export class MessageVerifier {
       );
     if ((await this.resolver.revoked(kid)) || (await this.resolver.revoked(identity.kid)))
       return reject(RejectReason.RevokedKey, `key ${kid} of ${cert.service} is revoked`);
-    if (!subjectPermitted(identity.subjects, m.subject))
+    if (reply) {
+      if (m.msgId !== replyMsgId(reply.msgId))
+        return reject(RejectReason.Malformed, `the reply does not answer request ${reply.msgId}`);
+      const answerer = recipientOf(reply.subject, this.opts.recipients ?? DEFAULT_RECIPIENTS);
+      if (answerer && answerer !== cert.service)
+        return reject(
+          RejectReason.SubjectNotPermitted,
+          `${cert.service} may not answer requests on ${reply.subject} (${answerer} does)`,
+        );
+    } else if (!subjectPermitted(identity.subjects, m.subject))
       return reject(
         RejectReason.SubjectNotPermitted,
         `${cert.service} may not publish on ${m.subject}`,

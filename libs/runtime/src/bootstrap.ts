@@ -59,7 +59,13 @@ export async function bootstrapService<C extends CommonConfig>(
   const security = config.signing.enabled ? await setupSecurity(config, bus, logger) : undefined;
   if (!security)
     logger.warn('bus signing is OFF (HEADY_SIGNING=off): messages are neither signed nor verified');
-  const publisher = new BusPublisher(bus, logger, security?.signer, security?.sealing);
+  const publisher = new BusPublisher(
+    bus,
+    logger,
+    security?.signer,
+    security?.sealing,
+    security?.verifier,
+  );
   const adapter = new FastifyAdapter({
     bodyLimit: opts.http.bodyLimit ?? 1_048_576,
     trustProxy: false,

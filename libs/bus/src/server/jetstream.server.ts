@@ -1,7 +1,7 @@
 import { type CommonConfig } from '@heady/config';
 import { type Logger, counter, histogram } from '@heady/telemetry';
 import { type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { type Msg, type Subscription, headers } from '@nats-io/transport-node';
+import { type Msg, type MsgHdrs, type Subscription, headers } from '@nats-io/transport-node';
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { isObservable, lastValueFrom } from 'rxjs';
@@ -419,6 +419,23 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return sub;
   }
 
+  /** A reply's headers: signed and bound to its request when this server's publisher signs. */
+  private async replyHeaders(
+    m: Msg,
+    contentType: string,
+    data: Uint8Array,
+    extra: Record<string, string> = {},
+  ): Promise<MsgHdrs> {
+    const pub = this.opts.publisher;
+    const requestMsgId = m.headers?.get(Header.MsgId);
+    if (pub?.signer && m.reply && requestMsgId)
+      return pub.replyHeaders(m.reply, requestMsgId, contentType, data, extra);
+    const h = headers();
+    h.set(Header.ContentType, contentType);
+    for (const [k, v] of Object.entries(extra)) h.set(k, v);
+    return h;
+  }
+
   private async answer(m: Msg, handler: MessageHandler): Promise<void> {
     const parent = extractTrace(m.headers);
     const span = trace.getTracer('@heady/bus').startSpan(
@@ -451,9 +468,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         const data = decode(m.headers?.get(Header.ContentType), m.data);
         const result = await this.invoke(handler, data, undefined);
         const { data: bytes, contentType } = encodeValue(result);
-        const h = headers();
-        h.set(Header.ContentType, contentType);
-        m.respond(bytes, { headers: h });
+        m.respond(bytes, { headers: await this.replyHeaders(m, contentType, bytes) });
       } catch (err) {
         const e = err as { code?: unknown; message?: unknown; details?: unknown };
         const body = {
@@ -465,11 +480,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           span.recordException(err as Error);
           this.opts.logger?.error({ err, subject: m.subject }, 'request handler failed');
         }
-        const h = headers();
         const json = JSON.stringify(body);
-        h.set(Header.Error, json);
-        h.set(Header.ContentType, 'application/json');
-        m.respond(new TextEncoder().encode(json), { headers: h });
+        const bytes = new TextEncoder().encode(json);
+        try {
+          m.respond(bytes, {
+            headers: await this.replyHeaders(m, 'application/json', bytes, {
+              [Header.Error]: json,
+            }),
+          });
+        } catch (e) {
+          this.opts.logger?.error({ err: e, subject: m.subject }, 'could not answer a request');
+        }
       } finally {
         span.end();
       }
