@@ -74,6 +74,8 @@ describe('signed bus', () => {
   let epoch: ReturnType<typeof newEpoch>;
   let kemStore: KemKeyStore;
   let sealing: PayloadSealing;
+  /** Another valid epoch key of the same identity. */
+  let signedByOther: Certificate;
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -97,6 +99,8 @@ describe('signed bus', () => {
     epoch = newEpoch(identity, 'pipeline-1', 3_600_000);
     await registry.putIdentity(identity.cert);
     await registry.putEpoch(epoch.cert);
+    signedByOther = newEpoch(identity, 'pipeline-2', 3_600_000).cert;
+    await registry.putEpoch(signedByOther);
     kemStore = new KemKeyStore(mkdtempSync(join(tmpdir(), 'heady-kem-')), 'pipeline', {
       rotationMs: HOUR,
       retentionMs: HOUR,
@@ -132,7 +136,7 @@ describe('signed bus', () => {
     mutate: (
       h: Record<string, string>,
       data: Uint8Array,
-    ) => { subject?: string; data?: Uint8Array },
+    ) => { subject?: string; data?: Uint8Array; msgId?: string },
   ): Promise<void> {
     const signer = new MessageSigner(epoch);
     const { toBinary } = await import('@bufbuild/protobuf');
@@ -150,7 +154,7 @@ describe('signed bus', () => {
     const nh = headers();
     for (const [k, v] of Object.entries(h)) nh.set(k, v);
     await bus.js.publish(out.subject ?? 'pipeline.stage.plan', out.data ?? data, {
-      msgID: msgId,
+      msgID: out.msgId ?? msgId,
       headers: nh,
     });
   }
@@ -229,6 +233,25 @@ describe('signed bus', () => {
       'moved',
       () => ({ subject: 'pipeline.stage.execute' }),
       'subject-not-permitted',
+    ],
+    ['a changed message id', 'moved-id', () => ({ msgId: 'moved-id:plan:9' }), 'bad-signature'],
+    [
+      'a changed content type',
+      'flip-ctype',
+      (h: Record<string, string>) => ((h[Header.ContentType] = 'application/json'), {}),
+      'bad-signature',
+    ],
+    [
+      'a key id swapped for another trusted key',
+      'swap-kid',
+      (h: Record<string, string>) => ((h[SigHeader.Kid] = signedByOther.kid), {}),
+      'bad-signature',
+    ],
+    [
+      'a key id nobody issued',
+      'unknown-kid',
+      (h: Record<string, string>) => ((h[SigHeader.Kid] = 'f'.repeat(32)), {}),
+      'unknown-key',
     ],
     [
       'no signature at all',
