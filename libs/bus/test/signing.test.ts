@@ -489,7 +489,7 @@ describe('signed bus', () => {
     });
 
     it.each([
-      ['an unsigned reply', 'pipeline.rpc.unsigned', 'unsigned', async () => undefined],
+      ['an unsigned reply', 'pipeline.rpc.unsigned', 'unsigned', () => Promise.resolve(undefined)],
       [
         'a reply signed by a service that does not answer this subject',
         'pipeline.rpc.imposter',
