@@ -5,9 +5,11 @@ export {
   loadConductorConfig,
   loadGatewayConfig,
   loadPipelineConfig,
+  loadVectorMemoryConfig,
   parseStageList,
   type CommonConfig,
   type ConductorConfig,
   type GatewayConfig,
   type PipelineConfig,
+  type VectorMemoryConfig,
 } from './load.js';

@@ -11,6 +11,7 @@ import {
   conductorEnv,
   gatewayEnv,
   pipelineEnv,
+  vectorMemoryEnv,
 } from './schema.js';
 
 /** Thrown at boot when the environment does not validate; lists every bad variable. */
@@ -179,6 +180,62 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
     stages: parseStageList(e.HEADY_PIPELINE_STAGES),
     stageConsumer: { ackWaitMs: e.HEADY_STAGE_ACK_WAIT_MS, maxDeliver: e.HEADY_STAGE_MAX_DELIVER },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
+  };
+}
+
+export interface VectorMemoryConfig extends CommonConfig {
+  ops: { port: number };
+  memory: {
+    dimensions: number;
+    dbFile: string;
+    indexDir: string;
+    hnsw: { connectivity: number; expansionAdd: number; expansionSearch: number };
+  };
+  embeddings:
+    | { provider: 'local' }
+    | {
+        provider: 'openai-compatible';
+        baseUrl: string;
+        apiKey: string | undefined;
+        model: string;
+      };
+}
+
+export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConfig {
+  const e = parse(vectorMemoryEnv, env);
+  const c = common('vector-memory', e);
+  const dbFile = resolve(e.HEADY_MEMORY_DB ?? `${c.dataDir}/vector-memory/memory.duckdb`);
+  if (
+    e.HEADY_EMBEDDINGS_PROVIDER === 'openai-compatible' &&
+    (!e.HEADY_EMBEDDINGS_URL || !e.HEADY_EMBEDDINGS_MODEL)
+  ) {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_EMBEDDINGS_PROVIDER=openai-compatible needs HEADY_EMBEDDINGS_URL and HEADY_EMBEDDINGS_MODEL',
+      ['HEADY_EMBEDDINGS_URL', 'HEADY_EMBEDDINGS_MODEL'],
+    );
+  }
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.vectorMemoryOpsPort },
+    memory: {
+      dimensions: e.HEADY_MEMORY_DIMENSIONS,
+      dbFile,
+      indexDir: `${dbFile}.hnsw`,
+      hnsw: {
+        connectivity: e.HEADY_HNSW_M,
+        expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,
+        expansionSearch: e.HEADY_HNSW_EF_SEARCH,
+      },
+    },
+    embeddings:
+      e.HEADY_EMBEDDINGS_PROVIDER === 'local'
+        ? { provider: 'local' }
+        : {
+            provider: 'openai-compatible',
+            baseUrl: e.HEADY_EMBEDDINGS_URL ?? '',
+            apiKey: e.HEADY_EMBEDDINGS_API_KEY,
+            model: e.HEADY_EMBEDDINGS_MODEL ?? '',
+          },
   };
 }
 

@@ -22,6 +22,8 @@ export const DEFAULTS = {
   gatewayPort: 8080,
   conductorOpsPort: 9101,
   pipelineOpsPort: 9102,
+  vectorMemoryOpsPort: 9103,
+  memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
   duplicateWindowSeconds: 120,
@@ -100,6 +102,27 @@ export const pipelineEnv = commonEnv.extend({
     .min(1)
     .max(64)
     .default(DEFAULTS.maxConcurrentTasks),
+});
+
+export const vectorMemoryEnv = commonEnv.extend({
+  /** The embedding dimension of this deployment; a database made with another is refused. */
+  HEADY_MEMORY_DIMENSIONS: z.coerce
+    .number()
+    .int()
+    .min(3)
+    .max(8192)
+    .default(DEFAULTS.memoryDimensions),
+  /** The DuckDB file (one per instance); default `<data dir>/vector-memory/<instance>.duckdb`. */
+  HEADY_MEMORY_DB: z.string().min(1).optional(),
+  /** `local` (lexical feature hashing, no model) or `openai-compatible` (`/v1/embeddings`). */
+  HEADY_EMBEDDINGS_PROVIDER: z.enum(['local', 'openai-compatible']).default('local'),
+  HEADY_EMBEDDINGS_URL: z.string().url().optional(),
+  HEADY_EMBEDDINGS_API_KEY: z.string().min(1).optional(),
+  HEADY_EMBEDDINGS_MODEL: z.string().min(1).optional(),
+  /** HNSW graph degree, candidate list when building, candidate list when searching. */
+  HEADY_HNSW_M: z.coerce.number().int().min(4).max(128).default(32),
+  HEADY_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(8).max(2048).default(256),
+  HEADY_HNSW_EF_SEARCH: z.coerce.number().int().min(8).max(4096).default(512),
 });
 
 export const cliEnv = commonEnv;

@@ -14,6 +14,8 @@ export const ErrorCode = {
   IdempotencyConflict: 'IDEMPOTENCY_CONFLICT',
   /** The run does not exist. HTTP 404. */
   RunNotFound: 'RUN_NOT_FOUND',
+  /** The request is valid but there is not yet enough data to answer it. HTTP 409. */
+  InsufficientData: 'INSUFFICIENT_DATA',
   /** A dependency (NATS, PostgreSQL) is unreachable; retry later. HTTP 503. */
   Unavailable: 'UNAVAILABLE',
 } as const;

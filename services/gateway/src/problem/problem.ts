@@ -19,6 +19,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnknownAction]: 422,
   [ErrorCode.IdempotencyConflict]: 422,
   [ErrorCode.RunNotFound]: 404,
+  [ErrorCode.InsufficientData]: 409,
   [ErrorCode.Unavailable]: 503,
 };
 
@@ -27,6 +28,7 @@ const TITLE: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
