@@ -4,7 +4,7 @@
 // running until Ctrl-C (SIGINT) or SIGTERM.
 //
 // Environment: HEADY_GATEWAY_PORT (8080), HEADY_CONDUCTOR_OPS_PORT (9101),
-// HEADY_PIPELINE_OPS_PORT (9102), HEADY_DATA_DIR (.heady; logs in <dir>/logs), plus
+// HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103), HEADY_DATA_DIR (.heady; logs in <dir>/logs), plus
 // everything the services read (NATS_URL, DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
@@ -31,6 +31,12 @@ const SERVICES = [
     name: 'pipeline',
     port: Number(process.env.HEADY_PIPELINE_OPS_PORT || 9102),
     portVar: 'HEADY_PIPELINE_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
+    name: 'vector-memory',
+    port: Number(process.env.HEADY_MEMORY_OPS_PORT || 9103),
+    portVar: 'HEADY_MEMORY_OPS_PORT',
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
   {
@@ -228,6 +234,39 @@ async function demo(base) {
   );
 }
 
+/** Stores two notes in vector memory and searches them (local lexical embeddings). */
+async function memoryDemo(base) {
+  const post = async (path, body) => {
+    const r = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`POST ${path} answered ${r.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  };
+  const session = `demo-${Date.now()}`;
+  await post('/api/memory/vectors', {
+    items: [
+      {
+        content: 'The pipeline has nine stages, each its own JetStream consumer',
+        sessionId: session,
+      },
+      { content: 'Every bus message is signed with ML-DSA-65 and Ed25519', sessionId: session },
+    ],
+  });
+  const { results } = await post('/api/memory/search', {
+    query: 'how are messages signed?',
+    topK: 1,
+    sessionId: session,
+  });
+  log(
+    'demo',
+    `memory: "how are messages signed?" → "${results[0]?.content}" (score ${results[0]?.score?.toFixed(3)})`,
+  );
+}
+
 async function main() {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
@@ -257,14 +296,20 @@ async function main() {
   log('heady', `gateway: ${base}`);
   try {
     await demo(base);
+    await memoryDemo(base);
   } catch (e) {
     log('demo', `failed: ${e.message} (the services keep running; see the logs)`);
   }
   log(
     'heady',
-    `running: gateway ${base}, conductor ops :${SERVICES[0].port}, pipeline ops :${SERVICES[1].port}`,
+    `running: gateway ${base}, ops ports ${SERVICES.filter((s) => s.name !== 'gateway')
+      .map((s) => `${s.name} :${s.port}`)
+      .join(', ')}`,
   );
-  log('heady', `logs: ${LOG_DIR}/{conductor,pipeline,gateway}.log. Press Ctrl-C to stop.`);
+  log(
+    'heady',
+    `logs: ${LOG_DIR}/{${SERVICES.map((s) => s.name).join(',')}}.log. Press Ctrl-C to stop.`,
+  );
 }
 
 main().catch(async (e) => {

@@ -179,9 +179,10 @@ export function subjectPermitted(patterns: readonly string[], subject: string): 
 
 /** What each service may publish by default (`heady keys issue <service>` uses these). */
 export const DEFAULT_SUBJECTS: Record<string, string[]> = {
-  gateway: ['conductor.>', 'audit.>'],
+  gateway: ['conductor.>', 'memory.>', 'audit.>'],
   conductor: ['pipeline.stage.channel-entry', 'audit.>', 'runs.>'],
   pipeline: ['pipeline.>', 'runs.>', 'work.>', 'audit.>'],
+  'vector-memory': ['audit.>'],
   operator: ['>'],
 };
 
@@ -190,6 +191,7 @@ export const DEFAULT_RECIPIENTS: Record<string, string> = {
   'pipeline.>': 'pipeline',
   'work.>': 'pipeline',
   'conductor.>': 'conductor',
+  'memory.>': 'vector-memory',
 };
 
 /** The recipient service of `subject` under `recipients` (first matching pattern). */

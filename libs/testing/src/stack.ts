@@ -9,7 +9,7 @@ import { freePort } from './ports.js';
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export type ServiceName = 'gateway' | 'conductor' | 'pipeline';
+export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -130,7 +130,7 @@ export interface Stack {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'heady-stack-'));
   // every message is signed: a fresh root and service identities per stack
-  ensureDevKeys(join(dataDir, 'keys'), ['gateway', 'conductor', 'pipeline']);
+  ensureDevKeys(join(dataDir, 'keys'), ['gateway', 'conductor', 'pipeline', 'vector-memory']);
   const base = {
     NODE_ENV: 'test',
     NATS_URL: opts.natsUrl,
@@ -150,9 +150,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const services = {
     conductor: await make('conductor'),
     pipeline: await make('pipeline'),
+    'vector-memory': await make('vector-memory'),
     gateway: await make('gateway'),
   };
-  const wanted = opts.services ?? (['conductor', 'pipeline', 'gateway'] as const);
+  const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);
   try {
     for (const name of wanted) await services[name].start();
   } catch (e) {

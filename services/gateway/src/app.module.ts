@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { HealthController } from './health/health.controller.js';
+import { MemoryController } from './memory/memory.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
@@ -13,7 +14,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [runtime],
-      controllers: [RunsController, HealthController],
+      controllers: [RunsController, MemoryController, HealthController],
       providers: [
         RunsService,
         RunsReadRepository,

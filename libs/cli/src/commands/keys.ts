@@ -14,7 +14,7 @@ import {
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
 
-const SERVICES = ['gateway', 'conductor', 'pipeline'];
+const SERVICES = ['gateway', 'conductor', 'pipeline', 'vector-memory'];
 
 async function withRegistry<T>(fn: (r: KvKeyRegistry) => Promise<T>): Promise<T> {
   const config = loadCliConfig();

@@ -82,8 +82,14 @@ export function toProblem(e: unknown): Problem {
     return problem(STATUS[err.code], err.code, err.message, err.details ?? {});
   }
   if (isRemoteError(e)) {
-    // The bus could not reach the conductor (no responders, timeout) or it failed unexpectedly.
-    return problem(503, ErrorCode.Unavailable, 'the conductor is unavailable; retry later');
+    // The bus could not reach the service (no responders, timeout) or it failed unexpectedly.
+    const subject = (e.details as { subject?: unknown } | undefined)?.subject;
+    const service = typeof subject === 'string' ? subject.split('.')[0] : undefined;
+    return problem(
+      503,
+      ErrorCode.Unavailable,
+      `${service ? `the ${service} service` : 'a service'} is unavailable; retry later`,
+    );
   }
   if (isFastifyClientError(e)) {
     if (
