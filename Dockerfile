@@ -1,6 +1,6 @@
 # One image for every Heady service; the command picks the service:
 #   docker build -t heady .
-#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline likewise)
+#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline, vector-memory likewise)
 #   docker run heady node libs/cli/dist/main.js db migrate   (the heady CLI)
 # deploy/compose.yaml runs the whole system from it.
 
@@ -31,5 +31,5 @@ COPY --from=build /app ./
 # keys, audit files and other local data; mount a volume here to share it between containers
 RUN mkdir -p /var/lib/heady && chown node:node /var/lib/heady
 USER node
-EXPOSE 8080 9101 9102
+EXPOSE 8080 9101 9102 9103
 CMD ["node", "services/gateway/dist/main.js"]

@@ -89,6 +89,10 @@ export class VectorStore {
     await conn.run(
       `CREATE INDEX IF NOT EXISTS conversation_vectors_ts ON conversation_vectors (ts)`,
     );
+    // search results are read back by label (the HNSW key)
+    await conn.run(
+      `CREATE UNIQUE INDEX IF NOT EXISTS conversation_vectors_label ON conversation_vectors (label)`,
+    );
     await conn.run(
       `INSERT OR IGNORE INTO memory_meta VALUES ('dimensions', '${String(dimensions)}')`,
     );
@@ -191,27 +195,30 @@ export class VectorStore {
     return this.serial(async () => {
       const r = await this.conn.runAndReadAll(
         `SELECT id, org_id, label, ts, role, content, token_count, session_id, metadata
-           FROM conversation_vectors WHERE org_id = $org AND label IN (${labels.map(String).join(',')})`,
-        { org: orgId },
+           FROM conversation_vectors WHERE label IN (${labels.map(String).join(',')})`,
       );
+      // the organization is checked on the rows, so the filter stays one the label index serves
       return new Map(
-        r.getRowObjectsJS().map((x) => [
-          BigInt(x.label as bigint),
-          {
-            id: x.id as string,
-            orgId: x.org_id as string,
-            label: BigInt(x.label as bigint),
-            ts: Number(x.ts),
-            role: x.role as string,
-            content: x.content as string,
-            tokenCount: Number(x.token_count ?? 0),
-            sessionId: (x.session_id as string | null) ?? null,
-            metadata:
-              typeof x.metadata === 'string'
-                ? (JSON.parse(x.metadata) as Record<string, unknown>)
-                : null,
-          },
-        ]),
+        r
+          .getRowObjectsJS()
+          .filter((x) => x.org_id === orgId)
+          .map((x) => [
+            BigInt(x.label as bigint),
+            {
+              id: x.id as string,
+              orgId: x.org_id as string,
+              label: BigInt(x.label as bigint),
+              ts: Number(x.ts),
+              role: x.role as string,
+              content: x.content as string,
+              tokenCount: Number(x.token_count ?? 0),
+              sessionId: (x.session_id as string | null) ?? null,
+              metadata:
+                typeof x.metadata === 'string'
+                  ? (JSON.parse(x.metadata) as Record<string, unknown>)
+                  : null,
+            },
+          ]),
       );
     });
   }
