@@ -121,7 +121,7 @@ describe('vector memory', () => {
       expect(r.results).toHaveLength(25);
       expect(r.results.every((x) => x.sessionId === session)).toBe(true);
     }
-  });
+  }, 120_000);
 
   it('forgets a deleted session in DuckDB and in the index', async () => {
     const before = m.index.size('filter');
@@ -165,7 +165,7 @@ describe('vector memory', () => {
       });
     const queries = clustered(50, DIM, 100, 0.35, 12);
     expect(await recall(m, 'recall', queries)).toBeGreaterThanOrEqual(0.95);
-  });
+  }, 300_000);
 
   it('reaches recall@10 ≥ 0.95 on local embeddings of the State of the Union addresses', async () => {
     const passages = sotuPassages();
@@ -203,7 +203,7 @@ describe('vector memory', () => {
       ])
     ).concat(passages.filter((_, i) => i % 431 === 0).map((p) => embedder.embedOne(p.text)));
     expect(await recall(m, 'sotu', queries)).toBeGreaterThanOrEqual(0.95);
-  });
+  }, 300_000);
 });
 
 describe('vector memory across restarts', () => {
@@ -258,7 +258,7 @@ describe('vector memory across restarts', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('keeps every acknowledged insert when the process is SIGKILLed mid-insert, and the index agrees with DuckDB', async () => {
     const dir = tmp();
@@ -319,7 +319,7 @@ describe('vector memory across restarts', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
 
 describe('openai-compatible embeddings', () => {
