@@ -130,6 +130,14 @@ export class MemoryService {
         `${what} has ${v.length} dimensions; this deployment uses ${this.store.dimensions}`,
         { errors: [{ path: what, message: `expected ${this.store.dimensions} dimensions` }] },
       );
+    // cosine similarity is undefined for the zero vector (scores would be NaN): an explicit
+    // zero embedding, or a text the local provider finds nothing in (only punctuation), is refused
+    if (!v.some((x) => x !== 0))
+      throw new HeadyError(
+        ErrorCode.ValidationFailed,
+        `${what} is the zero vector, which has no direction to compare by cosine`,
+        { errors: [{ path: what, message: 'must not be the zero vector' }] },
+      );
   }
 
   private async embedOne(text: string): Promise<Float32Array> {

@@ -85,6 +85,9 @@ describe('vector memory', () => {
       { orgId: 'acme', items: [{ content: 'ok' }, { content: 'nan', embedding: [Number.NaN] }] },
       { orgId: 'acme', items: [] },
       { orgId: '', items: [{ content: 'x' }] },
+      // nothing to embed, or an explicit zero vector: cosine has no direction to compare
+      { orgId: 'acme', items: [{ content: 'ok' }, { content: '?! …' }] },
+      { orgId: 'acme', items: [{ content: 'z', embedding: new Array(DIM).fill(0) }] },
     ];
     for (const req of bad)
       await expect(m.service.insert(req)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
@@ -95,6 +98,8 @@ describe('vector memory', () => {
       { orgId: 'acme', topK: 3 },
       { orgId: 'acme', embedding: [0.1, 0.2], topK: 3 },
       { orgId: 'acme', query: '' },
+      { orgId: 'acme', query: '?! …', topK: 3 },
+      { orgId: 'acme', embedding: new Array(DIM).fill(0), topK: 3 },
     ])
       await expect(m.service.search(req)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await m.store.summary('acme')).count).toBe(before);
