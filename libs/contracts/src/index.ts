@@ -8,6 +8,9 @@ export {
   IdempotencyConflictError,
   RunNotFoundError,
   UnknownActionError,
+  UnauthenticatedError,
+  ForbiddenError,
+  ApiKeyNotFoundError,
   isHeadyError,
 } from './errors.js';
 export {

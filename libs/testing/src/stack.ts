@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevKeys } from '@heady/pqc';
+import { createApiKey, createDb, ensureOrganization } from '@heady/db';
 import { freePort } from './ports.js';
 
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
@@ -122,6 +123,8 @@ export interface StackOptions {
 export interface Stack {
   dataDir: string;
   gatewayUrl: string;
+  /** An admin (RESTRICTED) API key of an Enterprise organization, for `Authorization: Bearer`. */
+  apiKey: string;
   services: Record<ServiceName, ServiceProcess>;
   stop(): Promise<void>;
 }
@@ -160,9 +163,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await Promise.all(Object.values(services).map((s) => s.dispose()));
     throw e;
   }
+  const db = createDb({ url: opts.databaseUrl, poolMax: 1 });
+  let apiKey: string;
+  try {
+    const org = await ensureOrganization(db, 'stack', 'ENTERPRISE');
+    apiKey = (await createApiKey(db, { orgId: org.id, name: 'stack', role: 'admin' })).key;
+  } finally {
+    await db.destroy();
+  }
   return {
     dataDir,
     gatewayUrl: services.gateway.url,
+    apiKey,
     services,
     async stop() {
       await Promise.all(Object.values(services).map((s) => s.dispose()));

@@ -26,6 +26,7 @@ export function send(
 ): void {
   const p = { ...toProblem(exception), instance: req.url };
   if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
+  if (p.status === 401) void reply.header('www-authenticate', 'Bearer realm="heady"');
   void reply
     .status(p.status)
     .header('content-type', 'application/problem+json; charset=utf-8')
