@@ -24,6 +24,8 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   /** The API key does not exist (or belongs to another organization). HTTP 404. */
   ApiKeyNotFound: 'API_KEY_NOT_FOUND',
+  /** The caller's rate limit is used up; retry after `retryAfter` seconds. HTTP 429. */
+  RateLimited: 'RATE_LIMITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -102,5 +104,16 @@ export class ApiKeyNotFoundError extends HeadyError {
   override readonly name = 'ApiKeyNotFoundError';
   constructor(id: string) {
     super(ErrorCode.ApiKeyNotFound, `API key ${id} does not exist`, { id });
+  }
+}
+
+export class RateLimitedError extends HeadyError {
+  override readonly name = 'RateLimitedError';
+  constructor(policy: string, limit: number, windowSeconds: number, retryAfter: number) {
+    super(
+      ErrorCode.RateLimited,
+      `rate limit of ${limit} requests per ${windowSeconds} s (${policy}) exceeded; retry after ${retryAfter} s`,
+      { policy, limit, windowSeconds, retryAfter },
+    );
   }
 }

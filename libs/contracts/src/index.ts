@@ -11,6 +11,7 @@ export {
   UnauthenticatedError,
   ForbiddenError,
   ApiKeyNotFoundError,
+  RateLimitedError,
   isHeadyError,
 } from './errors.js';
 export {

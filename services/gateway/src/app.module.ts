@@ -7,6 +7,8 @@ import { AccessAuditRepository } from './auth/access-audit.repository.js';
 import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
+import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
+import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MemoryController } from './memory/memory.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
@@ -28,6 +30,8 @@ export class GatewayModule {
         AuthRepository,
         AccessAuditRepository,
         AuthService,
+        RateLimitRepository,
+        RateLimitService,
         ApiKeysRepository,
         ApiKeysService,
         { provide: APP_FILTER, useClass: ProblemFilter },

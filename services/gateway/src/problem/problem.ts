@@ -24,6 +24,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.Unauthenticated]: 401,
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.ApiKeyNotFound]: 404,
+  [ErrorCode.RateLimited]: 429,
 };
 
 const TITLE: Record<number, string> = {
