@@ -235,7 +235,7 @@ async function demo(base) {
       // transient; try again
     }
     if (last && TERMINAL.includes(last.status)) return printRun(last);
-    await sleep(200);
+    await sleep(500); // the demo key is on the Free plan (30 requests/min): poll gently
   }
   if (last) printRun(last);
   throw new Error(
