@@ -7,6 +7,7 @@ import { AccessAuditRepository } from './auth/access-audit.repository.js';
 import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
+import { BrainController } from './brain/brain.controller.js';
 import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
 import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
@@ -23,7 +24,13 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [runtime],
-      controllers: [RunsController, MemoryController, HealthController, ApiKeysController],
+      controllers: [
+        RunsController,
+        MemoryController,
+        HealthController,
+        ApiKeysController,
+        BrainController,
+      ],
       providers: [
         RunsService,
         RunsReadRepository,

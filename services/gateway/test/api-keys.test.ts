@@ -167,12 +167,19 @@ describe('gateway identity: API keys, roles and access classes', () => {
     const id = created.body.id as string;
     const key = created.body.key as string;
     expect((await call('GET', '/api/admin/api-keys', key)).status).toBe(200);
-    const row = await db
-      .selectFrom('api_keys')
-      .select('last_used_at')
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
-    expect(row.last_used_at).toBeInstanceOf(Date);
+    // last use is recorded off the request path: wait for it
+    let lastUsed: Date | null = null;
+    for (let i = 0; i < 40 && !lastUsed; i++) {
+      lastUsed = (
+        await db
+          .selectFrom('api_keys')
+          .select('last_used_at')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).last_used_at;
+      if (!lastUsed) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(lastUsed).toBeInstanceOf(Date);
     // another organization's admin cannot see or revoke it
     const other = (await cli(['apikeys', 'create', '--org', 'other', '--role', 'admin'])) as {
       key: string;
@@ -237,6 +244,22 @@ describe('gateway identity: API keys, roles and access classes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gates POST /api/brain/chat on the Pro or Enterprise plan, naming the plan required', async () => {
+    const free = (await cli(['apikeys', 'create', '--org', 'free-chat', '--role', 'member'])) as {
+      key: string;
+    };
+    const r = await call('POST', '/api/brain/chat', free.key, { message: 'hi' });
+    expect(r.status).toBe(403);
+    expect(r.type).toMatch(/^application\/problem\+json/);
+    expect(r.body).toMatchObject({ code: 'FORBIDDEN', requiredPlan: 'PRO', plan: 'FREE' });
+    expect(r.body.detail).toMatch(/Pro or Enterprise/);
+    // the stack's Enterprise key passes the gate (no conductor runs here, so the run itself is 503)
+    const ent = await call('POST', '/api/brain/chat', keys.admin, { message: 'hi' });
+    expect([401, 403]).not.toContain(ent.status);
+    const bad = await call('POST', '/api/brain/chat', keys.admin, { message: 42 });
+    expect(bad.status).toBe(422);
   });
 
   it('publishes access decisions on INTERNAL routes to the AUDIT stream', async () => {

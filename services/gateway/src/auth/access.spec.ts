@@ -2,12 +2,19 @@ import { CLEARANCES } from '@heady/db';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { describe, expect, it } from 'vitest';
 import { ApiKeysController } from '../admin/api-keys.controller.js';
+import { BrainController } from '../brain/brain.controller.js';
 import { HealthController } from '../health/health.controller.js';
 import { MemoryController } from '../memory/memory.controller.js';
 import { RunsController } from '../runs/runs.controller.js';
 import { ACCESS_CLASS } from './access.js';
 
-const CONTROLLERS = [RunsController, MemoryController, HealthController, ApiKeysController];
+const CONTROLLERS = [
+  RunsController,
+  MemoryController,
+  HealthController,
+  ApiKeysController,
+  BrainController,
+];
 
 describe('access classes', () => {
   it('are declared by every route of the gateway', () => {
