@@ -57,8 +57,11 @@ describe('rate limits shared by three gateway replicas through Redis', () => {
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => get(urls[i % 3] ?? '', key)),
     );
-    const ok = results.filter((r) => r.status === 200);
+    // admitted = not 429: under this burst on a shared 2-core machine an admitted request can
+    // still fail later (e.g. a database pool timeout), which is not the limiter's doing
+    const ok = results.filter((r) => r.status !== 429);
     const limited = results.filter((r) => r.status === 429);
+    expect(ok.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(25);
     expect(ok).toHaveLength(30);
     expect(limited).toHaveLength(170);
     for (const r of ok) {
