@@ -17,6 +17,11 @@ const CLI = join(ROOT, 'libs/cli/dist/main.js');
 const GATEWAY_PORT = Number(process.env.HEADY_GATEWAY_PORT || 8080);
 const dataDir = process.env.HEADY_DATA_DIR || '.heady';
 const LOG_DIR = isAbsolute(dataDir) ? join(dataDir, 'logs') : join(ROOT, dataDir, 'logs');
+const CREDENTIALS = isAbsolute(dataDir)
+  ? join(dataDir, 'credentials.json')
+  : join(ROOT, dataDir, 'credentials.json');
+let demoKey = ''; // the Free demo key from the credentials file
+const auth = () => ({ authorization: `Bearer ${demoKey}` });
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
 
 // Started in this order; each must be ready before the next starts.
@@ -207,7 +212,11 @@ async function demo(base) {
   log('demo', `POST ${base}/api/runs ${JSON.stringify(body)}`);
   const res = await fetch(`${base}/api/runs`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': `demo-${Date.now()}` },
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': `demo-${Date.now()}`,
+      ...auth(),
+    },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -220,13 +229,13 @@ async function demo(base) {
   let last;
   while (Date.now() < deadline) {
     try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      const r = await fetch(url, { headers: auth(), signal: AbortSignal.timeout(5000) });
       if (r.ok) last = await r.json();
     } catch {
       // transient; try again
     }
     if (last && TERMINAL.includes(last.status)) return printRun(last);
-    await sleep(200);
+    await sleep(500); // the demo key is on the Free plan (30 requests/min): poll gently
   }
   if (last) printRun(last);
   throw new Error(
@@ -239,7 +248,7 @@ async function memoryDemo(base) {
   const post = async (path, body) => {
     const r = await fetch(`${base}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth() },
       body: JSON.stringify(body),
     });
     const text = await r.text();
@@ -278,6 +287,20 @@ async function main() {
   await run(process.execPath, [CLI, 'db', 'migrate']);
   log('setup', 'development signing keys (heady keys dev; kept under the git-ignored data dir)');
   await run(process.execPath, [CLI, 'keys', 'dev']);
+  log('setup', 'development API keys (heady apikeys dev)');
+  await run(process.execPath, [
+    CLI,
+    'apikeys',
+    'dev',
+    '--gateway',
+    `http://127.0.0.1:${GATEWAY_PORT}`,
+  ]);
+  const creds = JSON.parse(readFileSync(CREDENTIALS, 'utf8'));
+  demoKey = creds.demo.key;
+  log(
+    'setup',
+    `API keys: ${relative(ROOT, CREDENTIALS) || CREDENTIALS} holds an admin key (org ${creds.admin.org}, ${creds.admin.plan}) and a demo key (org ${creds.demo.org}, ${creds.demo.plan}); send them as "Authorization: Bearer <key>"`,
+  );
   mkdirSync(LOG_DIR, { recursive: true });
   await checkPorts();
   for (const svc of SERVICES) {

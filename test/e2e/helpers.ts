@@ -21,6 +21,18 @@ export interface RunView {
   finishedAt: string | null;
 }
 
+let apiKey: string | undefined;
+
+/** Every helper below sends `Authorization: Bearer <key>` from now on. */
+export function useApiKey(key: string): void {
+  apiKey = key;
+}
+
+/** The Authorization header of the key in use (empty when none). */
+export function authHeaders(): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
 /** POSTs a run and returns status, headers and parsed body. */
 export async function postRun(
   base: string,
@@ -29,7 +41,7 @@ export async function postRun(
 ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const res = await fetch(`${base}/api/runs`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...authHeaders(), ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return {
@@ -40,7 +52,7 @@ export async function postRun(
 }
 
 export async function getRun(base: string, id: string): Promise<RunView> {
-  const res = await fetch(`${base}/api/runs/${id}`);
+  const res = await fetch(`${base}/api/runs/${id}`, { headers: authHeaders() });
   if (!res.ok) throw new Error(`GET run ${id}: ${res.status}`);
   return (await res.json()) as RunView;
 }

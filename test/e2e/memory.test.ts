@@ -42,6 +42,7 @@ describe('vector memory through REST', () => {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: {
+        authorization: `Bearer ${stack.apiKey}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...headers,
       },

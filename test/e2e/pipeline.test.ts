@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { getRun, openDb, postRun, waitTerminal } from './helpers.js';
+import { authHeaders, getRun, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // The whole system: conductor, pipeline and gateway as separate processes, against a
 // nats-server of this suite's own and a fresh PostgreSQL database.
@@ -37,6 +37,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     });
     db = openDb(pg.url);
     base = stack.gatewayUrl;
+    useApiKey(stack.apiKey);
   });
 
   afterAll(async () => {
@@ -154,7 +155,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
 
   it('answers 404 problem+json for an unknown run id', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      const res = await fetch(`${base}/api/runs/${id}`);
+      const res = await fetch(`${base}/api/runs/${id}`, { headers: authHeaders() });
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(await res.json()).toMatchObject({ status: 404, code: 'RUN_NOT_FOUND' });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { apikeysCommands } from './commands/apikeys.js';
 import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
 import { runsCommands } from './commands/runs.js';
@@ -12,6 +13,7 @@ const out = createOutput(() => program.opts<{ json?: boolean }>().json === true)
 dbCommands(program, out);
 runsCommands(program, out);
 keysCommands(program, out);
+apikeysCommands(program, out);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -114,6 +114,16 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
 
 export interface GatewayConfig extends CommonConfig {
   http: { host: string; port: number; bodyLimitBytes: number };
+  rateLimit: {
+    /** Requests per window per plan; 0 = unlimited. */
+    plans: { FREE: number; PRO: number; ENTERPRISE: number };
+    anonymous: number;
+    windowMs: number;
+    trustedProxies: string[];
+    meshCidrs: string[];
+    redisPrefix: string;
+    redisTimeoutMs: number;
+  };
 }
 export interface ConductorConfig extends CommonConfig {
   ops: { port: number };
@@ -135,7 +145,27 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       port: e.HEADY_GATEWAY_PORT,
       bodyLimitBytes: e.HEADY_BODY_LIMIT_BYTES,
     },
+    rateLimit: {
+      plans: {
+        FREE: e.HEADY_PLAN_FREE_LIMIT,
+        PRO: e.HEADY_PLAN_PRO_LIMIT,
+        ENTERPRISE: e.HEADY_PLAN_ENTERPRISE_LIMIT,
+      },
+      anonymous: e.HEADY_ANON_LIMIT,
+      windowMs: e.HEADY_RATE_WINDOW_MS,
+      trustedProxies: cidrList(e.HEADY_TRUSTED_PROXIES),
+      meshCidrs: cidrList(e.HEADY_MESH_CIDRS),
+      redisPrefix: e.HEADY_REDIS_PREFIX,
+      redisTimeoutMs: e.HEADY_REDIS_TIMEOUT_MS,
+    },
   };
+}
+
+function cidrList(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 export function loadConductorConfig(env: Env = process.env): ConductorConfig {

@@ -83,6 +83,21 @@ export const gatewayEnv = commonEnv.extend({
   HEADY_GATEWAY_PORT: port.default(DEFAULTS.gatewayPort),
   HEADY_GATEWAY_HOST: z.string().default('127.0.0.1'),
   HEADY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  /** Requests per window per organization; 0 = unlimited. */
+  HEADY_PLAN_FREE_LIMIT: z.coerce.number().int().min(0).default(30),
+  HEADY_PLAN_PRO_LIMIT: z.coerce.number().int().min(0).default(120),
+  HEADY_PLAN_ENTERPRISE_LIMIT: z.coerce.number().int().min(0).default(0),
+  /** Requests per window per client IP without an API key. */
+  HEADY_ANON_LIMIT: z.coerce.number().int().min(0).default(30),
+  HEADY_RATE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** Comma-separated CIDRs whose X-Forwarded-For is believed. */
+  HEADY_TRUSTED_PROXIES: z.string().default(''),
+  /** Comma-separated CIDRs of the internal mesh: never rate limited. */
+  HEADY_MESH_CIDRS: z.string().default('10.0.0.0/8'),
+  /** Prefix of every gateway key in Redis (tests use a unique one). */
+  HEADY_REDIS_PREFIX: z.string().default('heady:'),
+  /** Longest wait for Redis before the per-process fallback limiter answers. */
+  HEADY_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
 });
 
 export const conductorEnv = commonEnv.extend({

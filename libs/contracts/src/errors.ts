@@ -18,6 +18,14 @@ export const ErrorCode = {
   InsufficientData: 'INSUFFICIENT_DATA',
   /** A dependency (NATS, PostgreSQL) is unreachable; retry later. HTTP 503. */
   Unavailable: 'UNAVAILABLE',
+  /** No credentials, or an unknown or revoked API key. HTTP 401. */
+  Unauthenticated: 'UNAUTHENTICATED',
+  /** The caller's clearance is below the route's access class. HTTP 403. */
+  Forbidden: 'FORBIDDEN',
+  /** The API key does not exist (or belongs to another organization). HTTP 404. */
+  ApiKeyNotFound: 'API_KEY_NOT_FOUND',
+  /** The caller's rate limit is used up; retry after `retryAfter` seconds. HTTP 429. */
+  RateLimited: 'RATE_LIMITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -75,5 +83,37 @@ export class RunNotFoundError extends HeadyError {
   override readonly name = 'RunNotFoundError';
   constructor(runId: string) {
     super(ErrorCode.RunNotFound, `run ${runId} does not exist`, { runId });
+  }
+}
+
+export class UnauthenticatedError extends HeadyError {
+  override readonly name = 'UnauthenticatedError';
+  constructor(reason: string) {
+    super(ErrorCode.Unauthenticated, reason);
+  }
+}
+
+export class ForbiddenError extends HeadyError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Forbidden, message, details);
+  }
+}
+
+export class ApiKeyNotFoundError extends HeadyError {
+  override readonly name = 'ApiKeyNotFoundError';
+  constructor(id: string) {
+    super(ErrorCode.ApiKeyNotFound, `API key ${id} does not exist`, { id });
+  }
+}
+
+export class RateLimitedError extends HeadyError {
+  override readonly name = 'RateLimitedError';
+  constructor(policy: string, limit: number, windowSeconds: number, retryAfter: number) {
+    super(
+      ErrorCode.RateLimited,
+      `rate limit of ${limit} requests per ${windowSeconds} s (${policy}) exceeded; retry after ${retryAfter} s`,
+      { policy, limit, windowSeconds, retryAfter },
+    );
   }
 }

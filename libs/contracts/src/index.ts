@@ -8,6 +8,10 @@ export {
   IdempotencyConflictError,
   RunNotFoundError,
   UnknownActionError,
+  UnauthenticatedError,
+  ForbiddenError,
+  ApiKeyNotFoundError,
+  RateLimitedError,
   isHeadyError,
 } from './errors.js';
 export {

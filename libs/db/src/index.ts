@@ -11,3 +11,20 @@ export {
 export { migrations, SEED_GROUPS } from './migrations/index.js';
 export type * from './schema.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
+export {
+  CLEARANCES,
+  PLANS,
+  ROLES,
+  ROLE_CLEARANCE,
+  clears,
+  createApiKey,
+  ensureOrganization,
+  findActiveApiKey,
+  generateApiKey,
+  hashApiKey,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKey,
+  type ApiKeyInfo,
+  type ApiKeyPrincipal,
+} from './identity.js';

@@ -120,6 +120,40 @@ export interface RoutingActionsTable {
   created_at: Timestamp;
 }
 
+export type Plan = 'FREE' | 'PRO' | 'ENTERPRISE';
+/** A role grants a clearance: viewer PUBLIC, member INTERNAL, developer PROPRIETARY, admin RESTRICTED. */
+export type Role = 'viewer' | 'member' | 'developer' | 'admin';
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  name: string;
+  plan: Generated<Plan>;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  org_id: string;
+  email: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  org_id: string;
+  user_id: string | null;
+  name: string;
+  /** The first characters of the key (`hk_` + 8), shown in listings; the key itself is never stored. */
+  prefix: string;
+  /** SHA-256 (hex) of the whole key. */
+  key_hash: string;
+  role: Role;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
 /** The one schema shared by every service (ARCHITECTURE §5). */
 export interface Database {
   services: ServicesTable;
@@ -130,6 +164,9 @@ export interface Database {
   audit_logs: AuditLogsTable;
   service_groups: ServiceGroupsTable;
   routing_actions: RoutingActionsTable;
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  api_keys: ApiKeysTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;
@@ -137,3 +174,5 @@ export type NewPipelineRun = Insertable<PipelineRunsTable>;
 export type PipelineRunUpdate = Updateable<PipelineRunsTable>;
 export type StageRun = Selectable<PipelineStageRunsTable>;
 export type AuditLog = Selectable<AuditLogsTable>;
+export type Organization = Selectable<OrganizationsTable>;
+export type ApiKey = Selectable<ApiKeysTable>;

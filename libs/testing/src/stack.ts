@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevKeys } from '@heady/pqc';
+import { createApiKey, createDb, ensureOrganization } from '@heady/db';
 import { freePort } from './ports.js';
 
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
@@ -116,13 +118,19 @@ export interface StackOptions {
   services?: ServiceName[];
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** How many gateway processes to run (replicas sharing Redis and PostgreSQL); 1 unless given. */
+  gatewayReplicas?: number;
 }
 
 /** The three services started as separate processes against the given infrastructure. */
 export interface Stack {
   dataDir: string;
   gatewayUrl: string;
+  /** An admin (RESTRICTED) API key of an Enterprise organization, for `Authorization: Bearer`. */
+  apiKey: string;
   services: Record<ServiceName, ServiceProcess>;
+  /** Every gateway replica; the first is `services.gateway`. */
+  gateways: ServiceProcess[];
   stop(): Promise<void>;
 }
 
@@ -137,15 +145,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     DATABASE_URL: opts.databaseUrl,
     HEADY_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    // a Redis key prefix of this stack's own, so rate-limit windows never mix between tests
+    HEADY_REDIS_PREFIX: `heady-test:${randomBytes(4).toString('hex')}:`,
     ...opts.env,
   };
+  const made = new Map<ServiceName, number>();
   const make = async (name: ServiceName): Promise<ServiceProcess> => {
     const port = await freePort();
     const env: Record<string, string> =
       name === 'gateway'
         ? { ...base, HEADY_GATEWAY_PORT: String(port) }
         : { ...base, HEADY_OPS_PORT: String(port) };
-    return new ServiceProcess(name, port, env, join(dataDir, `${name}.log`));
+    const n = made.get(name) ?? 0;
+    made.set(name, n + 1);
+    return new ServiceProcess(name, port, env, join(dataDir, `${name}${n ? `-${n}` : ''}.log`));
   };
   const services = {
     conductor: await make('conductor'),
@@ -154,18 +167,32 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     gateway: await make('gateway'),
   };
   const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);
+  const gateways = [services.gateway];
+  for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
+  const all = [...Object.values(services), ...gateways.slice(1)];
   try {
     for (const name of wanted) await services[name].start();
+    if (wanted.includes('gateway')) for (const g of gateways.slice(1)) await g.start();
   } catch (e) {
-    await Promise.all(Object.values(services).map((s) => s.dispose()));
+    await Promise.all(all.map((s) => s.dispose()));
     throw e;
+  }
+  const db = createDb({ url: opts.databaseUrl, poolMax: 1 });
+  let apiKey: string;
+  try {
+    const org = await ensureOrganization(db, 'stack', 'ENTERPRISE');
+    apiKey = (await createApiKey(db, { orgId: org.id, name: 'stack', role: 'admin' })).key;
+  } finally {
+    await db.destroy();
   }
   return {
     dataDir,
     gatewayUrl: services.gateway.url,
+    apiKey,
     services,
+    gateways,
     async stop() {
-      await Promise.all(Object.values(services).map((s) => s.dispose()));
+      await Promise.all(all.map((s) => s.dispose()));
     },
   };
 }

@@ -1,5 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ApiKeysController } from './admin/api-keys.controller.js';
+import { ApiKeysRepository } from './admin/api-keys.repository.js';
+import { ApiKeysService } from './admin/api-keys.service.js';
+import { AccessAuditRepository } from './auth/access-audit.repository.js';
+import { AccessGuard } from './auth/access.guard.js';
+import { AuthRepository } from './auth/auth.repository.js';
+import { AuthService } from './auth/auth.service.js';
+import { BrainController } from './brain/brain.controller.js';
+import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
+import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MemoryController } from './memory/memory.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
@@ -14,11 +24,25 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [runtime],
-      controllers: [RunsController, MemoryController, HealthController],
+      controllers: [
+        RunsController,
+        MemoryController,
+        HealthController,
+        ApiKeysController,
+        BrainController,
+      ],
       providers: [
         RunsService,
         RunsReadRepository,
+        AuthRepository,
+        AccessAuditRepository,
+        AuthService,
+        RateLimitRepository,
+        RateLimitService,
+        ApiKeysRepository,
+        ApiKeysService,
         { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_GUARD, useClass: AccessGuard },
       ],
     };
   }

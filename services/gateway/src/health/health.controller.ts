@@ -1,9 +1,11 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ReadinessRegistry } from '@heady/telemetry';
 import { type FastifyReply } from 'fastify';
+import { Access } from '../auth/access.js';
 
 /** `GET /api/health`: the gateway and the dependencies it needs (PostgreSQL, NATS). */
 @Controller('api')
+@Access('PUBLIC')
 export class HealthController {
   constructor(@Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry) {}
 

@@ -13,6 +13,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import { Access } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import {
   insertVectorsBody,
@@ -38,6 +39,7 @@ export function organizationOf(header: string | undefined): string {
 
 /** Vector memory over REST: each route is one signed request/reply to `memory.*`. */
 @Controller('api/memory')
+@Access('INTERNAL')
 export class MemoryController {
   constructor(
     @Inject(BusPublisher) private readonly bus: BusPublisher,
@@ -81,8 +83,9 @@ export class MemoryController {
     return this.call('memory.stats', { orgId: organizationOf(org) });
   }
 
-  /** Forgets a session. */
+  /** Forgets a session (erasure: PROPRIETARY clearance). */
   @Delete('sessions/:id')
+  @Access('PROPRIETARY')
   deleteSession(@Param('id') id: string, @Headers('x-heady-org') org?: string): Promise<unknown> {
     const sessionId = parseOrThrow(memorySessionId, id, 'sessionId');
     return this.call('memory.sessions.delete', { orgId: organizationOf(org), sessionId });

@@ -2,7 +2,7 @@ import { LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs/common';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
-import { toProblem } from './problem.js';
+import { type Problem, toProblem } from './problem.js';
 
 /** Renders every error under the gateway as `application/problem+json` (RFC 9457). */
 @Catch()
@@ -24,8 +24,12 @@ export function send(
   req: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  const p = { ...toProblem(exception), instance: req.url };
+  const p: Problem = { ...toProblem(exception), instance: req.url };
   if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
+  const retryAfter = p['retryAfter'];
+  if (p.status === 429 && typeof retryAfter === 'number')
+    void reply.header('retry-after', String(retryAfter));
+  if (p.status === 401) void reply.header('www-authenticate', 'Bearer realm="heady"');
   void reply
     .status(p.status)
     .header('content-type', 'application/problem+json; charset=utf-8')

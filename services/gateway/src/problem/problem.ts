@@ -21,10 +21,16 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RunNotFound]: 404,
   [ErrorCode.InsufficientData]: 409,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.Unauthenticated]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.ApiKeyNotFound]: 404,
+  [ErrorCode.RateLimited]: 429,
 };
 
 const TITLE: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',

@@ -1,10 +1,12 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Access } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { type RunAccepted, type RunView, RunsService } from './runs.service.js';
 import { idempotencyKey, runId, startRunBody } from './runs.schema.js';
 import { RunNotFoundError } from '@heady/contracts';
 
 @Controller('api/runs')
+@Access('INTERNAL')
 export class RunsController {
   constructor(@Inject(RunsService) private readonly runs: RunsService) {}
 

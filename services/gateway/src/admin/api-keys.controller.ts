@@ -1,0 +1,33 @@
+import { type ApiKeyInfo } from '@heady/db';
+import { ApiKeyNotFoundError } from '@heady/contracts';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { type FastifyRequest } from 'fastify';
+import { Access, callerOf } from '../auth/access.js';
+import { parseOrThrow } from '../problem/validation.js';
+import { apiKeyId, createApiKeyBody } from './api-keys.schema.js';
+import { ApiKeysService } from './api-keys.service.js';
+
+/** API keys of the caller's organization. The key itself is returned once, by POST. */
+@Controller('api/admin/api-keys')
+@Access('INTERNAL')
+export class ApiKeysController {
+  constructor(@Inject(ApiKeysService) private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ key: string } & ApiKeyInfo> {
+    return this.keys.create(callerOf(req), parseOrThrow(createApiKeyBody, body ?? {}, 'body'));
+  }
+
+  @Get()
+  async list(@Req() req: FastifyRequest): Promise<{ items: ApiKeyInfo[] }> {
+    return { items: await this.keys.list(callerOf(req)) };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async revoke(@Req() req: FastifyRequest, @Param('id') id: string): Promise<void> {
+    if (!apiKeyId.safeParse(id).success) throw new ApiKeyNotFoundError(id);
+    await this.keys.revoke(callerOf(req), id);
+  }
+}

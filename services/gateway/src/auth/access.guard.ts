@@ -1,0 +1,48 @@
+import { type Classification } from '@heady/db';
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { RateLimitService } from '../ratelimit/rate-limit.service.js';
+import { ACCESS_CLASS, setCaller } from './access.js';
+import { AuthService } from './auth.service.js';
+
+/**
+ * Global guard: authenticates the caller, counts the request against its rate limit
+ * (organization plan, or client IP when anonymous) and enforces the route's access class. A route
+ * under /api that forgot to declare a class is RESTRICTED (fail closed); the ops
+ * endpoints outside /api (/healthz, /readyz, /metrics) are PUBLIC.
+ */
+@Injectable()
+export class AccessGuard implements CanActivate {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(AuthService) private readonly auth: AuthService,
+    @Inject(RateLimitService) private readonly limits: RateLimitService,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') return true;
+    const req = ctx.switchToHttp().getRequest<FastifyRequest>();
+    const declared = this.reflector.getAllAndOverride<Classification | undefined>(ACCESS_CLASS, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
+    const path = req.url.split('?')[0] ?? req.url;
+    const need: Classification = declared ?? (path.startsWith('/api') ? 'RESTRICTED' : 'PUBLIC');
+    const caller = await this.auth.authenticate(req.headers.authorization);
+    setCaller(req, caller);
+    if (path.startsWith('/api')) {
+      const reply = ctx.switchToHttp().getResponse<FastifyReply>();
+      const ip = this.limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+      try {
+        void reply.headers(await this.limits.admit(caller, ip));
+      } catch (e) {
+        const headers = (e as { headers?: Record<string, string> }).headers;
+        if (headers) void reply.headers(headers);
+        throw e;
+      }
+    }
+    this.auth.authorize(caller, need, `${req.method} ${req.routeOptions.url ?? path}`);
+    return true;
+  }
+}

@@ -1,0 +1,99 @@
+import {
+  type ApiKeyPrincipal,
+  CLEARANCES,
+  ROLES,
+  ROLE_CLEARANCE,
+  type Role,
+  hashApiKey,
+} from '@heady/db';
+import { type Logger } from '@heady/telemetry';
+import { describe, expect, it } from 'vitest';
+import { type AccessAuditRepository, type AccessDecision } from './access-audit.repository.js';
+import { type AuthRepository } from './auth.repository.js';
+import { AuthService } from './auth.service.js';
+
+const KEYS: Record<string, Role> = Object.fromEntries(ROLES.map((r) => [`hk_${r}key`, r]));
+
+function make() {
+  const audited: AccessDecision[] = [];
+  const touched: string[] = [];
+  const repo = {
+    findActive: (hash: string) => {
+      const entry = Object.entries(KEYS).find(([k]) => hashApiKey(k) === hash);
+      if (!entry) return Promise.resolve(undefined);
+      const p: ApiKeyPrincipal = {
+        keyId: entry[1],
+        orgId: 'org',
+        orgName: 'org',
+        plan: 'FREE',
+        role: entry[1],
+        lastUsedAt: null,
+      };
+      return Promise.resolve(p);
+    },
+    touch: (id: string) => (touched.push(id), Promise.resolve()),
+  } as unknown as AuthRepository;
+  const audit = {
+    publish: (d: AccessDecision) => (audited.push(d), Promise.resolve()),
+  } as unknown as AccessAuditRepository;
+  const log = { warn: () => undefined } as unknown as Logger;
+  return { service: new AuthService(repo, audit, log), audited, touched };
+}
+
+describe(AuthService.name, () => {
+  it('lets every role through exactly the route classes at or below its clearance (role × class matrix)', async () => {
+    const { service } = make();
+    for (const role of ROLES) {
+      const caller = await service.authenticate(`Bearer hk_${role}key`);
+      for (const cls of CLEARANCES) {
+        const expected = CLEARANCES.indexOf(ROLE_CLEARANCE[role]) >= CLEARANCES.indexOf(cls);
+        let outcome: string = 'allowed';
+        try {
+          service.authorize(caller, cls, `GET /${cls}`);
+        } catch (e) {
+          outcome = (e as { code: string }).code;
+        }
+        expect(outcome, `${role} → ${cls}`).toBe(expected ? 'allowed' : 'FORBIDDEN');
+      }
+    }
+  });
+
+  it('lets an anonymous caller reach PUBLIC routes only, with 401 elsewhere', async () => {
+    const { service } = make();
+    const anon = await service.authenticate(undefined);
+    expect(() => service.authorize(anon, 'PUBLIC', 'GET /api/health')).not.toThrow();
+    for (const cls of CLEARANCES.slice(1))
+      expect(() => service.authorize(anon, cls, 'GET /x')).toThrow(
+        expect.objectContaining({ code: 'UNAUTHENTICATED' }),
+      );
+  });
+
+  it('rejects an unknown key and a malformed Authorization header', async () => {
+    const { service } = make();
+    await expect(service.authenticate('Bearer hk_nope')).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
+    await expect(service.authenticate('Basic dXNlcjpwYXNz')).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
+  });
+
+  it('audits decisions on INTERNAL and higher routes only, allowed or denied', async () => {
+    const { service, audited, touched } = make();
+    const member = await service.authenticate('Bearer hk_memberkey');
+    expect(touched).toEqual(['member']);
+    service.authorize(member, 'PUBLIC', 'GET /api/health');
+    service.authorize(member, 'INTERNAL', 'GET /api/runs/:id');
+    expect(() => service.authorize(member, 'RESTRICTED', 'DELETE /secret')).toThrow();
+    await Promise.resolve();
+    expect(audited.map((d) => [d.route, d.allowed])).toEqual([
+      ['GET /api/runs/:id', true],
+      ['DELETE /secret', false],
+    ]);
+    expect(audited[1]).toMatchObject({
+      actor: 'api-key:member',
+      routeClass: 'RESTRICTED',
+      clearance: 'INTERNAL',
+    });
+  });
+});

@@ -1,0 +1,70 @@
+import { type Classification, ROLE_CLEARANCE, clears, hashApiKey } from '@heady/db';
+import { ForbiddenError, UnauthenticatedError } from '@heady/contracts';
+import { LOGGER } from '@heady/runtime';
+import { type Logger } from '@heady/telemetry';
+import { Inject, Injectable } from '@nestjs/common';
+import { AccessAuditRepository } from './access-audit.repository.js';
+import { type Caller } from './access.js';
+import { AuthRepository } from './auth.repository.js';
+
+const BEARER = /^Bearer\s+(hk_[A-Za-z0-9_-]{1,200})\s*$/;
+/** last_used_at is written at most this often per key, so a busy key costs no write per request. */
+const TOUCH_EVERY_MS = 60_000;
+
+/** Authenticates `Authorization: Bearer hk_...` and decides access by clearance. */
+@Injectable()
+export class AuthService {
+  constructor(
+    @Inject(AuthRepository) private readonly keys: AuthRepository,
+    @Inject(AccessAuditRepository) private readonly audit: AccessAuditRepository,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  /** The caller behind the Authorization header: anonymous when there is none; 401 when it is not a live key. */
+  async authenticate(authorization: string | undefined): Promise<Caller> {
+    if (authorization === undefined || authorization === '')
+      return { principal: undefined, clearance: 'PUBLIC' };
+    const m = BEARER.exec(authorization);
+    if (!m?.[1])
+      throw new UnauthenticatedError(
+        'the Authorization header must be "Bearer hk_..." (an API key)',
+      );
+    const principal = await this.keys.findActive(hashApiKey(m[1]));
+    if (!principal) throw new UnauthenticatedError('unknown or revoked API key');
+    if (!principal.lastUsedAt || Date.now() - principal.lastUsedAt.getTime() > TOUCH_EVERY_MS)
+      this.keys
+        .touch(principal.keyId)
+        .catch((e: unknown) => this.log.warn({ err: e }, 'could not record API key use'));
+    return { principal, clearance: ROLE_CLEARANCE[principal.role] };
+  }
+
+  /** Throws 401/403 when `caller` may not use a route of class `need`; audits INTERNAL-and-higher decisions. */
+  authorize(caller: Caller, need: Classification, route: string): void {
+    const allowed = clears(caller.clearance, need) && (need === 'PUBLIC' || !!caller.principal);
+    const reason = allowed
+      ? 'clearance suffices'
+      : caller.principal
+        ? `clearance ${caller.clearance} is below ${need}`
+        : 'no API key';
+    if (need !== 'PUBLIC')
+      this.audit
+        .publish({
+          actor: caller.principal ? `api-key:${caller.principal.keyId}` : 'anonymous',
+          route,
+          routeClass: need,
+          clearance: caller.clearance,
+          allowed,
+          reason,
+        })
+        .catch((e: unknown) =>
+          this.log.warn({ err: e, route }, 'could not audit an access decision'),
+        );
+    if (allowed) return;
+    if (!caller.principal)
+      throw new UnauthenticatedError(`${route} needs an API key (Authorization: Bearer hk_...)`);
+    throw new ForbiddenError(`${route} needs clearance ${need}; this key has ${caller.clearance}`, {
+      required: need,
+      clearance: caller.clearance,
+    });
+  }
+}
