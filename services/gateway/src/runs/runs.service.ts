@@ -2,6 +2,8 @@ import { create } from '@bufbuild/protobuf';
 import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
 import {
+  ErrorCode,
+  HeadyError,
   RunNotFoundError,
   RunStatus,
   StartRunReplySchema,
@@ -68,6 +70,13 @@ export class RunsService {
     body: StartRunBody,
     idempotencyKey: string | undefined,
   ): Promise<RunAccepted & { replayed: boolean }> {
+    if (body.options?.faults !== undefined && !this.config.faults) {
+      throw new HeadyError(
+        ErrorCode.ValidationFailed,
+        'options.faults: fault injection is disabled on this deployment (HEADY_FAULTS=1 enables it)',
+        { errors: [{ path: 'body.options.faults', message: 'fault injection is disabled' }] },
+      );
+    }
     const req = create(StartRunRequestSchema, {
       action: body.action,
       input: body.input as never,

@@ -10,7 +10,10 @@ export type RunEventName =
   | 'stage.started'
   | 'stage.succeeded'
   | 'stage.failed'
+  | 'stage.compensated'
   | 'run.succeeded'
+  | 'run.compensating'
+  | 'run.compensated'
   | 'run.failed';
 
 export interface RunEventInput {
