@@ -186,4 +186,143 @@ describe('durable runs: retries, compensation and fault injection', () => {
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
+
+  it('cancels a run mid-flight: completed stages undone, CANCELLED, and a second cancel is harmless', async () => {
+    const res = await postRun(base, {
+      action: 'chat',
+      input: {},
+      options: { faults: [{ stage: 'execute', mode: 'delay', ms: 2_500 }] },
+    });
+    const runId = res.body.runId as string;
+    await waitFor(async () => (await stageRows(runId)).some((r) => r.stage_name === 'execute'));
+    const first = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    expect(first.status).toBe(202);
+    expect(await first.json()).toEqual({ runId, status: 'CANCELLING' });
+    const second = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    expect(second.status).toBe(202);
+    const [v] = await waitTerminal(base, [runId]);
+    expect(v?.status).toBe('CANCELLED');
+    const rows = await stageRows(runId);
+    expect(rows.map((r) => [r.stage_name, r.status, r.compensations])).toEqual([
+      ['channel-entry', 'COMPENSATED', 1],
+      ['ingest', 'COMPENSATED', 1],
+      ['plan', 'COMPENSATED', 1],
+      ['execute', 'COMPENSATED', 1],
+    ]);
+    const third = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    expect(third.status).toBe(202);
+    expect(await third.json()).toEqual({ runId, status: 'CANCELLED' });
+  });
+
+  it('answers 409 to cancelling a run that succeeded and 404 to an unknown run', async () => {
+    const res = await postRun(base, { action: 'chat', input: {} });
+    const [v] = await waitTerminal(base, [res.body.runId as string]);
+    expect(v?.status).toBe('SUCCEEDED');
+    const late = await fetch(`${base}/api/runs/${v?.runId}/cancel`, { method: 'POST' });
+    expect(late.status).toBe(409);
+    expect(late.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await late.json()).toMatchObject({
+      code: 'RUN_ENDED',
+      status: 409,
+      runStatus: 'SUCCEEDED',
+    });
+    const none = await fetch(`${base}/api/runs/${crypto.randomUUID()}/cancel`, { method: 'POST' });
+    expect(none.status).toBe(404);
+  });
+
+  it('compensates a run past its deadline', async () => {
+    const res = await postRun(base, {
+      action: 'chat',
+      input: {},
+      options: { deadlineMs: 1_000, faults: [{ stage: 'plan', mode: 'delay', ms: 1_800 }] },
+    });
+    const runId = res.body.runId as string;
+    const [v] = await waitTerminal(base, [runId]);
+    expect(v?.status).toBe('COMPENSATED');
+    const rows = await stageRows(runId);
+    expect(rows.map((r) => [r.stage_name, r.status])).toEqual([
+      ['channel-entry', 'COMPENSATED'],
+      ['ingest', 'COMPENSATED'],
+      ['plan', 'COMPENSATED'],
+    ]);
+    const run = await db
+      .selectFrom('pipeline_runs')
+      .select('error')
+      .where('id', '=', runId)
+      .executeTakeFirstOrThrow();
+    expect(run.error).toMatch(/deadline of 1000 ms exceeded/);
+  });
+
+  it('streams every event of a run in order as SSE, history then live, and resumes from Last-Event-ID', async () => {
+    const res = await postRun(base, {
+      action: 'chat',
+      input: {},
+      // slow enough that the stream opens before the run ends: part history, part live
+      options: { faults: [{ stage: 'recover', mode: 'delay', ms: 800 }] },
+    });
+    const runId = res.body.runId as string;
+    const all = await readSse(`${base}/api/runs/${runId}/events`);
+    const names = all.map((e) => e.event);
+    expect(names[0]).toBe('run.started');
+    expect(names.at(-1)).toBe('run.succeeded');
+    const expected = ['run.started'];
+    for (const s of STAGE_NAMES) expected.push('stage.started', 'stage.succeeded');
+    expected.push('run.succeeded');
+    expect(names).toEqual(expected);
+    expect(all.filter((e) => e.event === 'stage.started').map((e) => e.data.stage)).toEqual([
+      ...STAGE_NAMES,
+    ]);
+    const ids = all.map((e) => Number(e.id));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    // resume after the 6th event: exactly the rest
+    const cut = all[5]?.id ?? '';
+    const rest = await readSse(`${base}/api/runs/${runId}/events`, { 'last-event-id': cut });
+    expect(rest.map((e) => e.id)).toEqual(all.slice(6).map((e) => e.id));
+  });
+
+  it('answers 404 problem+json for the events of an unknown run', async () => {
+    const r = await fetch(`${base}/api/runs/${crypto.randomUUID()}/events`);
+    expect(r.status).toBe(404);
+    expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
 });
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not met in time');
+}
+
+interface SseEvent {
+  id: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Reads a server-sent event stream until the server closes it. */
+async function readSse(url: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const text = await res.text();
+  const events: SseEvent[] = [];
+  for (const block of text.split('\n\n')) {
+    const fields = Object.fromEntries(
+      block
+        .split('\n')
+        .filter((l) => l && !l.startsWith(':'))
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+    ) as Record<string, string>;
+    if (fields.event && fields.data) {
+      events.push({
+        id: fields.id ?? '',
+        event: fields.event,
+        data: JSON.parse(fields.data) as Record<string, unknown>,
+      });
+    }
+  }
+  return events;
+}

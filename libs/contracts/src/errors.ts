@@ -16,6 +16,8 @@ export const ErrorCode = {
   RunNotFound: 'RUN_NOT_FOUND',
   /** The request is valid but there is not yet enough data to answer it. HTTP 409. */
   InsufficientData: 'INSUFFICIENT_DATA',
+  /** The run already ended another way (e.g. a cancel after it succeeded). HTTP 409. */
+  RunEnded: 'RUN_ENDED',
   /** A dependency (NATS, PostgreSQL) is unreachable; retry later. HTTP 503. */
   Unavailable: 'UNAVAILABLE',
 } as const;
@@ -75,5 +77,12 @@ export class RunNotFoundError extends HeadyError {
   override readonly name = 'RunNotFoundError';
   constructor(runId: string) {
     super(ErrorCode.RunNotFound, `run ${runId} does not exist`, { runId });
+  }
+}
+
+export class RunEndedError extends HeadyError {
+  override readonly name = 'RunEndedError';
+  constructor(runId: string, status: string) {
+    super(ErrorCode.RunEnded, `run ${runId} already ended ${status}`, { runId, runStatus: status });
   }
 }

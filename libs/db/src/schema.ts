@@ -78,6 +78,8 @@ export interface PipelineRunsTable {
   error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set by a cancellation request; the run's next stage compensates it and ends it CANCELLED. */
+  cancel_requested_at: NullableTimestamp;
 }
 
 export interface PipelineStageRunsTable {

@@ -8,6 +8,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ADD COLUMN compensation JSONB,
       ADD COLUMN compensations INT NOT NULL DEFAULT 0,
       ADD COLUMN compensated_at TIMESTAMPTZ;
+    -- POST /api/runs/:id/cancel sets it; the run's next stage compensates and ends it CANCELLED
+    ALTER TABLE pipeline_runs ADD COLUMN cancel_requested_at TIMESTAMPTZ;
   `.execute(db);
 }
 
@@ -15,5 +17,6 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`
     ALTER TABLE pipeline_stage_runs
       DROP COLUMN compensation, DROP COLUMN compensations, DROP COLUMN compensated_at;
+    ALTER TABLE pipeline_runs DROP COLUMN cancel_requested_at;
   `.execute(db);
 }

@@ -4,6 +4,7 @@ import { type GatewayConfig } from '@heady/config';
 import {
   ErrorCode,
   HeadyError,
+  RunEndedError,
   RunNotFoundError,
   RunStatus,
   StartRunReplySchema,
@@ -103,6 +104,20 @@ export class RunsService {
       links: this.links(reply.runId),
       replayed: reply.replayed,
     };
+  }
+
+  /**
+   * Asks for the run to stop: its next stage compensates what completed and ends it
+   * CANCELLED. Asking again is harmless; asking after it ended another way is RUN_ENDED.
+   */
+  async cancel(id: string): Promise<{ runId: string; status: string }> {
+    const status = await this.runs.requestCancel(id);
+    if (status === undefined) throw new RunNotFoundError(id);
+    if (status === 'SUCCEEDED' || status === 'FAILED' || status === 'COMPENSATED') {
+      throw new RunEndedError(id, status);
+    }
+    this.log.info({ run_id: id, status }, 'run cancellation requested');
+    return { runId: id, status: status === 'CANCELLED' ? 'CANCELLED' : 'CANCELLING' };
   }
 
   async get(id: string): Promise<RunView> {

@@ -14,6 +14,7 @@ export type RunEventName =
   | 'run.succeeded'
   | 'run.compensating'
   | 'run.compensated'
+  | 'run.cancelled'
   | 'run.failed';
 
 export interface RunEventInput {

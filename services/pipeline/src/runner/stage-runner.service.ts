@@ -95,10 +95,17 @@ export class StageRunner {
     }
     const faults = this.config.faults ? faultsOf(run.options) : [];
 
+    // a cancelled run, or one past its deadline, goes no further: what completed is undone
+    const stop = stopOf(run);
+    if (stop) {
+      await this.compensate(cmd, run, stop.reason, faults, stop.status);
+      return;
+    }
+
     // a stage that failed for good, redelivered: its compensation is what is left to do
     const existing = await this.repo.getStageRow(key);
     if (existing?.status === 'FAILED') {
-      await this.compensate(cmd, run, existing.error ?? 'stage failed', faults);
+      await this.compensate(cmd, run, existing.error ?? 'stage failed', faults, 'COMPENSATED');
       return;
     }
 
@@ -151,7 +158,7 @@ export class StageRunner {
           ? err
           : new RetryableError(messageOf(err), undefined, { cause: err });
       }
-      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, faults);
+      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, faults, 'COMPENSATED');
       return;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
@@ -164,7 +171,8 @@ export class StageRunner {
 
   /**
    * Undoes the completed stages of the slip in reverse, each once (a redelivery skips the
-   * ones already undone), then ends the run COMPENSATED. A compensation that fails
+   * ones already undone), then ends the run `end` (COMPENSATED, or CANCELLED after a
+   * cancellation request). A compensation that fails
    * permanently ends the run FAILED and sends this message to DLQ with the reason.
    */
   private async compensate(
@@ -172,13 +180,18 @@ export class StageRunner {
     run: PipelineRun,
     reason: string,
     faults: FaultSpec[],
+    end: 'COMPENSATED' | 'CANCELLED',
   ): Promise<void> {
     await this.events.publish({
       ...this.ev(cmd, 0),
       event: 'run.compensating',
       error: reason,
     });
-    const rows = await this.repo.completedStages(run.id, cmd.slip?.completed ?? []);
+    // the current stage counts when it completed (a redelivery after its success)
+    const rows = await this.repo.completedStages(run.id, [
+      ...(cmd.slip?.completed ?? []),
+      cmd.stage,
+    ]);
     for (const row of rows) {
       if (!isStageName(row.stage_name)) continue;
       const stage: StageDefinition = STAGES[row.stage_name];
@@ -214,13 +227,13 @@ export class StageRunner {
         event: 'stage.compensated',
       });
     }
-    if (await this.repo.endRun(run.id, 'COMPENSATED', reason)) {
-      this.log.info({ run_id: run.id, reason }, 'run compensated');
+    if (await this.repo.endRun(run.id, end, reason)) {
+      this.log.info({ run_id: run.id, reason }, `run ${end.toLowerCase()}`);
     }
     await this.events.publish({
       ...this.ev(cmd, 0),
-      event: 'run.compensated',
-      status: RunStatus.COMPENSATED,
+      event: end === 'CANCELLED' ? 'run.cancelled' : 'run.compensated',
+      status: end === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.COMPENSATED,
       error: reason,
     });
   }
@@ -290,6 +303,18 @@ export class StageRunner {
       attempt,
     };
   }
+}
+
+/** Why a run must stop before this stage: a cancellation request, or its `options.deadlineMs` passed. */
+function stopOf(
+  run: PipelineRun,
+): { status: 'CANCELLED' | 'COMPENSATED'; reason: string } | undefined {
+  if (run.cancel_requested_at) return { status: 'CANCELLED', reason: 'cancelled on request' };
+  const deadlineMs = (run.options as { deadlineMs?: unknown }).deadlineMs;
+  if (typeof deadlineMs === 'number' && Date.now() > run.created_at.getTime() + deadlineMs) {
+    return { status: 'COMPENSATED', reason: `deadline of ${deadlineMs} ms exceeded` };
+  }
+  return undefined;
 }
 
 function messageOf(err: unknown): string {
