@@ -74,6 +74,12 @@ export interface CommonConfig {
 }
 
 function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
+  if (e.NODE_ENV === 'production' && e.HEADY_FAULTS) {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_FAULTS: fault injection is refused in production',
+      ['HEADY_FAULTS'],
+    );
+  }
   if (e.NODE_ENV === 'production' && e.HEADY_SIGNING === 'off') {
     throw new ConfigError(
       'invalid environment:\n  HEADY_SIGNING: signing cannot be turned off in production',
