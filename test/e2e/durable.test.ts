@@ -280,6 +280,34 @@ describe('durable runs: retries, compensation and fault injection', () => {
     expect(rest.map((e) => e.id)).toEqual(all.slice(6).map((e) => e.id));
   });
 
+  it('recovers from a crash fault that SIGKILLs the stage process: every run in flight still succeeds', async () => {
+    const crashed = await postRun(base, {
+      action: 'chat',
+      input: { crash: true },
+      options: { faults: [{ stage: 'plan', mode: 'crash' }] },
+    });
+    const others = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'code', input: { i } })),
+    );
+    const crashedId = crashed.body.runId as string;
+    await waitFor(() => Promise.resolve(!stack.services.pipeline.running));
+    const restarted = Date.now();
+    await stack.services.pipeline.start();
+    // the crashed delivery comes back after the ack wait and the run moves on
+    await waitFor(async () =>
+      (await stageRows(crashedId)).some((r) => r.stage_name === 'plan' && r.status === 'SUCCEEDED'),
+    );
+    const recoveryMs = Date.now() - restarted;
+    console.log(`recovery after SIGKILL: in-flight run moved again ${recoveryMs} ms after restart`);
+    const views = await waitTerminal(base, [
+      crashedId,
+      ...others.map((o) => o.body.runId as string),
+    ]);
+    expect(views.filter((v) => v.status !== 'SUCCEEDED').map((v) => v.status)).toEqual([]);
+    const plan = (await stageRows(crashedId)).find((r) => r.stage_name === 'plan');
+    expect(plan?.attempts).toBe(2);
+  });
+
   it('answers 404 problem+json for the events of an unknown run', async () => {
     const r = await fetch(`${base}/api/runs/${crypto.randomUUID()}/events`);
     expect(r.status).toBe(404);
