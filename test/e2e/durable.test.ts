@@ -1,13 +1,18 @@
 import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely } from '@heady/db';
 import {
+  REPO_ROOT,
   createTestDatabase,
   type Stack,
   startNatsServer,
   startStack,
   type TestDatabase,
 } from '@heady/testing';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { copyToDlq } from '@heady/bus';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, postRun, waitTerminal } from './helpers.js';
@@ -306,6 +311,101 @@ describe('durable runs: retries, compensation and fault injection', () => {
     expect(views.filter((v) => v.status !== 'SUCCEEDED').map((v) => v.status)).toEqual([]);
     const plan = (await stageRows(crashedId)).find((r) => r.stage_name === 'plan');
     expect(plan?.attempts).toBe(2);
+  });
+
+  it('completes a run whose stage command sat in DLQ once an operator redrives it with heady dlq redrive', async () => {
+    const heady = async (...args: string[]): Promise<unknown> => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(REPO_ROOT, 'libs/cli/dist/main.js'), '--json', ...args],
+        {
+          timeout: 20_000,
+          env: {
+            ...process.env,
+            NATS_URL: nats.url,
+            DATABASE_URL: pg.url,
+            HEADY_DATA_DIR: stack.dataDir,
+          },
+        },
+      );
+      return JSON.parse(stdout) as unknown;
+    };
+    // the run's first command is dead-lettered (copied to DLQ, gone from PIPELINE) before any stage took it
+    await stack.services.pipeline.kill('SIGTERM');
+    const res = await postRun(base, { action: 'chat', input: { redrive: true } });
+    const runId = res.body.runId as string;
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const m = await jsm.streams.getMessage('PIPELINE', {
+        last_by_subj: 'pipeline.stage.channel-entry',
+      });
+      if (!m) throw new Error('no channel-entry command');
+      await copyToDlq(
+        jetstream(nc),
+        {
+          stream: 'PIPELINE',
+          consumer: 'stage-channel-entry',
+          seq: m.seq,
+          subject: m.subject,
+          deliveries: 8,
+          data: m.data,
+          headers: m.header,
+          reason: 'max deliveries (8) exhausted: test',
+        },
+        'handler',
+      );
+      await jsm.streams.deleteMessage('PIPELINE', m.seq);
+    } finally {
+      await nc.close();
+    }
+    await stack.services.pipeline.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await waitTerminal(base, [runId], 500))[0]?.status).toBe('NOT_TERMINAL');
+
+    await heady('keys', 'issue', 'operator', '--operator', '-s', '>');
+    const letters = (await heady('dlq', 'ls')) as {
+      seq: number;
+      subject: string;
+      reason: string;
+    }[];
+    const letter = letters.find(
+      (l) => l.subject === 'pipeline.stage.channel-entry' && l.reason.endsWith(': test'),
+    );
+    expect(letter).toBeDefined();
+    const shown = (await heady('dlq', 'show', String(letter?.seq))) as {
+      headers: Record<string, string>;
+    };
+    expect(shown.headers['Heady-Dlq-Stream']).toBe('PIPELINE');
+    const redriven = (await heady('dlq', 'redrive', String(letter?.seq))) as { subject: string };
+    expect(redriven.subject).toBe('pipeline.stage.channel-entry');
+
+    const [v] = await waitTerminal(base, [runId]);
+    expect(v?.status).toBe('SUCCEEDED');
+    const audited = await db
+      .selectFrom('audit_logs')
+      .select(['actor', 'target'])
+      .where('action', '=', 'dlq.redrive')
+      .execute();
+    expect(audited).toContainEqual({ actor: 'operator:operator', target: `DLQ/${letter?.seq}` });
+
+    const streams = (await heady('streams', 'ls')) as { stream: string; consumers: unknown[] }[];
+    expect(streams.map((s) => s.stream)).toEqual(expect.arrayContaining(['PIPELINE', 'DLQ']));
+    const dry = (await heady(
+      'replay',
+      '--stream',
+      'DLQ',
+      '--from-seq',
+      String(letter?.seq),
+      '--subject',
+      'dlq.PIPELINE.>',
+      '--dry-run',
+    )) as { dryRun: boolean; replayed: { seq: number }[] };
+    expect(dry.dryRun).toBe(true);
+    expect(dry.replayed[0]?.seq).toBe(letter?.seq);
+    await heady('dlq', 'drop', String(letter?.seq));
+    const after = (await heady('dlq', 'ls')) as { seq: number }[];
+    expect(after.map((l) => l.seq)).not.toContain(letter?.seq);
   });
 
   it('answers 404 problem+json for the events of an unknown run', async () => {
