@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { apikeysCommands } from './commands/apikeys.js';
 import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
+import { opsCommands } from './commands/ops.js';
 import { runsCommands } from './commands/runs.js';
 import { createOutput } from './output.js';
 
@@ -14,8 +15,13 @@ dbCommands(program, out);
 runsCommands(program, out);
 keysCommands(program, out);
 apikeysCommands(program, out);
+opsCommands(program, out);
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+program
+  .parseAsync(process.argv)
+  // a signer's batch timer or a registry watch must not keep a finished command alive
+  .then(() => process.exit(process.exitCode ?? 0))
+  .catch((e: unknown) => {
+    process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });

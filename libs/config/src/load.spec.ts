@@ -58,4 +58,17 @@ describe('signing configuration', () => {
       loadGatewayConfig({ NODE_ENV: 'development', HEADY_SIGNING: 'off' }).signing.enabled,
     ).toBe(false);
   });
+
+  it('turns fault injection on with HEADY_FAULTS=1 and refuses it in production', () => {
+    expect(loadPipelineConfig({}).faults).toBe(false);
+    expect(loadPipelineConfig({ HEADY_FAULTS: '1' }).faults).toBe(true);
+    expect(() => loadGatewayConfig({ NODE_ENV: 'production', HEADY_FAULTS: '1' })).toThrow(
+      /HEADY_FAULTS/,
+    );
+  });
+
+  it("leaves each stage's attempts to the stage unless HEADY_STAGE_MAX_DELIVER is set", () => {
+    expect(loadPipelineConfig({}).stageConsumer.maxDeliver).toBeUndefined();
+    expect(loadPipelineConfig({ HEADY_STAGE_MAX_DELIVER: '3' }).stageConsumer.maxDeliver).toBe(3);
+  });
 });

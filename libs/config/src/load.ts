@@ -43,6 +43,8 @@ function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
 /** Settings every process has, in a nested, typed shape. */
 export interface CommonConfig {
   service: string;
+  /** HEADY_FAULTS: whether runs may carry `options.faults` (fault injection). */
+  faults: boolean;
   instanceId: string;
   env: 'development' | 'test' | 'production';
   logLevel: string;
@@ -72,6 +74,12 @@ export interface CommonConfig {
 }
 
 function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
+  if (e.NODE_ENV === 'production' && e.HEADY_FAULTS) {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_FAULTS: fault injection is refused in production',
+      ['HEADY_FAULTS'],
+    );
+  }
   if (e.NODE_ENV === 'production' && e.HEADY_SIGNING === 'off') {
     throw new ConfigError(
       'invalid environment:\n  HEADY_SIGNING: signing cannot be turned off in production',
@@ -99,6 +107,7 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
       sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
     },
     ops: { port: e.HEADY_OPS_PORT },
+    faults: e.HEADY_FAULTS,
     signing: {
       enabled: e.HEADY_SIGNING === 'on',
       keysDir: resolve(e.HEADY_KEYS_DIR ?? `${dataDir}/keys`),
@@ -132,7 +141,7 @@ export interface ConductorConfig extends CommonConfig {
 export interface PipelineConfig extends CommonConfig {
   ops: { port: number };
   stages: StageName[];
-  stageConsumer: { ackWaitMs: number; maxDeliver: number };
+  stageConsumer: { ackWaitMs: number; maxDeliver?: number };
   maxConcurrentTasks: number;
 }
 
@@ -208,7 +217,10 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
     ...c,
     ops: { port: c.ops.port ?? DEFAULTS.pipelineOpsPort },
     stages: parseStageList(e.HEADY_PIPELINE_STAGES),
-    stageConsumer: { ackWaitMs: e.HEADY_STAGE_ACK_WAIT_MS, maxDeliver: e.HEADY_STAGE_MAX_DELIVER },
+    stageConsumer: {
+      ackWaitMs: e.HEADY_STAGE_ACK_WAIT_MS,
+      ...(e.HEADY_STAGE_MAX_DELIVER === undefined ? {} : { maxDeliver: e.HEADY_STAGE_MAX_DELIVER }),
+    },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
   };
 }

@@ -67,6 +67,8 @@ export const commonEnv = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   HEADY_OPS_PORT: port.optional(),
+  /** Fault injection (`options.faults` on a run) for tests and chaos drills; never in production. */
+  HEADY_FAULTS: bool.default(false),
   /** Signing of every bus message; `off` is refused in production. */
   HEADY_SIGNING: z.enum(['on', 'off']).default('on'),
   HEADY_KEYS_DIR: z.string().min(1).optional(),
@@ -110,7 +112,8 @@ export const pipelineEnv = commonEnv.extend({
   HEADY_PIPELINE_STAGES: z.string().default('all'),
   /** How long a stage may hold a message before JetStream redelivers it (the recovery time after a crash). */
   HEADY_STAGE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
-  HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(8),
+  /** Overrides every stage's declared `retry.maxAttempts` when set. */
+  HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).optional(),
   HEADY_MAX_CONCURRENT_TASKS: z.coerce
     .number()
     .int()

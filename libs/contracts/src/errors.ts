@@ -16,6 +16,8 @@ export const ErrorCode = {
   RunNotFound: 'RUN_NOT_FOUND',
   /** The request is valid but there is not yet enough data to answer it. HTTP 409. */
   InsufficientData: 'INSUFFICIENT_DATA',
+  /** The run already ended another way (e.g. a cancel after it succeeded). HTTP 409. */
+  RunEnded: 'RUN_ENDED',
   /** A dependency (NATS, PostgreSQL) is unreachable; retry later. HTTP 503. */
   Unavailable: 'UNAVAILABLE',
   /** No credentials, or an unknown or revoked API key. HTTP 401. */
@@ -115,5 +117,12 @@ export class RateLimitedError extends HeadyError {
       `rate limit of ${limit} requests per ${windowSeconds} s (${policy}) exceeded; retry after ${retryAfter} s`,
       { policy, limit, windowSeconds, retryAfter },
     );
+  }
+}
+
+export class RunEndedError extends HeadyError {
+  override readonly name = 'RunEndedError';
+  constructor(runId: string, status: string) {
+    super(ErrorCode.RunEnded, `run ${runId} already ended ${status}`, { runId, runStatus: status });
   }
 }

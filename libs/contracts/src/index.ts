@@ -7,6 +7,7 @@ export {
   HeadyError,
   IdempotencyConflictError,
   RunNotFoundError,
+  RunEndedError,
   UnknownActionError,
   UnauthenticatedError,
   ForbiddenError,

@@ -78,6 +78,8 @@ export interface PipelineRunsTable {
   error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set by a cancellation request; the run's next stage compensates it and ends it CANCELLED. */
+  cancel_requested_at: NullableTimestamp;
 }
 
 export interface PipelineStageRunsTable {
@@ -94,6 +96,15 @@ export interface PipelineStageRunsTable {
   metrics: Json;
   output: Json;
   error: string | null;
+  /** The smallest input the stage's compensation needs (null: nothing to undo). */
+  compensation: JSONColumnType<
+    Record<string, unknown> | null,
+    Record<string, unknown> | null | undefined,
+    Record<string, unknown> | null
+  >;
+  /** How many times the compensation took effect; 1 at most. */
+  compensations: Generated<number>;
+  compensated_at: NullableTimestamp;
 }
 
 export interface AuditLogsTable {

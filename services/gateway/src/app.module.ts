@@ -14,6 +14,7 @@ import { HealthController } from './health/health.controller.js';
 import { MemoryController } from './memory/memory.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
 import { RunsController } from './runs/runs.controller.js';
+import { RunEventsRepository } from './runs/run-events.repository.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
 
@@ -41,6 +42,7 @@ export class GatewayModule {
         RateLimitService,
         ApiKeysRepository,
         ApiKeysService,
+        RunEventsRepository,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
       ],

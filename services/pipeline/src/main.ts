@@ -3,6 +3,8 @@ import { stageConsumer } from '@heady/bus';
 import { loadPipelineConfig } from '@heady/config';
 import { bootstrapService } from '@heady/runtime';
 import { PipelineModule } from './app.module.js';
+import { STAGES } from './stages/index.js';
+import { maxAttemptsOf, SPARE_DELIVERIES } from './stages/stage.js';
 
 const config = loadPipelineConfig();
 
@@ -11,7 +13,15 @@ await bootstrapService({
   module: (runtime) => PipelineModule.register(runtime),
   // One durable consumer per stage: SREs scale a stage by running more processes with
   // HEADY_PIPELINE_STAGES=<stage>; they share the durable, so JetStream spreads the work.
-  consumers: config.stages.map((s) => stageConsumer(s, config.stageConsumer)),
+  // Each consumer follows its stage's declared retry policy: `nak(backoff[n])` between
+  // attempts, and spare deliveries for outages and compensation (see StageRunner).
+  consumers: config.stages.map((s) =>
+    stageConsumer(s, {
+      ackWaitMs: config.stageConsumer.ackWaitMs,
+      maxDeliver: maxAttemptsOf(STAGES[s], config) + SPARE_DELIVERIES,
+      backoffMs: STAGES[s].retry.backoff,
+    }),
+  ),
   queueGroup: 'pipeline',
   http: { port: config.ops.port },
 });

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as controlPlane from './1763800000000-ControlPlane.js';
 import * as pipelineRuns from './1763800001000-PipelineRuns.js';
 import * as routingTable from './1763800002000-RoutingTable.js';
+import * as durableRuns from './1763900000000-DurableRuns.js';
 import * as identity from './1764000000000-Identity.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
@@ -9,6 +10,7 @@ export const migrations: Record<string, Migration> = {
   '1763800000000-ControlPlane': controlPlane,
   '1763800001000-PipelineRuns': pipelineRuns,
   '1763800002000-RoutingTable': routingTable,
+  '1763900000000-DurableRuns': durableRuns,
   '1764000000000-Identity': identity,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

@@ -20,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.IdempotencyConflict]: 422,
   [ErrorCode.RunNotFound]: 404,
   [ErrorCode.InsufficientData]: 409,
+  [ErrorCode.RunEnded]: 409,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Unauthenticated]: 401,
   [ErrorCode.Forbidden]: 403,

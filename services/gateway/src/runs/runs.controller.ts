@@ -1,6 +1,19 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
+import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Access } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
+import { RunEventsRepository } from './run-events.repository.js';
 import { type RunAccepted, type RunView, RunsService } from './runs.service.js';
 import { idempotencyKey, runId, startRunBody } from './runs.schema.js';
 import { RunNotFoundError } from '@heady/contracts';
@@ -8,7 +21,10 @@ import { RunNotFoundError } from '@heady/contracts';
 @Controller('api/runs')
 @Access('INTERNAL')
 export class RunsController {
-  constructor(@Inject(RunsService) private readonly runs: RunsService) {}
+  constructor(
+    @Inject(RunsService) private readonly runs: RunsService,
+    @Inject(RunEventsRepository) private readonly events: RunEventsRepository,
+  ) {}
 
   /** Starts a run. 202: accepted and durable; follow `links.self` for its progress. */
   @Post()
@@ -27,5 +43,49 @@ export class RunsController {
   get(@Param('id') id: string): Promise<RunView> {
     if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
     return this.runs.get(id);
+  }
+
+  /** Cancels a run: 202 with CANCELLING (or CANCELLED); repeating it is harmless; 409 once it ended otherwise. */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  cancel(@Param('id') id: string): Promise<{ runId: string; status: string }> {
+    if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
+    return this.runs.cancel(id);
+  }
+
+  /**
+   * The run's events as server-sent events: history first, then live, until the run ends.
+   * Each event's id is its RUN_EVENTS sequence; `Last-Event-ID` resumes after it.
+   */
+  @Get(':id/events')
+  async events$(
+    @Param('id') id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
+    await this.runs.get(id); // 404 before the stream opens
+    const after = /^\d{1,15}$/.test(lastEventId ?? '') ? Number(lastEventId) : 0;
+    const abort = new AbortController();
+    req.raw.on('close', () => abort.abort());
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    out.write(': run events\n\n');
+    try {
+      for await (const e of this.events.follow(id, after, abort.signal)) {
+        out.write(`id: ${e.seq}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      }
+    } catch (err) {
+      out.write(`event: error\ndata: ${JSON.stringify({ detail: String(err) })}\n\n`);
+    } finally {
+      out.end();
+    }
   }
 }

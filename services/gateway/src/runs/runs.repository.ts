@@ -1,4 +1,4 @@
-import { type Database, type Kysely, type PipelineRun, type StageRun } from '@heady/db';
+import { type Database, type Kysely, type PipelineRun, type StageRun, sql } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
@@ -22,5 +22,19 @@ export class RunsReadRepository {
       .orderBy('stage_num')
       .execute();
     return { run, stages };
+  }
+
+  /**
+   * Records a cancellation request (the first one's time is kept, so a repeat is harmless).
+   * Returns the run's status, or undefined when there is no such run.
+   */
+  async requestCancel(id: string): Promise<string | undefined> {
+    const r = await this.db
+      .updateTable('pipeline_runs')
+      .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
+      .where('id', '=', id)
+      .returning('status')
+      .executeTakeFirst();
+    return r?.status;
   }
 }

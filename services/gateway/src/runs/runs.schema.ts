@@ -1,4 +1,15 @@
+import { STAGE_NAMES } from '@heady/config';
 import { z } from 'zod';
+
+/** One injected fault: the stage it hits, how, on how many attempts, for how long. */
+export const faultSpec = z
+  .object({
+    stage: z.enum(STAGE_NAMES),
+    mode: z.enum(['transient', 'permanent', 'crash', 'delay', 'compensation']),
+    times: z.number().int().min(1).max(100).optional(),
+    ms: z.number().int().min(0).max(600_000).optional(),
+  })
+  .strict();
 
 /** Body of `POST /api/runs` (the REST contract; keep it stable). */
 export const startRunBody = z
@@ -14,6 +25,10 @@ export const startRunBody = z
       .object({
         classification: z.enum(['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED']).optional(),
         seed: z.union([z.number().int().safe(), z.string().regex(/^-?\d{1,18}$/)]).optional(),
+        /** Run deadline: past it the run is compensated. */
+        deadlineMs: z.number().int().min(1).max(86_400_000).optional(),
+        /** Fault injection; accepted only when HEADY_FAULTS=1 (422 otherwise). */
+        faults: z.array(faultSpec).max(20).optional(),
       })
       .catchall(z.unknown())
       .optional(),

@@ -2,6 +2,9 @@ import { create } from '@bufbuild/protobuf';
 import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
 import {
+  ErrorCode,
+  HeadyError,
+  RunEndedError,
   RunNotFoundError,
   RunStatus,
   StartRunReplySchema,
@@ -68,6 +71,13 @@ export class RunsService {
     body: StartRunBody,
     idempotencyKey: string | undefined,
   ): Promise<RunAccepted & { replayed: boolean }> {
+    if (body.options?.faults !== undefined && !this.config.faults) {
+      throw new HeadyError(
+        ErrorCode.ValidationFailed,
+        'options.faults: fault injection is disabled on this deployment (HEADY_FAULTS=1 enables it)',
+        { errors: [{ path: 'body.options.faults', message: 'fault injection is disabled' }] },
+      );
+    }
     const req = create(StartRunRequestSchema, {
       action: body.action,
       input: body.input as never,
@@ -94,6 +104,20 @@ export class RunsService {
       links: this.links(reply.runId),
       replayed: reply.replayed,
     };
+  }
+
+  /**
+   * Asks for the run to stop: its next stage compensates what completed and ends it
+   * CANCELLED. Asking again is harmless; asking after it ended another way is RUN_ENDED.
+   */
+  async cancel(id: string): Promise<{ runId: string; status: string }> {
+    const status = await this.runs.requestCancel(id);
+    if (status === undefined) throw new RunNotFoundError(id);
+    if (status === 'SUCCEEDED' || status === 'FAILED' || status === 'COMPENSATED') {
+      throw new RunEndedError(id, status);
+    }
+    this.log.info({ run_id: id, status }, 'run cancellation requested');
+    return { runId: id, status: status === 'CANCELLED' ? 'CANCELLED' : 'CANCELLING' };
   }
 
   async get(id: string): Promise<RunView> {

@@ -10,7 +10,11 @@ export type RunEventName =
   | 'stage.started'
   | 'stage.succeeded'
   | 'stage.failed'
+  | 'stage.compensated'
   | 'run.succeeded'
+  | 'run.compensating'
+  | 'run.compensated'
+  | 'run.cancelled'
   | 'run.failed';
 
 export interface RunEventInput {

@@ -2,7 +2,9 @@ import {
   BusPublisher,
   type JetStreamContext,
   isPermanentError,
+  isRetryableError,
   PermanentError,
+  RetryableError,
   stageMsgId,
 } from '@heady/bus';
 import { type PipelineConfig } from '@heady/config';
@@ -20,6 +22,9 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
+import { maxAttemptsOf, type StageDefinition } from '../stages/stage.js';
+import { compensationFault, type FaultSpec, faultsOf, injectFaults } from './faults.js';
+import { isInfrastructureError } from './infra-errors.js';
 import { RunEvents } from './run-events.js';
 import { type StageKey, StageRunsRepository } from './stage-runs.repository.js';
 
@@ -34,6 +39,13 @@ const stageSeconds = histogram('heady_stage_duration_seconds', 'Time a stage too
  * commit in one transaction under the row's lock; only then is the next command
  * published (its msg id `<run>:<stage>:<iteration>` makes a re-publish a no-op) and the
  * message acked. A redelivery after a crash therefore finds the work done and re-emits.
+ *
+ * A failure is retried by the consumer (`nak` after the stage's backoff) until the stage's
+ * `retry.maxAttempts`; a permanent failure, or the last attempt's, compensates the stages on
+ * the routing slip's `completed` list in reverse, each exactly once, and ends the run
+ * COMPENSATED (FAILED, and the message to DLQ, when a compensation fails permanently).
+ * PostgreSQL or NATS being unreachable is never the stage's failure: it is retried without
+ * counting towards the stage's attempts.
  */
 @Injectable()
 export class StageRunner {
@@ -46,10 +58,27 @@ export class StageRunner {
   ) {}
 
   handle(cmd: StageCommand, ctx: JetStreamContext): Promise<void> {
-    return withLogContext({ runId: cmd.runId, stage: cmd.stage }, () => this.run(cmd, ctx));
+    return withLogContext({ runId: cmd.runId, stage: cmd.stage }, async () => {
+      // long work keeps its delivery: a heartbeat at a third of the ack wait
+      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
+      try {
+        await this.run(cmd);
+      } catch (err) {
+        if (isPermanentError(err) || isRetryableError(err)) throw err;
+        if (isInfrastructureError(err)) {
+          this.log.warn({ err, run_id: cmd.runId }, 'infrastructure unavailable; retrying');
+          throw new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
+            cause: err,
+          });
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    });
   }
 
-  private async run(cmd: StageCommand, ctx: JetStreamContext): Promise<void> {
+  private async run(cmd: StageCommand): Promise<void> {
     if (!isStageName(cmd.stage)) throw new PermanentError(`unknown stage "${cmd.stage}"`);
     const stage = STAGES[cmd.stage];
     const key: StageKey = {
@@ -60,8 +89,23 @@ export class StageRunner {
     };
     const run = await this.repo.getRun(cmd.runId);
     if (!run) throw new PermanentError(`run ${cmd.runId} does not exist`);
-    if (run.status === 'FAILED' || run.status === 'CANCELLED' || run.status === 'COMPENSATED') {
+    if (run.status !== 'PENDING' && run.status !== 'RUNNING') {
       this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
+      return;
+    }
+    const faults = this.config.faults ? faultsOf(run.options) : [];
+
+    // a cancelled run, or one past its deadline, goes no further: what completed is undone
+    const stop = stopOf(run);
+    if (stop) {
+      await this.compensate(cmd, run, stop.reason, faults, stop.status);
+      return;
+    }
+
+    // a stage that failed for good, redelivered: its compensation is what is left to do
+    const existing = await this.repo.getStageRow(key);
+    if (existing?.status === 'FAILED') {
+      await this.compensate(cmd, run, existing.error ?? 'stage failed', faults, 'COMPENSATED');
       return;
     }
 
@@ -88,11 +132,17 @@ export class StageRunner {
     const started = performance.now();
     try {
       await this.repo.withStageLock(key, async (tx, row) => {
-        const result = await stage.invoke({ run, cmd, tx, config: this.config });
-        await this.repo.markSucceeded(tx, row.id, result.output, {
-          durationMs: Math.round(performance.now() - started),
-          ...result.metrics,
+        const result = await withTimeout(stage, async () => {
+          await injectFaults(faults, cmd.stage, attempt.attempts);
+          return stage.invoke({ run, cmd, tx, config: this.config, attempt: attempt.attempts });
         });
+        await this.repo.markSucceeded(
+          tx,
+          row.id,
+          result.output,
+          { durationMs: Math.round(performance.now() - started), ...result.metrics },
+          result.compensation ?? null,
+        );
       });
     } catch (err) {
       stageSeconds.observe(
@@ -100,8 +150,16 @@ export class StageRunner {
         (performance.now() - started) / 1000,
       );
       await Promise.allSettled(announced);
-      await this.onFailure(cmd, ctx, attempt.attempts, err);
-      throw err;
+      if (isInfrastructureError(err)) throw err;
+      const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
+      await this.recordFailure(cmd, attempt.attempts, err, final);
+      if (!final) {
+        throw isRetryableError(err)
+          ? err
+          : new RetryableError(messageOf(err), undefined, { cause: err });
+      }
+      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, faults, 'COMPENSATED');
+      return;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
     this.log.info(
@@ -109,6 +167,75 @@ export class StageRunner {
       `stage ${cmd.stage} succeeded`,
     );
     await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
+  }
+
+  /**
+   * Undoes the completed stages of the slip in reverse, each once (a redelivery skips the
+   * ones already undone), then ends the run `end` (COMPENSATED, or CANCELLED after a
+   * cancellation request). A compensation that fails
+   * permanently ends the run FAILED and sends this message to DLQ with the reason.
+   */
+  private async compensate(
+    cmd: StageCommand,
+    run: PipelineRun,
+    reason: string,
+    faults: FaultSpec[],
+    end: 'COMPENSATED' | 'CANCELLED',
+  ): Promise<void> {
+    await this.events.publish({
+      ...this.ev(cmd, 0),
+      event: 'run.compensating',
+      error: reason,
+    });
+    // the current stage counts when it completed (a redelivery after its success)
+    const rows = await this.repo.completedStages(run.id, [
+      ...(cmd.slip?.completed ?? []),
+      cmd.stage,
+    ]);
+    for (const row of rows) {
+      if (!isStageName(row.stage_name)) continue;
+      const stage: StageDefinition = STAGES[row.stage_name];
+      try {
+        const done = await this.repo.compensateOnce(row.id, async (tx, data) => {
+          if (compensationFault(faults, stage.name)) {
+            throw new PermanentError(`injected compensation fault at ${stage.name}`);
+          }
+          await stage.compensate(data, { run, tx, config: this.config });
+        });
+        if (done) this.log.info({ run_id: run.id }, `stage ${stage.name} compensated`);
+      } catch (err) {
+        if (isPermanentError(err)) {
+          const why = `compensation of ${stage.name} failed: ${messageOf(err)}`;
+          if (await this.repo.endRun(run.id, 'FAILED', why)) {
+            await this.events.publish({
+              ...this.ev(cmd, 0),
+              event: 'run.failed',
+              status: RunStatus.FAILED,
+              error: why,
+            });
+          }
+          throw new PermanentError(why, { cause: err });
+        }
+        throw err;
+      }
+      await this.events.publish({
+        runId: run.id,
+        stage: row.stage_name,
+        stageNum: row.stage_num,
+        iteration: row.iteration,
+        attempt: row.attempts,
+        event: 'stage.compensated',
+      });
+    }
+    if (await this.repo.endRun(run.id, end, reason)) {
+      this.log.info({ run_id: run.id, reason }, `run ${end.toLowerCase()}`);
+    }
+    await this.events.publish({
+      ...this.ev(cmd, 0),
+      event: end === 'CANCELLED' ? 'run.cancelled' : 'run.compensated',
+      status: end === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.COMPENSATED,
+      error: reason,
+    });
   }
 
   /** Publishes stage.succeeded and then the next stage's command, or run.succeeded after the last. */
@@ -143,42 +270,28 @@ export class StageRunner {
     ]);
   }
 
-  /** Records the failed attempt; on the last delivery or a permanent failure, ends the run FAILED. */
-  private async onFailure(
+  /** Records the failed attempt on the stage row and as a stage.failed event. */
+  private async recordFailure(
     cmd: StageCommand,
-    ctx: JetStreamContext,
     attempt: number,
     err: unknown,
+    final: boolean,
   ): Promise<void> {
-    const message = err instanceof Error ? err.message : String(err);
-    const final = isPermanentError(err) || ctx.deliveryCount >= ctx.maxDeliver;
+    const message = messageOf(err);
     this.log.warn({ run_id: cmd.runId, attempt, final, err }, `stage ${cmd.stage} failed`);
-    try {
-      const key = {
-        runId: cmd.runId,
-        stageNum: cmd.stageNum,
-        stageName: cmd.stage,
-        iteration: cmd.iteration,
-      };
-      await this.repo.recordFailure(key, message, final);
-      await this.events.publish({
-        ...this.ev(cmd, attempt),
-        event: 'stage.failed',
-        error: message,
-        detail: { final },
-      });
-      if (final && (await this.repo.failRun(cmd.runId, `${cmd.stage}: ${message}`))) {
-        await this.events.publish({
-          ...this.ev(cmd, attempt),
-          event: 'run.failed',
-          status: RunStatus.FAILED,
-          error: message,
-        });
-      }
-    } catch (recordErr) {
-      // PostgreSQL or NATS is down: the redelivery will record it.
-      this.log.warn({ err: recordErr, run_id: cmd.runId }, 'could not record the stage failure');
-    }
+    const key = {
+      runId: cmd.runId,
+      stageNum: cmd.stageNum,
+      stageName: cmd.stage,
+      iteration: cmd.iteration,
+    };
+    await this.repo.recordFailure(key, message, final);
+    await this.events.publish({
+      ...this.ev(cmd, attempt),
+      event: 'stage.failed',
+      error: message,
+      detail: { final },
+    });
   }
 
   private ev(cmd: StageCommand, attempt: number) {
@@ -189,5 +302,37 @@ export class StageRunner {
       iteration: cmd.iteration,
       attempt,
     };
+  }
+}
+
+/** Why a run must stop before this stage: a cancellation request, or its `options.deadlineMs` passed. */
+function stopOf(
+  run: PipelineRun,
+): { status: 'CANCELLED' | 'COMPENSATED'; reason: string } | undefined {
+  if (run.cancel_requested_at) return { status: 'CANCELLED', reason: 'cancelled on request' };
+  const deadlineMs = (run.options as { deadlineMs?: unknown }).deadlineMs;
+  if (typeof deadlineMs === 'number' && Date.now() > run.created_at.getTime() + deadlineMs) {
+    return { status: 'COMPENSATED', reason: `deadline of ${deadlineMs} ms exceeded` };
+  }
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Runs one attempt, failing it (retryably) past the stage's `timeoutMs`. */
+async function withTimeout<T>(stage: StageDefinition, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryableError(`stage ${stage.name} timed out after ${stage.timeoutMs} ms`)),
+      stage.timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -74,15 +74,34 @@ export class StageRunsRepository {
     });
   }
 
+  /** The stage's row, if an attempt began. */
+  getStageRow(k: StageKey): Promise<StageRun | undefined> {
+    return this.db
+      .selectFrom('pipeline_stage_runs')
+      .selectAll()
+      .where('pipeline_run_id', '=', k.runId)
+      .where('stage_num', '=', k.stageNum)
+      .where('iteration', '=', k.iteration)
+      .executeTakeFirst();
+  }
+
   async markSucceeded(
     tx: Transaction<Database>,
     rowId: string,
     output: Record<string, unknown>,
     metrics: Record<string, number>,
+    compensation: Record<string, unknown> | null,
   ): Promise<void> {
     await tx
       .updateTable('pipeline_stage_runs')
-      .set({ status: 'SUCCEEDED', finished_at: new Date(), output, metrics, error: null })
+      .set({
+        status: 'SUCCEEDED',
+        finished_at: new Date(),
+        output,
+        metrics,
+        error: null,
+        compensation,
+      })
       .where('id', '=', rowId)
       .execute();
   }
@@ -97,6 +116,65 @@ export class StageRunsRepository {
       .where('iteration', '=', k.iteration)
       .where('status', '<>', 'SUCCEEDED')
       .execute();
+  }
+
+  /** The run's completed stages named in `completed`, latest first: the order they are undone in. */
+  completedStages(runId: string, completed: readonly string[]): Promise<StageRun[]> {
+    if (completed.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('pipeline_stage_runs')
+      .selectAll()
+      .where('pipeline_run_id', '=', runId)
+      .where('stage_name', 'in', [...completed])
+      .where('status', 'in', ['SUCCEEDED', 'COMPENSATED'])
+      .orderBy('stage_num', 'desc')
+      .orderBy('iteration', 'desc')
+      .execute();
+  }
+
+  /**
+   * Runs a stage's compensation once: under the row's lock, only while it is SUCCEEDED,
+   * and its effects commit with the COMPENSATED mark. False when it already took effect.
+   */
+  async compensateOnce(
+    rowId: string,
+    fn: (tx: Transaction<Database>, data: Record<string, unknown> | null) => Promise<void>,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .selectFrom('pipeline_stage_runs')
+        .select(['status', 'compensation'])
+        .where('id', '=', rowId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (row?.status !== 'SUCCEEDED') return false;
+      await fn(tx, row.compensation);
+      await tx
+        .updateTable('pipeline_stage_runs')
+        .set((eb) => ({
+          status: 'COMPENSATED',
+          compensated_at: new Date(),
+          compensations: eb('compensations', '+', 1),
+        }))
+        .where('id', '=', rowId)
+        .execute();
+      return true;
+    });
+  }
+
+  /** Ends a run with `status` unless it already ended. */
+  async endRun(
+    runId: string,
+    status: 'FAILED' | 'COMPENSATED' | 'CANCELLED',
+    error: string | null,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('pipeline_runs')
+      .set({ status, error, finished_at: new Date(), updated_at: new Date() })
+      .where('id', '=', runId)
+      .where('status', 'in', ['PENDING', 'RUNNING'])
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   /** Ends a run FAILED unless it already ended. */

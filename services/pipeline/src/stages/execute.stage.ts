@@ -4,7 +4,7 @@ import { defineStage } from './stage.js';
  * Stage 3. Records the planned tasks. Dispatch to `work.<group>` executors (bounded by
  * `maxConcurrentTasks`) arrives with the workers service; until then it says so.
  */
-export const execute = defineStage('execute', ({ run, config }) =>
+export const execute = defineStage({ name: 'execute' }, ({ run, config }) =>
   Promise.resolve({
     output: {
       dispatched: 0,

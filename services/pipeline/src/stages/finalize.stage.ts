@@ -1,28 +1,43 @@
 import { defineStage } from './stage.js';
 
 /** Stage 7. Packages the run's result from what the earlier stages recorded, and stores it on the run. */
-export const finalize = defineStage('finalize', async ({ run, cmd, tx }) => {
-  const rows = await tx
-    .selectFrom('pipeline_stage_runs')
-    .select(['stage_name', 'output', 'attempts'])
-    .where('pipeline_run_id', '=', run.id)
-    .where('iteration', '=', cmd.iteration)
-    .where('status', '=', 'SUCCEEDED')
-    .orderBy('stage_num')
-    .execute();
-  const outputs = Object.fromEntries(rows.map((r) => [r.stage_name, r.output]));
-  const result = {
-    action: run.action,
-    group: run.service_group,
-    seed: run.seed,
-    plan: outputs.plan ?? null,
-    execution: outputs.execute ?? null,
-    output: null,
-  };
-  await tx
-    .updateTable('pipeline_runs')
-    .set({ result, updated_at: new Date() })
-    .where('id', '=', run.id)
-    .execute();
-  return { output: { stored: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) } };
-});
+export const finalize = defineStage(
+  { name: 'finalize' },
+  async ({ run, cmd, tx }) => {
+    const rows = await tx
+      .selectFrom('pipeline_stage_runs')
+      .select(['stage_name', 'output', 'attempts'])
+      .where('pipeline_run_id', '=', run.id)
+      .where('iteration', '=', cmd.iteration)
+      .where('status', '=', 'SUCCEEDED')
+      .orderBy('stage_num')
+      .execute();
+    const outputs = Object.fromEntries(rows.map((r) => [r.stage_name, r.output]));
+    const result = {
+      action: run.action,
+      group: run.service_group,
+      seed: run.seed,
+      plan: outputs.plan ?? null,
+      execution: outputs.execute ?? null,
+      output: null,
+    };
+    await tx
+      .updateTable('pipeline_runs')
+      .set({ result, updated_at: new Date() })
+      .where('id', '=', run.id)
+      .execute();
+    return {
+      output: { stored: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) },
+      compensation: { iteration: cmd.iteration },
+    };
+  },
+  async (data, { run, tx }) => {
+    if (!data) return;
+    // retract the stored result
+    await tx
+      .updateTable('pipeline_runs')
+      .set({ result: {}, updated_at: new Date() })
+      .where('id', '=', run.id)
+      .execute();
+  },
+);

@@ -1,5 +1,4 @@
-import { PermanentError } from '@heady/bus';
-import { defineStage } from './stage.js';
+import { defineStage, permanentFailure } from './stage.js';
 
 /** Largest input a run may carry, in bytes of JSON. */
 export const MAX_INPUT_BYTES = 256 * 1024;
@@ -8,13 +7,13 @@ export const MAX_INPUT_BYTES = 256 * 1024;
  * Stage 1. Validates the payload: an object within the size limit. Schema checks per
  * action and context retrieval (vector memory, knowledge vault) arrive with those services.
  */
-export const ingest = defineStage('ingest', ({ run }) => {
+export const ingest = defineStage({ name: 'ingest' }, ({ run }) => {
   const bytes = Buffer.byteLength(JSON.stringify(run.input));
   if (typeof run.input !== 'object' || Array.isArray(run.input)) {
-    throw new PermanentError('run input must be a JSON object');
+    permanentFailure('run input must be a JSON object');
   }
   if (bytes > MAX_INPUT_BYTES) {
-    throw new PermanentError(`run input is ${bytes} bytes; the limit is ${MAX_INPUT_BYTES}`);
+    permanentFailure(`run input is ${bytes} bytes; the limit is ${MAX_INPUT_BYTES}`);
   }
   return Promise.resolve({
     output: { inputBytes: bytes, fields: Object.keys(run.input).sort(), contextSources: [] },

@@ -1,7 +1,7 @@
 import { defineStage } from './stage.js';
 
 /** Stage 8. Measures the run (total and per-stage time), then closes it SUCCEEDED. Drift baselines arrive later. */
-export const monitor = defineStage('monitor', async ({ run, tx }) => {
+export const monitor = defineStage({ name: 'monitor' }, async ({ run, tx }) => {
   const now = new Date();
   const rows = await tx
     .selectFrom('pipeline_stage_runs')

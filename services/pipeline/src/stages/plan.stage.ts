@@ -5,7 +5,7 @@ import { defineStage } from './stage.js';
  * workflow's task budget, as a one-task graph. Monte Carlo readiness and usage budget
  * reservation arrive with durable runs.
  */
-export const plan = defineStage('plan', async ({ run, cmd, tx }) => {
+export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, tx }) => {
   const group = await tx
     .selectFrom('service_groups')
     .select(['name', 'weight'])
@@ -28,5 +28,7 @@ export const plan = defineStage('plan', async ({ run, cmd, tx }) => {
       maxConcurrentTasks: workflow?.max_concurrent_tasks ?? 6,
       tasks: [{ id: 'task-1', action: run.action, group: cmd.group }],
     },
+    // no usage budget is reserved yet; the reservation's release keys on the group
+    compensation: { group: cmd.group },
   };
 });

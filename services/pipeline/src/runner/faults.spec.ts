@@ -1,0 +1,47 @@
+import { isPermanentError, isRetryableError } from '@heady/bus';
+import { describe, expect, it } from 'vitest';
+import { compensationFault, faultsOf, injectFaults } from './faults.js';
+import { isInfrastructureError } from './infra-errors.js';
+
+describe('injectFaults', () => {
+  it('fails the first `times` attempts of its stage transiently, then lets it through', async () => {
+    const faults = faultsOf({ faults: [{ stage: 'plan', mode: 'transient', times: 2 }] });
+    for (const attempt of [1, 2]) {
+      const err = await injectFaults(faults, 'plan', attempt).catch((e: unknown) => e);
+      expect(isRetryableError(err)).toBe(true);
+    }
+    await expect(injectFaults(faults, 'plan', 3)).resolves.toBeUndefined();
+    await expect(injectFaults(faults, 'ingest', 1)).resolves.toBeUndefined();
+  });
+
+  it('fails a permanent fault with a PermanentError on every attempt', async () => {
+    const faults = faultsOf({ faults: [{ stage: 'execute', mode: 'permanent' }] });
+    const err = await injectFaults(faults, 'execute', 7).catch((e: unknown) => e);
+    expect(isPermanentError(err)).toBe(true);
+  });
+
+  it('reads no faults from options without a valid list, and finds compensation faults', () => {
+    expect(faultsOf({})).toEqual([]);
+    expect(faultsOf({ faults: [{ stage: 'plan', mode: 'explode' }] })).toEqual([]);
+    const faults = faultsOf({ faults: [{ stage: 'ingest', mode: 'compensation' }] });
+    expect(compensationFault(faults, 'ingest')).toBe(true);
+    expect(compensationFault(faults, 'plan')).toBe(false);
+  });
+});
+
+describe('isInfrastructureError', () => {
+  it('recognises PostgreSQL and socket outages, also as a cause', () => {
+    expect(isInfrastructureError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(
+      true,
+    );
+    expect(isInfrastructureError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true);
+    expect(isInfrastructureError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isInfrastructureError(new Error('wrap', { cause: { code: 'ECONNRESET' } }))).toBe(true);
+  });
+
+  it("does not mistake a stage's own failure for an outage", () => {
+    expect(isInfrastructureError(new Error('run input must be a JSON object'))).toBe(false);
+    expect(isInfrastructureError(Object.assign(new Error('x'), { code: '23505' }))).toBe(false);
+    expect(isInfrastructureError('text')).toBe(false);
+  });
+});

@@ -1,0 +1,57 @@
+import { PermanentError, RetryableError } from '@heady/bus';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+
+/** One injected fault (`options.faults` on a run, honoured only with HEADY_FAULTS=1). */
+export const faultSpec = z
+  .object({
+    stage: z.string().min(1),
+    mode: z.enum(['transient', 'permanent', 'crash', 'delay', 'compensation']),
+    /** Attempts the fault hits (1..times); transient, crash and delay default to 1, permanent to every one. */
+    times: z.number().int().min(1).max(100).optional(),
+    ms: z.number().int().min(0).max(600_000).optional(),
+  })
+  .strict();
+export type FaultSpec = z.infer<typeof faultSpec>;
+export const faultList = z.array(faultSpec).max(20);
+
+/** The faults a run's options carry (an unreadable list is none: the gateway validated it). */
+export function faultsOf(options: unknown): FaultSpec[] {
+  const parsed = faultList.safeParse((options as { faults?: unknown } | null)?.faults);
+  return parsed.success ? parsed.data : [];
+}
+
+/** Applies the faults aimed at `stage` on this attempt: throws, sleeps or kills the process. */
+export async function injectFaults(
+  faults: FaultSpec[],
+  stage: string,
+  attempt: number,
+): Promise<void> {
+  for (const f of faults) {
+    if (f.stage !== stage) continue;
+    switch (f.mode) {
+      case 'transient':
+        if (attempt <= (f.times ?? 1))
+          throw new RetryableError(`injected transient fault (attempt ${attempt})`);
+        break;
+      case 'permanent':
+        if (attempt <= (f.times ?? Number.MAX_SAFE_INTEGER))
+          throw new PermanentError('injected permanent fault');
+        break;
+      case 'crash':
+        if (attempt <= (f.times ?? 1)) process.kill(process.pid, 'SIGKILL');
+        break;
+      case 'delay':
+        if (attempt <= (f.times ?? 1)) await sleep(f.ms ?? 1_000);
+        break;
+      case 'compensation':
+        // aimed at the stage's compensation, not its invoke
+        break;
+    }
+  }
+}
+
+/** Whether the stage's compensation is to fail permanently (mode `compensation`). */
+export function compensationFault(faults: FaultSpec[], stage: string): boolean {
+  return faults.some((f) => f.stage === stage && f.mode === 'compensation');
+}
