@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, postRun, waitTerminal } from './helpers.js';
+import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // Durable runs through the real services as separate processes (signing on), with fault
 // injection enabled: retries with backoff, and saga compensation in reverse.
@@ -35,6 +35,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       services: ['conductor', 'pipeline', 'gateway'],
       env: { HEADY_STAGE_ACK_WAIT_MS: '3000', HEADY_FAULTS: '1' },
     });
+    useApiKey(stack.apiKey);
     db = openDb(pg.url);
     base = stack.gatewayUrl;
   });
@@ -200,10 +201,16 @@ describe('durable runs: retries, compensation and fault injection', () => {
     });
     const runId = res.body.runId as string;
     await waitFor(async () => (await stageRows(runId)).some((r) => r.stage_name === 'execute'));
-    const first = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    const first = await fetch(`${base}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
     expect(first.status).toBe(202);
     expect(await first.json()).toEqual({ runId, status: 'CANCELLING' });
-    const second = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    const second = await fetch(`${base}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
     expect(second.status).toBe(202);
     const [v] = await waitTerminal(base, [runId]);
     expect(v?.status).toBe('CANCELLED');
@@ -214,7 +221,10 @@ describe('durable runs: retries, compensation and fault injection', () => {
       ['plan', 'COMPENSATED', 1],
       ['execute', 'COMPENSATED', 1],
     ]);
-    const third = await fetch(`${base}/api/runs/${runId}/cancel`, { method: 'POST' });
+    const third = await fetch(`${base}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
     expect(third.status).toBe(202);
     expect(await third.json()).toEqual({ runId, status: 'CANCELLED' });
   });
@@ -223,7 +233,10 @@ describe('durable runs: retries, compensation and fault injection', () => {
     const res = await postRun(base, { action: 'chat', input: {} });
     const [v] = await waitTerminal(base, [res.body.runId as string]);
     expect(v?.status).toBe('SUCCEEDED');
-    const late = await fetch(`${base}/api/runs/${v?.runId}/cancel`, { method: 'POST' });
+    const late = await fetch(`${base}/api/runs/${v?.runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
     expect(late.status).toBe(409);
     expect(late.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await late.json()).toMatchObject({
@@ -231,7 +244,10 @@ describe('durable runs: retries, compensation and fault injection', () => {
       status: 409,
       runStatus: 'SUCCEEDED',
     });
-    const none = await fetch(`${base}/api/runs/${crypto.randomUUID()}/cancel`, { method: 'POST' });
+    const none = await fetch(`${base}/api/runs/${crypto.randomUUID()}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
     expect(none.status).toBe(404);
   });
 
@@ -409,7 +425,9 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('answers 404 problem+json for the events of an unknown run', async () => {
-    const r = await fetch(`${base}/api/runs/${crypto.randomUUID()}/events`);
+    const r = await fetch(`${base}/api/runs/${crypto.randomUUID()}/events`, {
+      headers: authHeaders(),
+    });
     expect(r.status).toBe(404);
     expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -432,7 +450,9 @@ interface SseEvent {
 
 /** Reads a server-sent event stream until the server closes it. */
 async function readSse(url: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
+  const res = await fetch(url, {
+    headers: { accept: 'text/event-stream', ...authHeaders(), ...headers },
+  });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const text = await res.text();
