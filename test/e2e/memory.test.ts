@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
+  REPO_ROOT,
   createTestDatabase,
   startNatsServer,
   startStack,
@@ -14,6 +18,8 @@ describe('vector memory through REST', () => {
   let pg: TestDatabase;
   let stack: Stack;
   let base: string;
+  /** One developer key (PROPRIETARY: may erase) per organization. */
+  const keys: Record<string, string> = {};
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -25,6 +31,25 @@ describe('vector memory through REST', () => {
       env: { HEADY_MEMORY_DIMENSIONS: '64' },
     });
     base = stack.gatewayUrl;
+    for (const org of ['acme', 'globex', 'strict']) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          join(REPO_ROOT, 'libs/cli/dist/main.js'),
+          '--json',
+          'apikeys',
+          'create',
+          '--org',
+          org,
+          '--role',
+          'developer',
+          '--plan',
+          'ENTERPRISE',
+        ],
+        { env: { ...process.env, DATABASE_URL: pg.url, NATS_URL: nats.url } },
+      );
+      keys[org] = (JSON.parse(stdout) as { key: string }).key;
+    }
   });
 
   afterAll(async () => {
@@ -42,7 +67,6 @@ describe('vector memory through REST', () => {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${stack.apiKey}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...headers,
       },
@@ -58,7 +82,7 @@ describe('vector memory through REST', () => {
   }
 
   it('stores, searches, zones, counts and forgets, each organization apart', async () => {
-    const org = { 'x-heady-org': 'acme' };
+    const org = { authorization: `Bearer ${keys.acme}` };
     const stored = await call(
       'POST',
       '/api/memory/vectors',
@@ -111,7 +135,7 @@ describe('vector memory through REST', () => {
       '/api/memory/search',
       { query: 'steel tariffs', topK: 5 },
       {
-        'x-heady-org': 'globex',
+        authorization: `Bearer ${keys.globex}`,
       },
     );
     expect(other.body.results).toEqual([]);
@@ -142,7 +166,7 @@ describe('vector memory through REST', () => {
   });
 
   it('answers bad input with 4xx problem+json and stores nothing', async () => {
-    const org = { 'x-heady-org': 'strict' };
+    const org = { authorization: `Bearer ${keys.strict}` };
     const cases: [string, string, unknown, number][] = [
       ['POST', '/api/memory/vectors', { items: [{ content: 'x', embedding: [1, 2, 3] }] }, 422],
       ['POST', '/api/memory/vectors', { items: [{ content: '   ' }] }, 422],
@@ -172,8 +196,10 @@ describe('vector memory through REST', () => {
       expect(r.type).toMatch(/^application\/problem\+json/);
       expect(r.body).toMatchObject({ status });
     }
-    const bad = await call('GET', '/api/memory/stats', undefined, { 'x-heady-org': 'no spaces' });
-    expect(bad.status).toBe(422);
+    // memory belongs to the key's organization: no key, no memory
+    const anonymous = await fetch(`${base}/api/memory/stats`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const stats = await call('GET', '/api/memory/stats', undefined, org);
     expect(stats.body).toMatchObject({ totalVectors: 0 });
   });

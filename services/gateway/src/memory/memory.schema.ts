@@ -51,10 +51,3 @@ export const searchBody = z
 
 /** `GET /api/memory/zone?q=` */
 export const zoneQuery = z.object({ q: text }).strict();
-
-/** `X-Heady-Org` */
-export const organization = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-"');
