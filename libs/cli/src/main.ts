@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { apikeysCommands } from './commands/apikeys.js';
+import { bansCommands } from './commands/bans.js';
 import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
 import { opsCommands } from './commands/ops.js';
@@ -15,6 +16,7 @@ dbCommands(program, out);
 runsCommands(program, out);
 keysCommands(program, out);
 apikeysCommands(program, out);
+bansCommands(program, out);
 opsCommands(program, out);
 
 program

@@ -7,6 +7,7 @@ export {
   loadPipelineConfig,
   loadVectorMemoryConfig,
   parseStageList,
+  type CliConfig,
   type CommonConfig,
   type ConductorConfig,
   type GatewayConfig,

@@ -133,6 +133,12 @@ export interface GatewayConfig extends CommonConfig {
     redisPrefix: string;
     redisTimeoutMs: number;
   };
+  /** Auto-ban of callers that keep sending after their 429s. */
+  bans: { threshold: number; windowMs: number; ttlMs: number };
+  /** Redis cache of each organization's plan. */
+  tiers: { cacheTtlMs: number };
+  /** Idempotency-Key on creating POSTs. */
+  idempotency: { ttlMs: number; lockMs: number };
 }
 export interface ConductorConfig extends CommonConfig {
   ops: { port: number };
@@ -167,6 +173,13 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
       redisPrefix: e.HEADY_REDIS_PREFIX,
       redisTimeoutMs: e.HEADY_REDIS_TIMEOUT_MS,
     },
+    bans: {
+      threshold: e.HEADY_BAN_THRESHOLD,
+      windowMs: e.HEADY_BAN_WINDOW_MS,
+      ttlMs: e.HEADY_BAN_TTL_MS,
+    },
+    tiers: { cacheTtlMs: e.HEADY_TIER_CACHE_TTL_MS },
+    idempotency: { ttlMs: e.HEADY_IDEMPOTENCY_TTL_MS, lockMs: e.HEADY_IDEMPOTENCY_LOCK_MS },
   };
 }
 
@@ -281,6 +294,12 @@ export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConf
   };
 }
 
-export function loadCliConfig(env: Env = process.env): CommonConfig {
-  return common('cli', parse(cliEnv, env));
+export interface CliConfig extends CommonConfig {
+  /** Prefix of the gateway's Redis keys. */
+  redisPrefix: string;
+}
+
+export function loadCliConfig(env: Env = process.env): CliConfig {
+  const e = parse(cliEnv, env);
+  return { ...common('cli', e), redisPrefix: e.HEADY_REDIS_PREFIX };
 }

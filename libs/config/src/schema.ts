@@ -100,6 +100,17 @@ export const gatewayEnv = commonEnv.extend({
   HEADY_REDIS_PREFIX: z.string().default('heady:'),
   /** Longest wait for Redis before the per-process fallback limiter answers. */
   HEADY_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  /** Auto-ban: this many 429s within HEADY_BAN_WINDOW_MS bans the IP or organization; 0 = never ban. */
+  HEADY_BAN_THRESHOLD: z.coerce.number().int().min(0).default(20),
+  HEADY_BAN_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How long a ban lasts. */
+  HEADY_BAN_TTL_MS: z.coerce.number().int().min(1000).default(900_000),
+  /** How long an organization's plan stays cached in Redis (a billing.tier.changed event replaces it at once). */
+  HEADY_TIER_CACHE_TTL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How long a completed Idempotency-Key response is kept for replay. */
+  HEADY_IDEMPOTENCY_TTL_MS: z.coerce.number().int().min(1000).default(86_400_000),
+  /** How long an in-flight Idempotency-Key claim holds (a crashed gateway's claim expires after it). */
+  HEADY_IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).default(60_000),
 });
 
 export const conductorEnv = commonEnv.extend({
@@ -143,4 +154,7 @@ export const vectorMemoryEnv = commonEnv.extend({
   HEADY_HNSW_EF_SEARCH: z.coerce.number().int().min(8).max(4096).default(512),
 });
 
-export const cliEnv = commonEnv;
+export const cliEnv = commonEnv.extend({
+  /** Prefix of the gateway's Redis keys (bans live under it). */
+  HEADY_REDIS_PREFIX: z.string().default('heady:'),
+});

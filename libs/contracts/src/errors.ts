@@ -28,6 +28,10 @@ export const ErrorCode = {
   ApiKeyNotFound: 'API_KEY_NOT_FOUND',
   /** The caller's rate limit is used up; retry after `retryAfter` seconds. HTTP 429. */
   RateLimited: 'RATE_LIMITED',
+  /** The caller (IP or organization) is banned until `until` for ignoring its 429s. HTTP 403. */
+  Banned: 'BANNED',
+  /** A request with the same Idempotency-Key is still being processed. HTTP 409. */
+  IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -69,14 +73,12 @@ export class UnknownActionError extends HeadyError {
 
 export class IdempotencyConflictError extends HeadyError {
   override readonly name = 'IdempotencyConflictError';
-  constructor(key: string, runId: string) {
+  /** `runId`: the run the key already started, when the key belongs to a run. */
+  constructor(key: string, runId?: string) {
     super(
       ErrorCode.IdempotencyConflict,
       `Idempotency-Key "${key}" was already used with a different request body`,
-      {
-        idempotencyKey: key,
-        runId,
-      },
+      runId === undefined ? { idempotencyKey: key } : { idempotencyKey: key, runId },
     );
   }
 }
@@ -124,5 +126,28 @@ export class RunEndedError extends HeadyError {
   override readonly name = 'RunEndedError';
   constructor(runId: string, status: string) {
     super(ErrorCode.RunEnded, `run ${runId} already ended ${status}`, { runId, runStatus: status });
+  }
+}
+
+export class IdempotencyInFlightError extends HeadyError {
+  override readonly name = 'IdempotencyInFlightError';
+  constructor(key: string) {
+    super(
+      ErrorCode.IdempotencyInFlight,
+      `a request with Idempotency-Key "${key}" is still being processed; retry once it has finished`,
+      { idempotencyKey: key },
+    );
+  }
+}
+
+export class BannedError extends HeadyError {
+  override readonly name = 'BannedError';
+  /** `until`: when the ban expires; `subject`: `ip:<address>` or `org:<id>`. */
+  constructor(subject: string, until: Date, retryAfter: number) {
+    super(
+      ErrorCode.Banned,
+      `${subject.startsWith('ip:') ? 'this address' : 'this organization'} is banned until ${until.toISOString()} for sending on after its rate limit was exceeded`,
+      { subject, until: until.toISOString(), retryAfter },
+    );
   }
 }

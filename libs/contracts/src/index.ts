@@ -1,6 +1,9 @@
 // Generated protobuf-es code for everything on the bus (from /proto), plus helpers.
 export * from './gen/heady/v1/run_pb.js';
 export * from './gen/heady/v1/audit_pb.js';
+export * from './gen/heady/v1/billing_pb.js';
+export { TIER_CHANGED_SUBJECT } from './billing.js';
+export { banKey, rejectionsKey, type BanRecord, type BanSubject } from './bans.js';
 export { registry, typeNameOf, contentTypeFor, parseContentType } from './registry.js';
 export {
   ErrorCode,
@@ -13,6 +16,8 @@ export {
   ForbiddenError,
   ApiKeyNotFoundError,
   RateLimitedError,
+  BannedError,
+  IdempotencyInFlightError,
   isHeadyError,
 } from './errors.js';
 export {

@@ -183,6 +183,8 @@ export const DEFAULT_SUBJECTS: Record<string, string[]> = {
   conductor: ['pipeline.stage.channel-entry', 'audit.>', 'runs.>'],
   pipeline: ['pipeline.>', 'runs.>', 'work.>', 'audit.>'],
   'vector-memory': ['audit.>'],
+  // billing.tier.changed and the other billing.<event>s (BILLING stream), consumed by the gateway
+  billing: ['billing.>', 'audit.>'],
   operator: ['>'],
 };
 

@@ -137,8 +137,15 @@ export interface Stack {
 /** Starts conductor, pipeline and gateway (in that order) and waits until each is ready. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'heady-stack-'));
-  // every message is signed: a fresh root and service identities per stack
-  ensureDevKeys(join(dataDir, 'keys'), ['gateway', 'conductor', 'pipeline', 'vector-memory']);
+  // every message is signed: a fresh root and service identities per stack (billing's too,
+  // so a test can publish billing events as the billing service would)
+  ensureDevKeys(join(dataDir, 'keys'), [
+    'gateway',
+    'conductor',
+    'pipeline',
+    'vector-memory',
+    'billing',
+  ]);
   const base = {
     NODE_ENV: 'test',
     NATS_URL: opts.natsUrl,

@@ -8,6 +8,7 @@ import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
 import { BrainController } from './brain/brain.controller.js';
+import { BanAuditRepository } from './ratelimit/ban-audit.repository.js';
 import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
 import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
@@ -40,6 +41,7 @@ export class GatewayModule {
         AuthService,
         RateLimitRepository,
         RateLimitService,
+        BanAuditRepository,
         ApiKeysRepository,
         ApiKeysService,
         RunEventsRepository,

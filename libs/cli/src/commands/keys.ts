@@ -14,7 +14,7 @@ import {
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
 
-const SERVICES = ['gateway', 'conductor', 'pipeline', 'vector-memory'];
+const SERVICES = ['gateway', 'conductor', 'pipeline', 'vector-memory', 'billing'];
 
 async function withRegistry<T>(fn: (r: KvKeyRegistry) => Promise<T>): Promise<T> {
   const config = loadCliConfig();

@@ -7,8 +7,9 @@ import { ACCESS_CLASS, setCaller } from './access.js';
 import { AuthService } from './auth.service.js';
 
 /**
- * Global guard: authenticates the caller, counts the request against its rate limit
- * (organization plan, or client IP when anonymous) and enforces the route's access class. A route
+ * Global guard: authenticates the caller, refuses a banned IP or organization, counts the
+ * request against its rate limit (organization plan, or client IP when anonymous) and
+ * enforces the route's access class. A route
  * under /api that forgot to declare a class is RESTRICTED (fail closed); the ops
  * endpoints outside /api (/healthz, /readyz, /metrics) are PUBLIC.
  */
@@ -34,8 +35,15 @@ export class AccessGuard implements CanActivate {
     if (path.startsWith('/api')) {
       const reply = ctx.switchToHttp().getResponse<FastifyReply>();
       const ip = this.limits.clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+      const keyPrefix = /^Bearer\s+(hk_[A-Za-z0-9_-]{8})/.exec(
+        req.headers.authorization ?? '',
+      )?.[1];
+      const facts = {
+        route: `${req.method} ${req.routeOptions.url ?? path}`,
+        ...(keyPrefix ? { keyPrefix } : {}),
+      };
       try {
-        void reply.headers(await this.limits.admit(caller, ip));
+        void reply.headers(await this.limits.admit(caller, ip, facts));
       } catch (e) {
         const headers = (e as { headers?: Record<string, string> }).headers;
         if (headers) void reply.headers(headers);

@@ -26,6 +26,8 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.ApiKeyNotFound]: 404,
   [ErrorCode.RateLimited]: 429,
+  [ErrorCode.Banned]: 403,
+  [ErrorCode.IdempotencyInFlight]: 409,
 };
 
 const TITLE: Record<number, string> = {

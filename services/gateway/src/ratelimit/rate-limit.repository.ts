@@ -2,6 +2,7 @@ import { type GatewayConfig } from '@heady/config';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { type BanRecord, banKey, rejectionsKey } from '@heady/contracts';
 import { Redis } from 'ioredis';
 import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
 
@@ -13,8 +14,41 @@ export interface WindowHit {
   resetMs: number;
 }
 
+/** A request refused because its IP or organization is banned. */
+export interface BanHit {
+  banned: BanRecord;
+  /** ms until the ban expires. */
+  expiresInMs: number;
+  /** True for the one request whose 429 tripped the ban. */
+  fresh: boolean;
+}
+
+/** What the gateway knows of the request when it asks Redis. */
+export interface HitRequest {
+  /** `ip:<address>` or `org:<id>`: the window that counts it and the subject a ban would name. */
+  bucket: BanRecordSubject;
+  ip: string;
+  /** 0 = unlimited: only bans are checked. */
+  limit: number;
+  windowMs: number;
+  /** What a new ban records besides the counts (route, organization, key prefix). */
+  evidence: Omit<BanRecord, 'count' | 'windowMs' | 'firstAt' | 'lastAt' | 'bannedAt' | 'until'>;
+}
+type BanRecordSubject = BanRecord['subject'];
+
 type WithScript = Redis & {
-  slidingWindow(key: string, limit: number, windowMs: number): Promise<[number, number, number]>;
+  slidingWindow(
+    window: string,
+    rejections: string,
+    ban: string,
+    ipBan: string,
+    limit: number,
+    windowMs: number,
+    banThreshold: number,
+    banWindowMs: number,
+    banTtlMs: number,
+    evidence: string,
+  ): Promise<[number, number, number, string]>;
 };
 
 /** The shared sliding-window counters in Redis. Fails fast (never queues) when Redis is away. */
@@ -34,7 +68,7 @@ export class RateLimitRepository implements OnModuleDestroy {
       enableOfflineQueue: false,
       retryStrategy: () => 250,
     }) as WithScript;
-    this.redis.defineCommand('slidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+    this.redis.defineCommand('slidingWindow', { numberOfKeys: 4, lua: SLIDING_WINDOW_LUA });
     this.redis.on('error', (err: Error) => {
       if (Date.now() - this.lastErrorLog < 5000) return;
       this.lastErrorLog = Date.now();
@@ -42,14 +76,33 @@ export class RateLimitRepository implements OnModuleDestroy {
     });
   }
 
-  /** Counts one request in `bucket` if it fits; throws when Redis does not answer in time. */
-  async hit(bucket: string, limit: number, windowMs: number): Promise<WindowHit> {
-    const [allowed, remaining, resetMs] = await this.redis.slidingWindow(
-      `${this.config.rateLimit.redisPrefix}rl:${bucket}`,
-      limit,
-      windowMs,
+  /**
+   * Checks the bans of the bucket and of the client IP, then counts one request in the
+   * bucket if it fits; a refusal is logged towards the ban threshold and may ban the
+   * bucket (atomically, once). Throws when Redis does not answer in time.
+   */
+  async hit(r: HitRequest): Promise<WindowHit | BanHit> {
+    const prefix = this.config.rateLimit.redisPrefix;
+    const bans = this.config.bans;
+    const [allowed, remaining, reset, ban] = await this.redis.slidingWindow(
+      `${prefix}rl:${r.bucket}`,
+      rejectionsKey(prefix, r.bucket),
+      banKey(prefix, r.bucket),
+      banKey(prefix, `ip:${r.ip}`),
+      r.limit,
+      r.windowMs,
+      bans.threshold,
+      bans.windowMs,
+      bans.ttlMs,
+      JSON.stringify(r.evidence),
     );
-    return { allowed: allowed === 1, remaining: Math.max(0, remaining), resetMs };
+    if (allowed < 0)
+      return {
+        banned: JSON.parse(ban) as BanRecord,
+        expiresInMs: Math.max(0, reset),
+        fresh: allowed === -2,
+      };
+    return { allowed: allowed === 1, remaining: Math.max(0, remaining), resetMs: reset };
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,13 +1,14 @@
 import { type GatewayConfig } from '@heady/config';
-import { RateLimitedError } from '@heady/contracts';
-import { CONFIG } from '@heady/runtime';
-import { counter } from '@heady/telemetry';
+import { BannedError, RateLimitedError } from '@heady/contracts';
+import { CONFIG, LOGGER } from '@heady/runtime';
+import { type Logger, counter } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { type BlockList } from 'node:net';
 import { type Caller } from '../auth/access.js';
 import { cidrSet, clientIp, contains } from './client-ip.js';
 import { LocalLimiter } from './local-limiter.js';
-import { RateLimitRepository, type WindowHit } from './rate-limit.repository.js';
+import { BanAuditRepository } from './ban-audit.repository.js';
+import { type BanHit, RateLimitRepository, type WindowHit } from './rate-limit.repository.js';
 
 const fallbacks = counter(
   'heady_gateway_ratelimit_fallback_total',
@@ -17,6 +18,24 @@ const decisions = counter('heady_gateway_ratelimit_decisions_total', 'Rate-limit
   'outcome',
   'source',
 ]);
+
+const bansTotal = counter(
+  'heady_gateway_bans_total',
+  'Callers banned for sending on after their 429s, by kind (ip, org)',
+  ['kind'],
+);
+const banChecksSkipped = counter(
+  'heady_gateway_ban_checks_skipped_total',
+  'Requests admitted without a ban check because Redis did not answer (bans fail open)',
+);
+
+/** What the guard knows of the request besides the caller: for a ban's evidence. */
+export interface RequestFacts {
+  /** `METHOD /route/:pattern` */
+  route: string;
+  /** First 11 characters of the API key, when there is one. */
+  keyPrefix?: string;
+}
 
 /** Headers to set on the response (IETF draft-ietf-httpapi-ratelimit-headers). */
 export type RateHeaders = Record<string, string>;
@@ -34,6 +53,8 @@ export class RateLimitService {
   constructor(
     @Inject(CONFIG) private readonly config: GatewayConfig,
     @Inject(RateLimitRepository) private readonly redis: RateLimitRepository,
+    @Inject(BanAuditRepository) private readonly audit: BanAuditRepository,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.trusted = cidrSet(config.rateLimit.trustedProxies);
     this.mesh = cidrSet(config.rateLimit.meshCidrs);
@@ -44,24 +65,44 @@ export class RateLimitService {
     return clientIp(peer, xff, this.trusted);
   }
 
-  /** Counts the request; returns the headers to send, or throws RATE_LIMITED (429) with them in `headers`. */
-  async admit(caller: Caller, ip: string): Promise<RateHeaders> {
+  /**
+   * Refuses a banned caller (403 BANNED), counts the request, and returns the headers to
+   * send, or throws RATE_LIMITED (429) with them in `headers`. A caller that keeps
+   * sending after its 429s is banned here (see sliding-window.lua.ts).
+   */
+  async admit(caller: Caller, ip: string, facts: RequestFacts): Promise<RateHeaders> {
     if (contains(this.mesh, ip)) return {};
     const rl = this.config.rateLimit;
     const p = caller.principal;
     const policy = p ? p.plan.toLowerCase() : 'anonymous';
     const limit = p ? rl.plans[p.plan] : rl.anonymous;
-    if (limit === 0) return {};
-    const bucket = p ? `org:${p.orgId}` : `ip:${ip}`;
-    let hit: WindowHit;
+    const bucket = p ? (`org:${p.orgId}` as const) : (`ip:${ip}` as const);
+    let hit: WindowHit | BanHit;
     let source = 'redis';
     try {
-      hit = await this.redis.hit(bucket, limit, rl.windowMs);
+      hit = await this.redis.hit({
+        bucket,
+        ip,
+        limit,
+        windowMs: rl.windowMs,
+        evidence: {
+          subject: bucket,
+          kind: p ? 'org' : 'ip',
+          ip,
+          route: facts.route,
+          ...(p ? { orgId: p.orgId, orgName: p.orgName } : {}),
+          ...(facts.keyPrefix ? { keyPrefix: facts.keyPrefix } : {}),
+        },
+      });
     } catch {
+      banChecksSkipped.inc();
+      if (limit === 0) return {};
       fallbacks.inc();
       source = 'local';
       hit = this.local.hit(bucket, limit, rl.windowMs);
     }
+    if ('banned' in hit) this.refuse(hit);
+    if (limit === 0) return {};
     decisions.inc({ outcome: hit.allowed ? 'allowed' : 'limited', source });
     const w = Math.ceil(rl.windowMs / 1000);
     const t = Math.max(0, Math.ceil(hit.resetMs / 1000));
@@ -72,5 +113,22 @@ export class RateLimitService {
     if (!hit.allowed)
       throw Object.assign(new RateLimitedError(policy, limit, w, Math.max(1, t)), { headers });
     return headers;
+  }
+
+  private refuse(hit: BanHit): never {
+    const ban = hit.banned;
+    decisions.inc({ outcome: 'banned', source: 'redis' });
+    if (hit.fresh) {
+      bansTotal.inc({ kind: ban.kind });
+      this.log.warn({ ban }, `banned ${ban.subject} until ${new Date(ban.until).toISOString()}`);
+      this.audit
+        .publish(ban)
+        .catch((e: unknown) => this.log.warn({ err: e, ban }, 'could not audit a ban'));
+    }
+    throw new BannedError(
+      ban.subject,
+      new Date(ban.until),
+      Math.max(1, Math.ceil(hit.expiresInMs / 1000)),
+    );
   }
 }
