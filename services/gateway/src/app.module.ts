@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiKeysController } from './admin/api-keys.controller.js';
 import { ApiKeysRepository } from './admin/api-keys.repository.js';
 import { ApiKeysService } from './admin/api-keys.service.js';
@@ -7,6 +7,8 @@ import { AccessAuditRepository } from './auth/access-audit.repository.js';
 import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
+import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { BrainController } from './brain/brain.controller.js';
 import { BanAuditRepository } from './ratelimit/ban-audit.repository.js';
 import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
@@ -47,6 +49,8 @@ export class GatewayModule {
         RunEventsRepository,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
+        IdempotencyRepository,
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };
   }

@@ -6,6 +6,7 @@ import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { apiKeyId, createApiKeyBody } from './api-keys.schema.js';
 import { ApiKeysService } from './api-keys.service.js';
+import { Idempotent } from '../idempotency/idempotent.js';
 
 /** API keys of the caller's organization. The key itself is returned once, by POST. */
 @Controller('api/admin/api-keys')
@@ -13,6 +14,7 @@ import { ApiKeysService } from './api-keys.service.js';
 export class ApiKeysController {
   constructor(@Inject(ApiKeysService) private readonly keys: ApiKeysService) {}
 
+  @Idempotent()
   @Post()
   @HttpCode(201)
   create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ key: string } & ApiKeyInfo> {

@@ -6,6 +6,7 @@ import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { idempotencyKey } from '../runs/runs.schema.js';
 import { type RunAccepted, RunsService } from '../runs/runs.service.js';
+import { Idempotent } from '../idempotency/idempotent.js';
 
 /** Body of `POST /api/brain/chat`. */
 export const chatBody = z
@@ -24,6 +25,7 @@ const PREMIUM_PLANS = new Set(['PRO', 'ENTERPRISE']);
 export class BrainController {
   constructor(@Inject(RunsService) private readonly runs: RunsService) {}
 
+  @Idempotent({ replay: 'handler' })
   @Post('chat')
   @HttpCode(202)
   async chat(

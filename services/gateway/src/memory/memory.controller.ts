@@ -17,6 +17,7 @@ import {
 import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { insertVectorsBody, memorySessionId, searchBody, zoneQuery } from './memory.schema.js';
+import { Idempotent } from '../idempotency/idempotent.js';
 
 /**
  * The caller's organization: the one its API key belongs to (memory routes need a key).
@@ -46,6 +47,7 @@ export class MemoryController {
   }
 
   /** insertVector: stores texts (embedded by the deployment's provider unless given). 201 with their ids. */
+  @Idempotent()
   @Post('vectors')
   @HttpCode(201)
   insert(@Body() body: unknown, @Req() req: object): Promise<unknown> {

@@ -17,6 +17,7 @@ import { RunEventsRepository } from './run-events.repository.js';
 import { type RunAccepted, type RunView, RunsService } from './runs.service.js';
 import { idempotencyKey, runId, startRunBody } from './runs.schema.js';
 import { RunNotFoundError } from '@heady/contracts';
+import { Idempotent } from '../idempotency/idempotent.js';
 
 @Controller('api/runs')
 @Access('INTERNAL')
@@ -27,6 +28,7 @@ export class RunsController {
   ) {}
 
   /** Starts a run. 202: accepted and durable; follow `links.self` for its progress. */
+  @Idempotent({ replay: 'handler' })
   @Post()
   @HttpCode(202)
   async start(
