@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { apikeysCommands } from './commands/apikeys.js';
 import { bansCommands } from './commands/bans.js';
+import { billingCommands } from './commands/billing.js';
 import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
 import { opsCommands } from './commands/ops.js';
@@ -17,6 +18,7 @@ runsCommands(program, out);
 keysCommands(program, out);
 apikeysCommands(program, out);
 bansCommands(program, out);
+billingCommands(program, out);
 opsCommands(program, out);
 
 program

@@ -182,3 +182,32 @@ export async function touchApiKey(db: Kysely<Database>, id: string): Promise<voi
     .where('id', '=', id)
     .execute();
 }
+
+/**
+ * Sets the organization's plan as of `changedAt`, unless a change at or after that time is
+ * already recorded (events may come late or twice). Returns the plan now in force and
+ * whether this change was applied; undefined when there is no such organization.
+ */
+export async function applyPlanChange(
+  db: Kysely<Database>,
+  orgId: string,
+  plan: Plan,
+  changedAt: Date,
+): Promise<{ plan: Plan; applied: boolean } | undefined> {
+  const updated = await db
+    .updateTable('organizations')
+    .set({ plan, plan_changed_at: changedAt })
+    .where('id', '=', orgId)
+    .where((eb) =>
+      eb.or([eb('plan_changed_at', 'is', null), eb('plan_changed_at', '<', changedAt)]),
+    )
+    .returning('plan')
+    .executeTakeFirst();
+  if (updated) return { plan: updated.plan, applied: true };
+  const current = await db
+    .selectFrom('organizations')
+    .select('plan')
+    .where('id', '=', orgId)
+    .executeTakeFirst();
+  return current && { plan: current.plan, applied: false };
+}

@@ -14,6 +14,7 @@ export { sql, type Kysely, type Transaction } from 'kysely';
 export {
   CLEARANCES,
   PLANS,
+  applyPlanChange,
   ROLES,
   ROLE_CLEARANCE,
   clears,

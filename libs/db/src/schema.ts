@@ -139,6 +139,8 @@ export interface OrganizationsTable {
   id: Generated<string>;
   name: string;
   plan: Generated<Plan>;
+  /** When billing last changed the plan (billing.tier.changed); null until it has. */
+  plan_changed_at: Date | null;
   created_at: Timestamp;
 }
 

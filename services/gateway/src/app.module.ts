@@ -9,6 +9,10 @@ import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { PlansRepository } from './tiers/plans.repository.js';
+import { TierCacheRepository } from './tiers/tier-cache.repository.js';
+import { TierEventsController } from './tiers/tier-events.controller.js';
+import { TiersService } from './tiers/tiers.service.js';
 import { BrainController } from './brain/brain.controller.js';
 import { BanAuditRepository } from './ratelimit/ban-audit.repository.js';
 import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
@@ -34,6 +38,7 @@ export class GatewayModule {
         HealthController,
         ApiKeysController,
         BrainController,
+        TierEventsController,
       ],
       providers: [
         RunsService,
@@ -50,6 +55,9 @@ export class GatewayModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
         IdempotencyRepository,
+        PlansRepository,
+        TierCacheRepository,
+        TiersService,
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadGatewayConfig } from '@heady/config';
+import { TIER_CHANGED_SUBJECT } from '@heady/contracts';
 import { bootstrapService } from '@heady/runtime';
 import { GatewayModule } from './app.module.js';
 import { jsonBodyParser } from './problem/json-body.js';
@@ -9,6 +10,18 @@ const config = loadGatewayConfig();
 await bootstrapService({
   config,
   module: (runtime) => GatewayModule.register(runtime),
+  // billing's plan changes (BILLING stream): one durable shared by every gateway replica,
+  // since what it updates (PostgreSQL, the Redis tier cache) is shared too
+  consumers: [
+    {
+      stream: 'BILLING',
+      durable: 'gateway-tiers',
+      filterSubject: TIER_CHANGED_SUBJECT,
+      ackWaitMs: 30_000,
+      maxDeliver: 10,
+      backoffMs: [500, 2_000, 10_000, 30_000],
+    },
+  ],
   http: { port: config.http.port, host: config.http.host, bodyLimit: config.http.bodyLimitBytes },
   bodyParser: false,
   configure: (app) => {

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { type AccessAuditRepository, type AccessDecision } from './access-audit.repository.js';
 import { type AuthRepository } from './auth.repository.js';
 import { AuthService } from './auth.service.js';
+import { type TiersService } from '../tiers/tiers.service.js';
 
 const KEYS: Record<string, Role> = Object.fromEntries(ROLES.map((r) => [`hk_${r}key`, r]));
 
@@ -37,7 +38,11 @@ function make() {
     publish: (d: AccessDecision) => (audited.push(d), Promise.resolve()),
   } as unknown as AccessAuditRepository;
   const log = { warn: () => undefined } as unknown as Logger;
-  return { service: new AuthService(repo, audit, log), audited, touched };
+  // the tier cache answers with the plan the key lookup read
+  const tiers = {
+    planOf: (_org: string, plan: string) => Promise.resolve(plan),
+  } as unknown as TiersService;
+  return { service: new AuthService(repo, audit, log, tiers), audited, touched };
 }
 
 describe(AuthService.name, () => {

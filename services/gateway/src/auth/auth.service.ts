@@ -5,6 +5,7 @@ import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { AccessAuditRepository } from './access-audit.repository.js';
 import { type Caller } from './access.js';
+import { TiersService } from '../tiers/tiers.service.js';
 import { AuthRepository } from './auth.repository.js';
 
 const BEARER = /^Bearer\s+(hk_[A-Za-z0-9_-]{1,200})\s*$/;
@@ -18,6 +19,7 @@ export class AuthService {
     @Inject(AuthRepository) private readonly keys: AuthRepository,
     @Inject(AccessAuditRepository) private readonly audit: AccessAuditRepository,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(TiersService) private readonly tiers: TiersService,
   ) {}
 
   /** The caller behind the Authorization header: anonymous when there is none; 401 when it is not a live key. */
@@ -35,7 +37,9 @@ export class AuthService {
       this.keys
         .touch(principal.keyId)
         .catch((e: unknown) => this.log.warn({ err: e }, 'could not record API key use'));
-    return { principal, clearance: ROLE_CLEARANCE[principal.role] };
+    // the plan in force is the tier cache's (a billing change replaces it at once)
+    const plan = await this.tiers.planOf(principal.orgId, principal.plan);
+    return { principal: { ...principal, plan }, clearance: ROLE_CLEARANCE[principal.role] };
   }
 
   /** Throws 401/403 when `caller` may not use a route of class `need`; audits INTERNAL-and-higher decisions. */

@@ -1,0 +1,93 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { BusPublisher, KvKeyRegistry, closeBus, connectBus } from '@heady/bus';
+import { loadCliConfig } from '@heady/config';
+import { TIER_CHANGED_SUBJECT, TierChangedSchema } from '@heady/contracts';
+import { PLANS, createDb } from '@heady/db';
+import { MessageSigner, loadIdentity, loadRootPublicKey, newEpoch } from '@heady/pqc';
+import { type Command, Option } from 'commander';
+import { type Output } from '../output.js';
+
+type Plan = (typeof PLANS)[number];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The organization's id and plan, by id or by name. */
+async function organization(
+  url: string,
+  org: string,
+): Promise<{ id: string; name: string; plan: Plan }> {
+  const db = createDb({ url, poolMax: 1, applicationName: 'heady-cli' });
+  try {
+    const row = await db
+      .selectFrom('organizations')
+      .select(['id', 'name', 'plan'])
+      .where(UUID.test(org) ? 'id' : 'name', '=', org)
+      .executeTakeFirst();
+    if (!row) throw new Error(`no organization ${org}`);
+    return row;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** `heady billing tier <org> <plan>`: what the billing service publishes when a subscription changes. */
+export function billingCommands(program: Command, out: Output): void {
+  program
+    .command('billing')
+    .description('billing events (the BILLING stream)')
+    .command('tier <org> <plan>')
+    .description(
+      'publish billing.tier.changed for an organization (name or id), signed as the billing service; the gateway applies it at once',
+    )
+    .addOption(
+      new Option('--at <time>', 'when the change took effect (ISO 8601)').default(undefined),
+    )
+    .option('--reason <why>', 'why the plan changed', 'operator')
+    .option('--as <identity>', 'the identity in the keys directory that signs it', 'billing')
+    .action(
+      async (org: string, plan: string, opts: { at?: string; reason: string; as: string }) => {
+        const p = plan.toUpperCase();
+        if (!(PLANS as readonly string[]).includes(p))
+          throw new Error(`unknown plan ${plan}; plans: ${PLANS.join(', ')}`);
+        const at = opts.at === undefined ? new Date() : new Date(opts.at);
+        if (Number.isNaN(at.getTime())) throw new Error(`--at ${opts.at} is not a time`);
+        const config = loadCliConfig();
+        const o = await organization(config.database.url, org);
+        const bus = await connectBus(config, 'heady-cli');
+        try {
+          const dir = config.signing.keysDir;
+          const identity = loadIdentity(dir, opts.as);
+          const registry = await KvKeyRegistry.open(bus.nc, loadRootPublicKey(dir));
+          await registry.putIdentity(identity.cert);
+          const epoch = newEpoch(identity, `${opts.as}-cli`, 3_600_000);
+          await registry.putEpoch(epoch.cert);
+          const signer = new MessageSigner(epoch, {
+            publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
+          });
+          const publisher = new BusPublisher(bus, undefined, signer);
+          await publisher.publish(
+            TIER_CHANGED_SUBJECT,
+            {
+              schema: TierChangedSchema,
+              message: create(TierChangedSchema, {
+                orgId: o.id,
+                plan: p,
+                previousPlan: o.plan,
+                changedAt: timestampFromDate(at),
+                reason: opts.reason,
+              }),
+            },
+            // the same change published twice is one event (JetStream's duplicate window)
+            { msgId: `tier:${o.id}:${p}:${at.getTime()}` },
+          );
+        } finally {
+          await closeBus(bus);
+        }
+        out.result(
+          { orgId: o.id, org: o.name, plan: p, previousPlan: o.plan, changedAt: at.toISOString() },
+          (v) => `published billing.tier.changed: ${v.org} ${v.previousPlan} → ${v.plan}`,
+        );
+      },
+    );
+}
