@@ -83,7 +83,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
         outcomes.inc({ outcome: 'replayed' });
         const reply = ctx.switchToHttp().getResponse<FastifyReply>();
         void reply.status(held.status).header('idempotent-replayed', 'true');
-        return of(unseal(held.sealed, apiKey, key));
+        let body: unknown;
+        try {
+          body = unseal(held.sealed, apiKey, key);
+        } catch (err) {
+          // only a tampered entry gets here: the key stays used, the response is not replayable
+          this.log.warn({ err, route }, 'a stored Idempotency-Key response does not open');
+          throw new IdempotencyConflictError(key);
+        }
+        return of(body);
       }
     }
 
