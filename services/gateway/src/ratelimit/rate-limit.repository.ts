@@ -72,7 +72,10 @@ export class RateLimitRepository implements OnModuleDestroy {
     this.redis.on('error', (err: Error) => {
       if (Date.now() - this.lastErrorLog < 5000) return;
       this.lastErrorLog = Date.now();
-      this.log.warn({ err }, 'redis unreachable: rate limits fall back to this process');
+      this.log.warn(
+        { err },
+        'redis unreachable: rate limits fall back to this process, bans are not checked',
+      );
     });
   }
 
