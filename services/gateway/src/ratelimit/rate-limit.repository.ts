@@ -4,6 +4,7 @@ import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { type BanRecord, banKey, rejectionsKey } from '@heady/contracts';
 import { Redis } from 'ioredis';
+import { withDeadline } from '../redis/deadline.js';
 import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
 
 /** One admission decision of a window. */
@@ -51,7 +52,12 @@ type WithScript = Redis & {
   ): Promise<[number, number, number, string]>;
 };
 
-/** The shared sliding-window counters in Redis. Fails fast (never queues) when Redis is away. */
+/**
+ * The shared sliding-window counters in Redis. Fails fast (never queues) when Redis is away,
+ * and gives up on an answer after `HEADY_REDIS_TIMEOUT_MS` — but never on one that has
+ * already arrived while the process was busy (see {@link withDeadline}): falling back then
+ * would admit a request Redis has already counted, and break exactness across replicas.
+ */
 @Injectable()
 export class RateLimitRepository implements OnModuleDestroy {
   private readonly redis: WithScript;
@@ -62,7 +68,9 @@ export class RateLimitRepository implements OnModuleDestroy {
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.redis = new Redis(config.redis.url, {
-      commandTimeout: config.rateLimit.redisTimeoutMs,
+      // the deadline that decides is withDeadline's (it tolerates a process that is behind);
+      // this one only reclaims commands of a Redis that hangs
+      commandTimeout: Math.max(1000, 10 * config.rateLimit.redisTimeoutMs),
       connectTimeout: 1000,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
@@ -87,17 +95,20 @@ export class RateLimitRepository implements OnModuleDestroy {
   async hit(r: HitRequest): Promise<WindowHit | BanHit> {
     const prefix = this.config.rateLimit.redisPrefix;
     const bans = this.config.bans;
-    const [allowed, remaining, reset, ban] = await this.redis.slidingWindow(
-      `${prefix}rl:${r.bucket}`,
-      rejectionsKey(prefix, r.bucket),
-      banKey(prefix, r.bucket),
-      banKey(prefix, `ip:${r.ip}`),
-      r.limit,
-      r.windowMs,
-      bans.threshold,
-      bans.windowMs,
-      bans.ttlMs,
-      JSON.stringify(r.evidence),
+    const [allowed, remaining, reset, ban] = await withDeadline(
+      this.redis.slidingWindow(
+        `${prefix}rl:${r.bucket}`,
+        rejectionsKey(prefix, r.bucket),
+        banKey(prefix, r.bucket),
+        banKey(prefix, `ip:${r.ip}`),
+        r.limit,
+        r.windowMs,
+        bans.threshold,
+        bans.windowMs,
+        bans.ttlMs,
+        JSON.stringify(r.evidence),
+      ),
+      this.config.rateLimit.redisTimeoutMs,
     );
     if (allowed < 0)
       return {
