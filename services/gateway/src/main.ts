@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { loadGatewayConfig } from '@heady/config';
 import { TIER_CHANGED_SUBJECT } from '@heady/contracts';
 import { bootstrapService } from '@heady/runtime';
-import { GatewayModule } from './app.module.js';
+import { GATEWAY_CONTROLLERS, GatewayModule } from './app.module.js';
+import { buildOpenApiDocument, serveOpenApi } from './openapi/openapi.js';
 import { jsonBodyParser } from './problem/json-body.js';
 
 const config = loadGatewayConfig();
@@ -28,5 +29,6 @@ await bootstrapService({
     const fastify = app.getHttpAdapter().getInstance();
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser);
+    serveOpenApi(app, buildOpenApiDocument(app, GATEWAY_CONTROLLERS));
   },
 });

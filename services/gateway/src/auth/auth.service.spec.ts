@@ -101,4 +101,24 @@ describe(AuthService.name, () => {
       clearance: 'INTERNAL',
     });
   });
+
+  it('lets only the plans a route is reserved for through, naming the plan required', async () => {
+    const { service } = make();
+    const caller = await service.authenticate('Bearer hk_memberkey');
+    const pro = { ...caller, principal: { ...caller.principal!, plan: 'PRO' as const } };
+    expect(() => service.requirePlan(pro, ['PRO', 'ENTERPRISE'], 'POST /x')).not.toThrow();
+    let err: { code?: string; message?: string; details?: unknown } = {};
+    try {
+      service.requirePlan(caller, ['PRO', 'ENTERPRISE'], 'POST /x');
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.code).toBe('FORBIDDEN');
+    expect(err.message).toBe(
+      'POST /x needs the Pro or Enterprise plan; this organization is on FREE',
+    );
+    expect(err.details).toEqual({ requiredPlan: 'PRO', plan: 'FREE' });
+    const anonymous = await service.authenticate(undefined);
+    expect(() => service.requirePlan(anonymous, ['PRO'], 'POST /x')).toThrow(/on no plan/);
+  });
 });

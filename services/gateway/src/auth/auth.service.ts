@@ -1,4 +1,4 @@
-import { type Classification, ROLE_CLEARANCE, clears, hashApiKey } from '@heady/db';
+import { type Classification, type Plan, ROLE_CLEARANCE, clears, hashApiKey } from '@heady/db';
 import { ForbiddenError, UnauthenticatedError } from '@heady/contracts';
 import { LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
@@ -70,5 +70,16 @@ export class AuthService {
       required: need,
       clearance: caller.clearance,
     });
+  }
+
+  /** Throws 403 (naming the first plan that would do) unless the caller's organization is on one of `plans`. */
+  requirePlan(caller: Caller, plans: readonly Plan[], route: string): void {
+    const plan = caller.principal?.plan;
+    if (plan && plans.includes(plan)) return;
+    const names = plans.map((p) => p.charAt(0) + p.slice(1).toLowerCase());
+    throw new ForbiddenError(
+      `${route} needs the ${names.join(' or ')} plan; this organization is on ${plan ?? 'no plan'}`,
+      { requiredPlan: plans[0] ?? null, plan: plan ?? null },
+    );
   }
 }

@@ -1,10 +1,9 @@
-import { ForbiddenError } from '@heady/contracts';
-import { Body, Controller, Headers, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import { type FastifyRequest } from 'fastify';
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { Access, callerOf } from '../auth/access.js';
+import { Access, RequiresPlan } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
-import { idempotencyKey } from '../runs/runs.schema.js';
+import { idempotencyKey, runAccepted } from '../runs/runs.schema.js';
+import { ApiRoute } from '../openapi/route-doc.js';
 import { type RunAccepted, RunsService } from '../runs/runs.service.js';
 import { Idempotent } from '../idempotency/idempotent.js';
 
@@ -16,29 +15,27 @@ export const chatBody = z
   })
   .strict();
 
-/** Plans that may use the premium brain routes. */
-const PREMIUM_PLANS = new Set(['PRO', 'ENTERPRISE']);
-
 /** Premium chat: a run of the `chat` action, for Pro and Enterprise organizations. */
 @Controller('api/brain')
 @Access('INTERNAL')
 export class BrainController {
   constructor(@Inject(RunsService) private readonly runs: RunsService) {}
 
+  @ApiRoute({
+    summary: 'Premium chat: starts a run of the chat action',
+    body: chatBody,
+    idempotent: true,
+    success: { status: 202, description: 'the chat run is accepted', schema: runAccepted },
+    problems: [400, 409, 413, 415, 422, 503],
+  })
   @Idempotent({ replay: 'handler' })
+  @RequiresPlan('PRO', 'ENTERPRISE')
   @Post('chat')
   @HttpCode(202)
   async chat(
-    @Req() req: FastifyRequest,
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
   ): Promise<RunAccepted> {
-    const plan = callerOf(req).principal?.plan;
-    if (!plan || !PREMIUM_PLANS.has(plan))
-      throw new ForbiddenError(
-        `POST /api/brain/chat needs the Pro or Enterprise plan; this organization is on ${plan ?? 'no plan'}`,
-        { requiredPlan: 'PRO', plan: plan ?? null },
-      );
     const parsed = parseOrThrow(chatBody, body, 'body');
     const k = key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
     const { replayed: _replayed, ...accepted } = await this.runs.start(

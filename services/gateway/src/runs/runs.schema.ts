@@ -36,6 +36,13 @@ export const startRunBody = z
   .strict();
 export type StartRunBody = z.infer<typeof startRunBody>;
 
+/** What `POST /api/runs` (and `POST /api/brain/chat`) answer: 202, the run accepted and durable. */
+export const runAccepted = z.object({
+  runId: z.uuid(),
+  status: z.string(),
+  links: z.object({ self: z.string(), events: z.string() }),
+});
+
 /** `Idempotency-Key` header: 1–255 visible ASCII characters. */
 export const idempotencyKey = z
   .string()
