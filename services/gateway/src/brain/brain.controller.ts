@@ -4,6 +4,7 @@ import { Access, RequiresPlan } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { idempotencyKey, runAccepted } from '../runs/runs.schema.js';
 import { ApiRoute } from '../openapi/route-doc.js';
+import { UNSTORABLE_TEXT, storableText } from '../problem/pg-text.js';
 import { type RunAccepted, RunsService } from '../runs/runs.service.js';
 import { Idempotent } from '../idempotency/idempotent.js';
 
@@ -13,7 +14,8 @@ export const chatBody = z
     message: z.string().min(1).max(32_000),
     sessionId: z.string().min(1).max(200).optional(),
   })
-  .strict();
+  .strict()
+  .refine(storableText, UNSTORABLE_TEXT);
 
 /** Premium chat: a run of the `chat` action, for Pro and Enterprise organizations. */
 @Controller('api/brain')
