@@ -95,7 +95,10 @@ try {
       HEADY_PLAN_FREE_LIMIT: '1000000000',
       HEADY_BAN_THRESHOLD: '0',
       ...(values['cpu-prof']
-        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` }
+        ? {
+            NODE_OPTIONS: `--import=${join(dirname(fileURLToPath(import.meta.url)), 'cpu-prof.mjs')}`,
+            HEADY_CPU_PROF_DIR: values['cpu-prof'],
+          }
         : {}),
     },
   });

@@ -7,6 +7,7 @@ import { AccessAuditRepository } from './auth/access-audit.repository.js';
 import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
+import { ApiKeyChangesRepository } from './auth/api-key-changes.repository.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { PlansRepository } from './tiers/plans.repository.js';
@@ -49,6 +50,7 @@ export class GatewayModule {
         RunsService,
         RunsReadRepository,
         AuthRepository,
+        ApiKeyChangesRepository,
         AccessAuditRepository,
         AuthService,
         RateLimitRepository,
