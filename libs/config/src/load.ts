@@ -139,6 +139,8 @@ export interface GatewayConfig extends CommonConfig {
   tiers: { cacheTtlMs: number };
   /** Idempotency-Key on creating POSTs. */
   idempotency: { ttlMs: number; lockMs: number };
+  /** In-process cache of API key lookups (0 = off). */
+  apiKeys: { cacheMs: number };
 }
 export interface ConductorConfig extends CommonConfig {
   ops: { port: number };
@@ -180,6 +182,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     },
     tiers: { cacheTtlMs: e.HEADY_TIER_CACHE_TTL_MS },
     idempotency: { ttlMs: e.HEADY_IDEMPOTENCY_TTL_MS, lockMs: e.HEADY_IDEMPOTENCY_LOCK_MS },
+    apiKeys: { cacheMs: e.HEADY_API_KEY_CACHE_MS },
   };
 }
 

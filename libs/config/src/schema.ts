@@ -107,6 +107,12 @@ export const gatewayEnv = commonEnv.extend({
   HEADY_BAN_TTL_MS: z.coerce.number().int().min(1000).default(900_000),
   /** How long an organization's plan stays cached in Redis (a billing.tier.changed event replaces it at once). */
   HEADY_TIER_CACHE_TTL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /**
+   * How long an API key lookup is kept in process (0 = never): PostgreSQL tells every
+   * gateway at once when a key is revoked or its organization changes (LISTEN/NOTIFY), and
+   * nothing is cached while that channel is down.
+   */
+  HEADY_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
   /** How long a completed Idempotency-Key response is kept for replay. */
   HEADY_IDEMPOTENCY_TTL_MS: z.coerce.number().int().min(1000).default(86_400_000),
   /** How long an in-flight Idempotency-Key claim holds (a crashed gateway's claim expires after it). */

@@ -20,6 +20,9 @@ import {
 import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+
+/** The Fastify server options a service may add (what FastifyAdapter accepts). */
+type FastifyServerOptions = NonNullable<ConstructorParameters<typeof FastifyAdapter>[0]>;
 import { RuntimeModule } from './runtime.module.js';
 
 /** What {@link bootstrapService} needs to start one Heady process. */
@@ -32,7 +35,16 @@ export interface ServiceBootstrap<C extends CommonConfig> {
   /** Queue group for request/reply handlers, so replicas share RPCs. */
   queueGroup?: string;
   /** The HTTP port: the API for the gateway, the ops endpoints for every other service. */
-  http: { port: number; host?: string; bodyLimit?: number };
+  http: {
+    port: number;
+    host?: string;
+    bodyLimit?: number;
+    /**
+     * More Fastify server options (error handlers that run before any route, router limits).
+     * Loosely typed: the service's fastify types need not be the adapter's copy.
+     */
+    fastify?: (logger: Logger) => object;
+  };
   /** False when `configure` installs its own body parsers. */
   bodyParser?: boolean;
   /** Runs on the Fastify adapter before listen (content parsers, hooks). */
@@ -67,6 +79,7 @@ export async function bootstrapService<C extends CommonConfig>(
     security?.verifier,
   );
   const adapter = new FastifyAdapter({
+    ...(opts.http.fastify?.(logger) as FastifyServerOptions | undefined),
     bodyLimit: opts.http.bodyLimit ?? 1_048_576,
     trustProxy: false,
   });

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ApiKeysController } from './admin/api-keys.controller.js';
 import { ApiKeysRepository } from './admin/api-keys.repository.js';
@@ -7,6 +7,7 @@ import { AccessAuditRepository } from './auth/access-audit.repository.js';
 import { AccessGuard } from './auth/access.guard.js';
 import { AuthRepository } from './auth/auth.repository.js';
 import { AuthService } from './auth/auth.service.js';
+import { ApiKeyChangesRepository } from './auth/api-key-changes.repository.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { PlansRepository } from './tiers/plans.repository.js';
@@ -24,6 +25,18 @@ import { RunsController } from './runs/runs.controller.js';
 import { RunEventsRepository } from './runs/run-events.repository.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
+import { WhoamiController } from './whoami/whoami.controller.js';
+
+/** Every controller of the gateway (the OpenAPI document reads their route metadata). */
+export const GATEWAY_CONTROLLERS: readonly Type[] = [
+  RunsController,
+  MemoryController,
+  HealthController,
+  ApiKeysController,
+  BrainController,
+  WhoamiController,
+  TierEventsController,
+];
 
 /** The public REST door. */
 @Module({})
@@ -32,18 +45,12 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [runtime],
-      controllers: [
-        RunsController,
-        MemoryController,
-        HealthController,
-        ApiKeysController,
-        BrainController,
-        TierEventsController,
-      ],
+      controllers: [...GATEWAY_CONTROLLERS],
       providers: [
         RunsService,
         RunsReadRepository,
         AuthRepository,
+        ApiKeyChangesRepository,
         AccessAuditRepository,
         AuthService,
         RateLimitRepository,

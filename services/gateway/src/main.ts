@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { loadGatewayConfig } from '@heady/config';
 import { TIER_CHANGED_SUBJECT } from '@heady/contracts';
 import { bootstrapService } from '@heady/runtime';
-import { GatewayModule } from './app.module.js';
+import { GATEWAY_CONTROLLERS, GatewayModule } from './app.module.js';
+import { buildOpenApiDocument, serveOpenApi } from './openapi/openapi.js';
+import { frameworkErrorOptions } from './problem/framework-errors.js';
 import { jsonBodyParser } from './problem/json-body.js';
 
 const config = loadGatewayConfig();
@@ -22,11 +24,17 @@ await bootstrapService({
       backoffMs: [500, 2_000, 10_000, 30_000],
     },
   ],
-  http: { port: config.http.port, host: config.http.host, bodyLimit: config.http.bodyLimitBytes },
+  http: {
+    port: config.http.port,
+    host: config.http.host,
+    bodyLimit: config.http.bodyLimitBytes,
+    fastify: frameworkErrorOptions,
+  },
   bodyParser: false,
   configure: (app) => {
     const fastify = app.getHttpAdapter().getInstance();
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser);
+    serveOpenApi(app, buildOpenApiDocument(app, GATEWAY_CONTROLLERS));
   },
 });

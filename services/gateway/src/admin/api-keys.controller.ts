@@ -7,6 +7,7 @@ import { parseOrThrow } from '../problem/validation.js';
 import { apiKeyId, createApiKeyBody } from './api-keys.schema.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { Idempotent } from '../idempotency/idempotent.js';
+import { ApiRoute } from '../openapi/route-doc.js';
 
 /** API keys of the caller's organization. The key itself is returned once, by POST. */
 @Controller('api/admin/api-keys')
@@ -14,6 +15,13 @@ import { Idempotent } from '../idempotency/idempotent.js';
 export class ApiKeysController {
   constructor(@Inject(ApiKeysService) private readonly keys: ApiKeysService) {}
 
+  @ApiRoute({
+    summary: "Create an API key in the caller's organization (the key is shown once)",
+    body: createApiKeyBody,
+    idempotent: true,
+    success: { status: 201, description: 'the key and its record' },
+    problems: [400, 409, 413, 415, 422],
+  })
   @Idempotent()
   @Post()
   @HttpCode(201)
@@ -21,11 +29,21 @@ export class ApiKeysController {
     return this.keys.create(callerOf(req), parseOrThrow(createApiKeyBody, body ?? {}, 'body'));
   }
 
+  @ApiRoute({
+    summary: "The API keys of the caller's organization (never the keys themselves)",
+    success: { status: 200, description: 'the keys' },
+  })
   @Get()
   async list(@Req() req: FastifyRequest): Promise<{ items: ApiKeyInfo[] }> {
     return { items: await this.keys.list(callerOf(req)) };
   }
 
+  @ApiRoute({
+    summary: 'Revoke an API key',
+    params: { id: apiKeyId },
+    success: { status: 204, description: 'revoked' },
+    problems: [404],
+  })
   @Delete(':id')
   @HttpCode(204)
   async revoke(@Req() req: FastifyRequest, @Param('id') id: string): Promise<void> {

@@ -1,15 +1,15 @@
-import { type Classification } from '@heady/db';
+import { type Classification, type Plan } from '@heady/db';
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { RateLimitService } from '../ratelimit/rate-limit.service.js';
-import { ACCESS_CLASS, setCaller } from './access.js';
+import { ACCESS_CLASS, REQUIRED_PLANS, routeClass, setCaller } from './access.js';
 import { AuthService } from './auth.service.js';
 
 /**
  * Global guard: authenticates the caller, refuses a banned IP or organization, counts the
  * request against its rate limit (organization plan, or client IP when anonymous) and
- * enforces the route's access class. A route
+ * enforces the route's access class, then its plan requirement (`@RequiresPlan`). A route
  * under /api that forgot to declare a class is RESTRICTED (fail closed); the ops
  * endpoints outside /api (/healthz, /readyz, /metrics) are PUBLIC.
  */
@@ -29,7 +29,7 @@ export class AccessGuard implements CanActivate {
       ctx.getClass(),
     ]);
     const path = req.url.split('?')[0] ?? req.url;
-    const need: Classification = declared ?? (path.startsWith('/api') ? 'RESTRICTED' : 'PUBLIC');
+    const need = routeClass(declared, path);
     const caller = await this.auth.authenticate(req.headers.authorization);
     setCaller(req, caller);
     if (path.startsWith('/api')) {
@@ -50,7 +50,13 @@ export class AccessGuard implements CanActivate {
         throw e;
       }
     }
-    this.auth.authorize(caller, need, `${req.method} ${req.routeOptions.url ?? path}`);
+    const route = `${req.method} ${req.routeOptions.url ?? path}`;
+    this.auth.authorize(caller, need, route);
+    const plans = this.reflector.getAllAndOverride<Plan[] | undefined>(REQUIRED_PLANS, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
+    if (plans) this.auth.requirePlan(caller, plans, route);
     return true;
   }
 }

@@ -12,14 +12,18 @@ import { type AccessAuditRepository, type AccessDecision } from './access-audit.
 import { type AuthRepository } from './auth.repository.js';
 import { AuthService } from './auth.service.js';
 import { type TiersService } from '../tiers/tiers.service.js';
+import { type GatewayConfig } from '@heady/config';
+import { type ApiKeyChanges, type ApiKeyChangesRepository } from './api-key-changes.repository.js';
 
 const KEYS: Record<string, Role> = Object.fromEntries(ROLES.map((r) => [`hk_${r}key`, r]));
 
 function make() {
   const audited: AccessDecision[] = [];
   const touched: string[] = [];
+  const lookups: string[] = [];
   const repo = {
     findActive: (hash: string) => {
+      lookups.push(hash);
       const entry = Object.entries(KEYS).find(([k]) => hashApiKey(k) === hash);
       if (!entry) return Promise.resolve(undefined);
       const p: ApiKeyPrincipal = {
@@ -42,7 +46,14 @@ function make() {
   const tiers = {
     planOf: (_org: string, plan: string) => Promise.resolve(plan),
   } as unknown as TiersService;
-  return { service: new AuthService(repo, audit, log, tiers), audited, touched };
+  // the key change feed: a test drives it through `feed`
+  let feed: ApiKeyChanges | undefined;
+  const changes = {
+    subscribe: (s: ApiKeyChanges) => (feed = s),
+  } as unknown as ApiKeyChangesRepository;
+  const config = { apiKeys: { cacheMs: 60_000 } } as GatewayConfig;
+  const service = new AuthService(repo, audit, log, tiers, changes, config);
+  return { service, audited, touched, lookups, feed: () => feed as ApiKeyChanges };
 }
 
 describe(AuthService.name, () => {
@@ -100,5 +111,53 @@ describe(AuthService.name, () => {
       routeClass: 'RESTRICTED',
       clearance: 'INTERNAL',
     });
+  });
+
+  it('lets only the plans a route is reserved for through, naming the plan required', async () => {
+    const { service } = make();
+    const caller = await service.authenticate('Bearer hk_memberkey');
+    const pro = { ...caller, principal: { ...caller.principal!, plan: 'PRO' as const } };
+    expect(() => service.requirePlan(pro, ['PRO', 'ENTERPRISE'], 'POST /x')).not.toThrow();
+    let err: { code?: string; message?: string; details?: unknown } = {};
+    try {
+      service.requirePlan(caller, ['PRO', 'ENTERPRISE'], 'POST /x');
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.code).toBe('FORBIDDEN');
+    expect(err.message).toBe(
+      'POST /x needs the Pro or Enterprise plan; this organization is on FREE',
+    );
+    expect(err.details).toEqual({ requiredPlan: 'PRO', plan: 'FREE' });
+    const anonymous = await service.authenticate(undefined);
+    expect(() => service.requirePlan(anonymous, ['PRO'], 'POST /x')).toThrow(/on no plan/);
+  });
+
+  it('looks a key up once while the change feed is live, and again after the key changes', async () => {
+    const { service, lookups, feed } = make();
+    await service.authenticate('Bearer hk_memberkey');
+    await service.authenticate('Bearer hk_memberkey');
+    expect(lookups).toHaveLength(2); // feed not live yet: nothing cached
+    feed().live(true);
+    await service.authenticate('Bearer hk_memberkey');
+    await service.authenticate('Bearer hk_memberkey');
+    expect(lookups).toHaveLength(3);
+    feed().key(hashApiKey('hk_memberkey'));
+    await service.authenticate('Bearer hk_memberkey');
+    expect(lookups).toHaveLength(4);
+    feed().org('org');
+    await service.authenticate('Bearer hk_memberkey');
+    expect(lookups).toHaveLength(5);
+    feed().live(false);
+    await service.authenticate('Bearer hk_memberkey');
+    await service.authenticate('Bearer hk_memberkey');
+    expect(lookups).toHaveLength(7);
+  });
+
+  it("writes a cached key's last use once, not on every request", async () => {
+    const { service, touched, feed } = make();
+    feed().live(true);
+    for (let i = 0; i < 5; i++) await service.authenticate('Bearer hk_viewerkey');
+    expect(touched).toEqual(['viewer']);
   });
 });

@@ -1,10 +1,10 @@
-import { ForbiddenError } from '@heady/contracts';
-import { Body, Controller, Headers, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import { type FastifyRequest } from 'fastify';
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { Access, callerOf } from '../auth/access.js';
+import { Access, RequiresPlan } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
-import { idempotencyKey } from '../runs/runs.schema.js';
+import { idempotencyKey, runAccepted } from '../runs/runs.schema.js';
+import { ApiRoute } from '../openapi/route-doc.js';
+import { UNSTORABLE_TEXT, storableText } from '../problem/pg-text.js';
 import { type RunAccepted, RunsService } from '../runs/runs.service.js';
 import { Idempotent } from '../idempotency/idempotent.js';
 
@@ -14,10 +14,8 @@ export const chatBody = z
     message: z.string().min(1).max(32_000),
     sessionId: z.string().min(1).max(200).optional(),
   })
-  .strict();
-
-/** Plans that may use the premium brain routes. */
-const PREMIUM_PLANS = new Set(['PRO', 'ENTERPRISE']);
+  .strict()
+  .refine(storableText, UNSTORABLE_TEXT);
 
 /** Premium chat: a run of the `chat` action, for Pro and Enterprise organizations. */
 @Controller('api/brain')
@@ -25,20 +23,21 @@ const PREMIUM_PLANS = new Set(['PRO', 'ENTERPRISE']);
 export class BrainController {
   constructor(@Inject(RunsService) private readonly runs: RunsService) {}
 
+  @ApiRoute({
+    summary: 'Premium chat: starts a run of the chat action',
+    body: chatBody,
+    idempotent: true,
+    success: { status: 202, description: 'the chat run is accepted', schema: runAccepted },
+    problems: [400, 409, 413, 415, 422, 503],
+  })
   @Idempotent({ replay: 'handler' })
+  @RequiresPlan('PRO', 'ENTERPRISE')
   @Post('chat')
   @HttpCode(202)
   async chat(
-    @Req() req: FastifyRequest,
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
   ): Promise<RunAccepted> {
-    const plan = callerOf(req).principal?.plan;
-    if (!plan || !PREMIUM_PLANS.has(plan))
-      throw new ForbiddenError(
-        `POST /api/brain/chat needs the Pro or Enterprise plan; this organization is on ${plan ?? 'no plan'}`,
-        { requiredPlan: 'PRO', plan: plan ?? null },
-      );
     const parsed = parseOrThrow(chatBody, body, 'body');
     const k = key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
     const { replayed: _replayed, ...accepted } = await this.runs.start(

@@ -18,6 +18,7 @@ import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { insertVectorsBody, memorySessionId, searchBody, zoneQuery } from './memory.schema.js';
 import { Idempotent } from '../idempotency/idempotent.js';
+import { ApiRoute } from '../openapi/route-doc.js';
 
 /**
  * The caller's organization: the one its API key belongs to (memory routes need a key).
@@ -47,6 +48,13 @@ export class MemoryController {
   }
 
   /** insertVector: stores texts (embedded by the deployment's provider unless given). 201 with their ids. */
+  @ApiRoute({
+    summary: 'insertVector: store texts (embedded unless given)',
+    body: insertVectorsBody,
+    idempotent: true,
+    success: { status: 201, description: 'the ids of the stored vectors' },
+    problems: [400, 409, 413, 415, 422, 503],
+  })
   @Idempotent()
   @Post('vectors')
   @HttpCode(201)
@@ -56,6 +64,12 @@ export class MemoryController {
   }
 
   /** similaritySearch: cosine top-k by text or by embedding, optionally within a session. */
+  @ApiRoute({
+    summary: 'similaritySearch: cosine top-k by text or by embedding',
+    body: searchBody,
+    success: { status: 200, description: 'the nearest vectors' },
+    problems: [400, 413, 415, 422, 503],
+  })
   @Post('search')
   @HttpCode(200)
   search(@Body() body: unknown, @Req() req: object): Promise<unknown> {
@@ -64,6 +78,12 @@ export class MemoryController {
   }
 
   /** getZoneForQuery: the query's octant (0–7) on the organization's three principal axes. */
+  @ApiRoute({
+    summary: "getZoneForQuery: the query's octant (0–7)",
+    query: zoneQuery,
+    success: { status: 200, description: 'the zone' },
+    problems: [409, 422, 503],
+  })
   @Get('zone')
   zone(@Query() query: unknown, @Req() req: object): Promise<unknown> {
     const q = parseOrThrow(zoneQuery, query, 'query');
@@ -71,12 +91,23 @@ export class MemoryController {
   }
 
   /** getStats: totals, sessions, time range, index health. */
+  @ApiRoute({
+    summary: 'getStats: totals, sessions, time range, index health',
+    success: { status: 200, description: 'the statistics' },
+    problems: [503],
+  })
   @Get('stats')
   stats(@Req() req: object): Promise<unknown> {
     return this.call('memory.stats', { orgId: organizationOf(req) });
   }
 
   /** Forgets a session (erasure: PROPRIETARY clearance). */
+  @ApiRoute({
+    summary: 'Forget a session (erasure)',
+    params: { id: memorySessionId },
+    success: { status: 200, description: 'what was deleted' },
+    problems: [422, 503],
+  })
   @Delete('sessions/:id')
   @Access('PROPRIETARY')
   deleteSession(@Param('id') id: string, @Req() req: object): Promise<unknown> {

@@ -37,11 +37,14 @@ const TITLE: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -50,7 +53,7 @@ function slug(code: string): string {
   return code.toLowerCase().replace(/_/g, '-');
 }
 
-function problem(
+export function problem(
   status: number,
   code: string,
   detail: string,

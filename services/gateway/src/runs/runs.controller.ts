@@ -10,12 +10,14 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Access } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { RunEventsRepository } from './run-events.repository.js';
 import { type RunAccepted, type RunView, RunsService } from './runs.service.js';
-import { idempotencyKey, runId, startRunBody } from './runs.schema.js';
+import { idempotencyKey, runAccepted, runId, startRunBody } from './runs.schema.js';
+import { ApiRoute } from '../openapi/route-doc.js';
 import { RunNotFoundError } from '@heady/contracts';
 import { Idempotent } from '../idempotency/idempotent.js';
 
@@ -28,6 +30,14 @@ export class RunsController {
   ) {}
 
   /** Starts a run. 202: accepted and durable; follow `links.self` for its progress. */
+  @ApiRoute({
+    summary: 'Start a run',
+    description: 'Accepted and durable once answered; follow `links.self` or `links.events`.',
+    body: startRunBody,
+    idempotent: true,
+    success: { status: 202, description: 'the run is accepted', schema: runAccepted },
+    problems: [400, 409, 413, 415, 422, 503],
+  })
   @Idempotent({ replay: 'handler' })
   @Post()
   @HttpCode(202)
@@ -41,6 +51,12 @@ export class RunsController {
     return accepted;
   }
 
+  @ApiRoute({
+    summary: 'A run: status, stages, result',
+    params: { id: runId },
+    success: { status: 200, description: 'the run' },
+    problems: [404, 503],
+  })
   @Get(':id')
   get(@Param('id') id: string): Promise<RunView> {
     if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
@@ -48,6 +64,12 @@ export class RunsController {
   }
 
   /** Cancels a run: 202 with CANCELLING (or CANCELLED); repeating it is harmless; 409 once it ended otherwise. */
+  @ApiRoute({
+    summary: 'Cancel a run',
+    params: { id: runId },
+    success: { status: 202, description: 'CANCELLING (or CANCELLED)' },
+    problems: [404, 409, 503],
+  })
   @Post(':id/cancel')
   @HttpCode(202)
   cancel(@Param('id') id: string): Promise<{ runId: string; status: string }> {
@@ -59,6 +81,20 @@ export class RunsController {
    * The run's events as server-sent events: history first, then live, until the run ends.
    * Each event's id is its RUN_EVENTS sequence; `Last-Event-ID` resumes after it.
    */
+  @ApiRoute({
+    summary: "The run's events as server-sent events (history, then live)",
+    params: { id: runId },
+    description:
+      'Each event id is its RUN_EVENTS sequence; send `Last-Event-ID` to resume after it.',
+    success: {
+      status: 200,
+      description: 'an event stream',
+      contentType: 'text/event-stream',
+      schema: { type: 'string' },
+    },
+    problems: [404, 503],
+  })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this event id' })
   @Get(':id/events')
   async events$(
     @Param('id') id: string,

@@ -1,5 +1,6 @@
 import { STAGE_NAMES } from '@heady/config';
 import { z } from 'zod';
+import { UNSTORABLE_TEXT, storableText } from '../problem/pg-text.js';
 
 /** One injected fault: the stage it hits, how, on how many attempts, for how long. */
 export const faultSpec = z
@@ -33,8 +34,17 @@ export const startRunBody = z
       .catchall(z.unknown())
       .optional(),
   })
-  .strict();
+  .strict()
+  // the run is stored in PostgreSQL (text and jsonb)
+  .refine(storableText, UNSTORABLE_TEXT);
 export type StartRunBody = z.infer<typeof startRunBody>;
+
+/** What `POST /api/runs` (and `POST /api/brain/chat`) answer: 202, the run accepted and durable. */
+export const runAccepted = z.object({
+  runId: z.uuid(),
+  status: z.string(),
+  links: z.object({ self: z.string(), events: z.string() }),
+});
 
 /** `Idempotency-Key` header: 1–255 visible ASCII characters. */
 export const idempotencyKey = z

@@ -1,0 +1,117 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  type SchemaObject,
+} from '@nestjs/swagger';
+import { z } from 'zod';
+
+/** The JSON Schema (OpenAPI 3.0 dialect) of a zod schema: what a request must send (`input`) or what a response holds (`output`). */
+export function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): SchemaObject {
+  return z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    unrepresentable: 'any',
+  }) as SchemaObject;
+}
+
+/** The problem+json statuses a route can answer besides the ones every /api route can (401, 403, 429, 500). */
+export type ProblemStatus = 400 | 404 | 409 | 413 | 415 | 422 | 503;
+
+/** How one route is documented in the OpenAPI document. */
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  /** The request body, from the zod schema the handler validates it with. */
+  body?: z.ZodType;
+  /** Path parameters, from the zod schemas the handler checks them with. */
+  params?: Record<string, z.ZodType>;
+  /** Query parameters, from the zod object the handler validates the query with. */
+  query?: z.ZodObject;
+  /** The route honours `Idempotency-Key`. */
+  idempotent?: boolean;
+  success: {
+    status: number;
+    description: string;
+    schema?: z.ZodType | SchemaObject;
+    contentType?: string;
+  };
+  /** Problem statuses this route can answer (the common ones are added for every /api route). */
+  problems?: ProblemStatus[];
+}
+
+const IDEMPOTENCY_KEY_DESCRIPTION =
+  'Optional. 1–255 visible ASCII characters. The same key with the same body replays the stored response; ' +
+  'with another body 422; while the first request is in flight 409.';
+
+/**
+ * Documents a route from the schemas its handler uses: summary, body, query parameters,
+ * Idempotency-Key, success response and its problem responses. The access class, plan
+ * requirement, security and the common problems are added from the route's metadata when
+ * the document is built (see openapi.ts).
+ */
+export function ApiRoute(doc: RouteDoc): MethodDecorator {
+  const decorators: MethodDecorator[] = [
+    ApiOperation({
+      summary: doc.summary,
+      ...(doc.description ? { description: doc.description } : {}),
+    }),
+  ];
+  if (doc.body) decorators.push(ApiBody({ required: true, schema: schemaOf(doc.body) }));
+  for (const [name, schema] of Object.entries(doc.params ?? {}))
+    decorators.push(ApiParam({ name, required: true, schema: schemaOf(schema) }));
+  if (doc.query) {
+    const s = schemaOf(doc.query) as {
+      properties?: Record<string, SchemaObject>;
+      required?: string[];
+    };
+    for (const [name, schema] of Object.entries(s.properties ?? {}))
+      decorators.push(ApiQuery({ name, required: (s.required ?? []).includes(name), schema }));
+  }
+  if (doc.idempotent)
+    decorators.push(
+      ApiHeader({
+        name: 'Idempotency-Key',
+        required: false,
+        description: IDEMPOTENCY_KEY_DESCRIPTION,
+      }),
+    );
+  const { status, description, schema, contentType = 'application/json' } = doc.success;
+  const resolved = schema instanceof z.ZodType ? schemaOf(schema, 'output') : schema;
+  decorators.push(
+    ApiResponse({
+      status,
+      description,
+      ...(resolved ? { content: { [contentType]: { schema: resolved } } } : {}),
+    }),
+  );
+  for (const p of doc.problems ?? [])
+    decorators.push(
+      ApiResponse({
+        status: p,
+        description: PROBLEM_DESCRIPTIONS[p],
+        content: {
+          'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+        },
+      }),
+    );
+  return applyDecorators(...decorators);
+}
+
+export const PROBLEM_DESCRIPTIONS: Record<ProblemStatus | 401 | 403 | 429 | 500, string> = {
+  400: 'MALFORMED_BODY: the body is not valid JSON',
+  401: 'UNAUTHENTICATED: no API key where one is needed, or not a live key',
+  403: 'FORBIDDEN (clearance below the route class, or plan not allowed) or BANNED',
+  404: 'not found (an id that names nothing, or not a valid id)',
+  409: 'conflict: IDEMPOTENCY_IN_FLIGHT, or the run has ended',
+  413: 'the body is over the size limit',
+  415: 'unsupported content type (send application/json)',
+  422: 'VALIDATION_FAILED: the body, query or path does not match the schema (errors[] lists each problem)',
+  429: 'RATE_LIMITED: the plan limit is spent; see Retry-After and RateLimit',
+  500: 'an unexpected error (it has been logged)',
+  503: 'UNAVAILABLE: a service the route needs does not answer; retry later',
+};
