@@ -105,6 +105,12 @@ export interface PipelineStageRunsTable {
   /** How many times the compensation took effect; 1 at most. */
   compensations: Generated<number>;
   compensated_at: NullableTimestamp;
+  /** Attempts the compensation made, counted before each (a crash or redrive keeps the count). */
+  compensation_attempts: Generated<number>;
+  /** The last failed compensation attempt's error. */
+  compensation_error: string | null;
+  /** Instance id of the process whose compensation consumer undid the stage. */
+  compensated_by: string | null;
 }
 
 export interface AuditLogsTable {

@@ -5,7 +5,14 @@ import { z } from 'zod';
 export const faultSpec = z
   .object({
     stage: z.enum(STAGE_NAMES),
-    mode: z.enum(['transient', 'permanent', 'crash', 'delay', 'compensation']),
+    mode: z.enum([
+      'transient',
+      'permanent',
+      'crash',
+      'delay',
+      'compensation',
+      'compensation-crash',
+    ]),
     times: z.number().int().min(1).max(100).optional(),
     ms: z.number().int().min(0).max(600_000).optional(),
   })
