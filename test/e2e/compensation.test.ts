@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // Compensation as durable commands, through the real services as separate processes
 // (signing on): two pipeline processes split the stages between them, and each stage is
@@ -225,6 +225,40 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       ['ingest', 4, 'pipeline-b'],
       ['plan', 0, null],
     ]);
+  });
+
+  it('stops a working stage at its next heartbeat when the run is cancelled, and undoes what completed', async () => {
+    const res = await postRun(base, {
+      action: 'chat',
+      input: {},
+      // execute would take a minute (longer than its 20 s timeout) unless it stops on cancel
+      options: { faults: [{ stage: 'execute', mode: 'delay', ms: 60_000, cancellable: true }] },
+    });
+    const runId = res.body.runId as string;
+    await waitFor(async () => (await stageRows(runId)).some((r) => r.stage_name === 'execute'));
+    const cancel = await fetch(`${base}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
+    expect(cancel.status).toBe(202);
+    const [v] = await waitTerminal(base, [runId]);
+    expect(v?.status).toBe('CANCELLED');
+    const rows = await stageRows(runId);
+    // execute stopped on its first attempt (not by its timeout), nothing after it ran
+    expect(rows.map((r) => [r.stage_name, r.status, r.compensations])).toEqual([
+      ['channel-entry', 'COMPENSATED', 1],
+      ['ingest', 'COMPENSATED', 1],
+      ['plan', 'COMPENSATED', 1],
+      ['execute', 'FAILED', 0],
+    ]);
+    const execute = await db
+      .selectFrom('pipeline_stage_runs')
+      .select(['attempts', 'error'])
+      .where('pipeline_run_id', '=', runId)
+      .where('stage_name', '=', 'execute')
+      .executeTakeFirstOrThrow();
+    expect(execute).toEqual({ attempts: 1, error: 'stopped: cancelled on request' });
+    expect((await runRow(runId)).error).toBe('cancelled on request');
   });
 
   it('compensates each stage exactly once when the compensating process is SIGKILLed mid-compensation', async () => {

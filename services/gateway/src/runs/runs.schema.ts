@@ -15,6 +15,7 @@ export const faultSpec = z
     ]),
     times: z.number().int().min(1).max(100).optional(),
     ms: z.number().int().min(0).max(600_000).optional(),
+    cancellable: z.boolean().optional(),
   })
   .strict();
 

@@ -26,6 +26,20 @@ describe('injectFaults', () => {
   });
 });
 
+describe('cancellable delay', () => {
+  it('stops sleeping when the stage signal is aborted; a plain delay ignores it', async () => {
+    const stop = new AbortController();
+    const cancellable = faultsOf({
+      faults: [{ stage: 'execute', mode: 'delay', ms: 60_000, cancellable: true }],
+    });
+    const slept = injectFaults(cancellable, 'execute', 1, stop.signal);
+    stop.abort(new Error('cancelled'));
+    await expect(slept).rejects.toThrow();
+    const plain = faultsOf({ faults: [{ stage: 'execute', mode: 'delay', ms: 20 }] });
+    await expect(injectFaults(plain, 'execute', 1, stop.signal)).resolves.toBeUndefined();
+  });
+});
+
 describe('injectCompensationFaults', () => {
   it('fails every compensation attempt permanently without times', () => {
     const faults = faultsOf({ faults: [{ stage: 'ingest', mode: 'compensation' }] });

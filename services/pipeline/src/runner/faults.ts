@@ -21,6 +21,8 @@ export const faultSpec = z
      */
     times: z.number().int().min(1).max(100).optional(),
     ms: z.number().int().min(0).max(600_000).optional(),
+    /** `delay` only: the sleep stops when the run is cancelled or past its deadline (a stage honouring its signal). */
+    cancellable: z.boolean().optional(),
   })
   .strict();
 export type FaultSpec = z.infer<typeof faultSpec>;
@@ -37,6 +39,7 @@ export async function injectFaults(
   faults: FaultSpec[],
   stage: string,
   attempt: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   for (const f of faults) {
     if (f.stage !== stage) continue;
@@ -53,7 +56,8 @@ export async function injectFaults(
         if (attempt <= (f.times ?? 1)) process.kill(process.pid, 'SIGKILL');
         break;
       case 'delay':
-        if (attempt <= (f.times ?? 1)) await sleep(f.ms ?? 1_000);
+        if (attempt <= (f.times ?? 1))
+          await sleep(f.ms ?? 1_000, undefined, f.cancellable && signal ? { signal } : {});
         break;
       case 'compensation':
       case 'compensation-crash':

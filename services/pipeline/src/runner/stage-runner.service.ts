@@ -62,10 +62,28 @@ export class StageRunner {
 
   handle(cmd: StageCommand, ctx: JetStreamContext): Promise<void> {
     return withLogContext({ runId: cmd.runId, stage: cmd.stage }, async () => {
-      // long work keeps its delivery: a heartbeat at a third of the ack wait
-      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
+      // long work keeps its delivery: a heartbeat at a third of the ack wait, which also
+      // looks for a cancellation request or a passed deadline and then stops the stage
+      const stop = new AbortController();
+      let checking = false;
+      const beat = setInterval(
+        () => {
+          ctx.working();
+          if (checking || stop.signal.aborted) return;
+          checking = true;
+          this.repo
+            .getRun(cmd.runId)
+            .then((r) => {
+              const why = r && stopOf(r);
+              if (why) stop.abort(new StageStopped(why));
+            })
+            .catch(() => undefined)
+            .finally(() => (checking = false));
+        },
+        Math.max(250, ctx.spec.ackWaitMs / 3),
+      );
       try {
-        await this.run(cmd);
+        await this.run(cmd, stop.signal);
       } catch (err) {
         if (isPermanentError(err) || isRetryableError(err)) throw err;
         if (isInfrastructureError(err)) {
@@ -81,7 +99,7 @@ export class StageRunner {
     });
   }
 
-  private async run(cmd: StageCommand): Promise<void> {
+  private async run(cmd: StageCommand, signal: AbortSignal): Promise<void> {
     if (!isStageName(cmd.stage)) throw new PermanentError(`unknown stage "${cmd.stage}"`);
     const stage = STAGES[cmd.stage];
     const key: StageKey = {
@@ -136,8 +154,15 @@ export class StageRunner {
     try {
       await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage, async () => {
-          await injectFaults(faults, cmd.stage, attempt.attempts);
-          return stage.invoke({ run, cmd, tx, config: this.config, attempt: attempt.attempts });
+          await injectFaults(faults, cmd.stage, attempt.attempts, signal);
+          return stage.invoke({
+            run,
+            cmd,
+            tx,
+            config: this.config,
+            attempt: attempt.attempts,
+            signal,
+          });
         });
         await this.repo.markSucceeded(
           tx,
@@ -154,6 +179,13 @@ export class StageRunner {
       );
       await Promise.allSettled(announced);
       if (isInfrastructureError(err)) throw err;
+      // stopped at a heartbeat: cancelled or past its deadline; nothing of it committed
+      const stopped: unknown = signal.reason;
+      if (signal.aborted && stopped instanceof StageStopped) {
+        await this.recordFailure(cmd, attempt.attempts, stopped, true);
+        await this.compensate(cmd, run, stopped.why.reason, stopped.why.status);
+        return;
+      }
       const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
       await this.recordFailure(cmd, attempt.attempts, err, final);
       if (!final) {
@@ -283,6 +315,13 @@ export class StageRunner {
       iteration: cmd.iteration,
       attempt,
     };
+  }
+}
+
+/** Why a working stage was stopped (its abort reason). */
+class StageStopped extends Error {
+  constructor(readonly why: { status: 'CANCELLED' | 'COMPENSATED'; reason: string }) {
+    super(`stopped: ${why.reason}`);
   }
 }
 

@@ -12,6 +12,13 @@ export interface StageInput {
   config: PipelineConfig;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
   attempt: number;
+  /**
+   * Aborted when the run is cancelled or passes its deadline while the stage works (checked
+   * at every heartbeat). A long stage should stop when it fires: its transaction rolls back
+   * and the run is compensated at once. A stage that ignores it finishes first; the run
+   * still goes no further.
+   */
+  signal: AbortSignal;
 }
 
 /** What a stage returns: its output (kept on the stage row), metrics, and what its compensation needs. */
