@@ -225,6 +225,16 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       ['ingest', 4, 'pipeline-b'],
       ['plan', 0, null],
     ]);
+    const { stdout: text } = await promisify(execFile)(
+      process.execPath,
+      [join(REPO_ROOT, 'libs/cli/dist/main.js'), 'runs', 'show', runId],
+      { timeout: 20_000, env: { ...process.env, DATABASE_URL: pg.url } },
+    );
+    const timeline = text.slice(text.indexOf('compensation:'));
+    expect(timeline).toMatch(/ingest .* yes .* 4 .* pipeline-b/);
+    // ingest was undone before channel-entry
+    expect(timeline.indexOf('ingest')).toBeLessThan(timeline.indexOf('channel-entry'));
+    expect(timeline.indexOf('ingest')).toBeGreaterThan(0);
   });
 
   it('stops a working stage at its next heartbeat when the run is cancelled, and undoes what completed', async () => {
