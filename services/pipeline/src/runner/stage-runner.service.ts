@@ -325,10 +325,12 @@ class StageStopped extends Error {
   }
 }
 
-/** Why a run must stop before this stage: a cancellation request, or its `options.deadlineMs` passed. */
+/** Why a run still going must stop: a cancellation request, or its `options.deadlineMs` passed. */
 function stopOf(
   run: PipelineRun,
 ): { status: 'CANCELLED' | 'COMPENSATED'; reason: string } | undefined {
+  // a run that ended (monitor closed it SUCCEEDED, say) is past stopping
+  if (run.status !== 'PENDING' && run.status !== 'RUNNING') return undefined;
   if (run.cancel_requested_at) return { status: 'CANCELLED', reason: 'cancelled on request' };
   const deadlineMs = (run.options as { deadlineMs?: unknown }).deadlineMs;
   if (typeof deadlineMs === 'number' && Date.now() > run.created_at.getTime() + deadlineMs) {
