@@ -78,7 +78,7 @@ export interface PipelineRunsTable {
   error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
-  /** Set by a cancellation request; the run's next stage compensates it and ends it CANCELLED. */
+  /** Set by a cancellation request; the working stage (at its next heartbeat) or the next one stops the run and starts its compensation, which ends it CANCELLED. */
   cancel_requested_at: NullableTimestamp;
 }
 

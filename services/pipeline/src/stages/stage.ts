@@ -107,7 +107,8 @@ export function maxAttemptsOf(
 }
 
 /**
- * Deliveries the stage's consumer allows beyond its attempts: redeliveries while PostgreSQL
- * or NATS is unreachable (not counted as attempts) and while compensation runs.
+ * Deliveries a stage's consumers (its commands and its compensations) allow beyond its
+ * attempts: redeliveries while PostgreSQL or NATS is unreachable (not counted as attempts)
+ * and after a crash mid-attempt.
  */
 export const SPARE_DELIVERIES = 40;
