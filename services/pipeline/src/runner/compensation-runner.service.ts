@@ -131,12 +131,7 @@ export class CompensationRunner {
       this.log.warn({ run_id: run.id }, 'compensation of a run that succeeded; skipped');
       return;
     }
-    const row = await this.repo.getStageRow({
-      runId: cmd.runId,
-      stageNum: cmd.stageNum,
-      stageName: cmd.stage,
-      iteration: cmd.iteration,
-    });
+    const row = await this.repo.latestStageRow(cmd.runId, stageNum(stage.name), cmd.iteration);
     if (!row) {
       this.log.warn({ run_id: run.id }, `stage ${cmd.stage} never ran; nothing to undo`);
     } else {
@@ -160,7 +155,7 @@ export class CompensationRunner {
           }
         } catch (err) {
           if (isInfrastructureError(err)) throw err;
-          await this.failed(cmd, run, attempt, err);
+          await this.failed(cmd, run, row.id, attempt, err);
         }
       }
       await this.events.publish({
@@ -186,6 +181,7 @@ export class CompensationRunner {
   private async failed(
     cmd: CompensationCommand,
     run: PipelineRun,
+    rowId: string,
     attempt: number,
     err: unknown,
   ): Promise<never> {
@@ -194,14 +190,7 @@ export class CompensationRunner {
     const final = isPermanentError(err) || attempt >= maxAttemptsOf(stage, this.config);
     compensations.inc({ stage: stage.name, outcome: final ? 'failed' : 'retry' });
     this.log.warn({ run_id: run.id, attempt, final, err }, `compensation of ${stage.name} failed`);
-    const rowKey = {
-      runId: cmd.runId,
-      stageNum: cmd.stageNum,
-      stageName: cmd.stage,
-      iteration: cmd.iteration,
-    };
-    const row = await this.repo.getStageRow(rowKey);
-    if (row) await this.repo.recordCompensationFailure(row.id, message);
+    await this.repo.recordCompensationFailure(rowId, message);
     if (!final) {
       throw new RetryableError(message, backoffFor(stage.retry.backoff, attempt), { cause: err });
     }

@@ -88,6 +88,26 @@ export class StageRunsRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * The row a compensation of `stageNum` undoes: the stage's latest execution up to
+   * `iteration` (a run sent back to execute re-runs only some stages in a later iteration).
+   */
+  latestStageRow(
+    runId: string,
+    stageNum: number,
+    iteration: number,
+  ): Promise<StageRun | undefined> {
+    return this.db
+      .selectFrom('pipeline_stage_runs')
+      .selectAll()
+      .where('pipeline_run_id', '=', runId)
+      .where('stage_num', '=', stageNum)
+      .where('iteration', '<=', iteration)
+      .orderBy('iteration', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   async markSucceeded(
     tx: Transaction<Database>,
     rowId: string,
