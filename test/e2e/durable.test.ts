@@ -170,12 +170,12 @@ describe('durable runs: retries, compensation and fault injection', () => {
       .where('id', '=', runId)
       .executeTakeFirstOrThrow();
     expect(run.error).toMatch(/compensation of ingest failed/);
-    // the stage command that could not be undone is in DLQ with its reason
+    // the compensation command that could not be carried out is in DLQ with its reason
     const nc = await connect({ servers: nats.url });
     try {
       const jsm = await jetstreamManager(nc);
       const m = await jsm.streams.getMessage('DLQ', {
-        last_by_subj: 'dlq.PIPELINE.stage-execute',
+        last_by_subj: 'dlq.PIPELINE.compensate-ingest',
       });
       expect(m?.header.get('Heady-Dlq-Reason')).toMatch(/compensation of ingest failed/);
     } finally {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { backoffFor, dlqMsgId, eventMsgId, stageMsgId, subjectMatches } from './ids.js';
+import {
+  backoffFor,
+  compensationMsgId,
+  dlqMsgId,
+  eventMsgId,
+  stageMsgId,
+  subjectMatches,
+} from './ids.js';
 
 describe('subjectMatches', () => {
   it.each([
@@ -20,6 +27,9 @@ describe('subjectMatches', () => {
 describe('message ids', () => {
   it('derives a stage command id from run, stage and iteration', () => {
     expect(stageMsgId('r1', 'plan', 0)).toBe('r1:plan:0');
+  });
+  it('derives a compensation command id from run, stage, iteration and "compensate"', () => {
+    expect(compensationMsgId('r1', 'plan', 0)).toBe('r1:plan:0:compensate');
   });
   it('joins event parts and refuses empty ones', () => {
     expect(eventMsgId('r1', 'stage.started', 'plan', '0', '2')).toBe('r1:stage.started:plan:0:2');

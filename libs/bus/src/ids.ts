@@ -22,6 +22,11 @@ export function stageMsgId(runId: string, stage: string, iteration: number): str
   return `${runId}:${stage}:${iteration}`;
 }
 
+/** The msg id of a compensation command: `<runId>:<stage>:<iteration>:compensate` — each stage is undone by one message. */
+export function compensationMsgId(runId: string, stage: string, iteration: number): string {
+  return `${runId}:${stage}:${iteration}:compensate`;
+}
+
 /** A msg id made of the parts that say what a message means, joined with `:`. */
 export function eventMsgId(...parts: string[]): string {
   if (!parts.length || parts.some((p) => p === ''))

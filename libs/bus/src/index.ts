@@ -11,6 +11,7 @@ export {
   ensureKv,
   ensureStreams,
   ensureTopology,
+  compensationConsumer,
   stageConsumer,
   STREAMS,
   KV_BUCKETS,
@@ -20,7 +21,15 @@ export {
 } from './topology.js';
 export { copyToDlq, watchMaxDeliveries } from './dead-letter.js';
 export { decode, encode, encodeValue, payloadOf, type Payload } from './codec.js';
-export { Header, backoffFor, dlqMsgId, eventMsgId, stageMsgId, subjectMatches } from './ids.js';
+export {
+  Header,
+  backoffFor,
+  compensationMsgId,
+  dlqMsgId,
+  eventMsgId,
+  stageMsgId,
+  subjectMatches,
+} from './ids.js';
 export {
   BusError,
   BusErrorCode,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STREAMS, stageConsumer, streamConfig } from './topology.js';
+import { STREAMS, compensationConsumer, stageConsumer, streamConfig } from './topology.js';
 
 const config = { nats: { streamMaxAgeDays: 7, duplicateWindowSeconds: 120 } } as Parameters<
   typeof streamConfig
@@ -23,6 +23,20 @@ describe('stageConsumer', () => {
       durable: 'stage-plan',
       ackWaitMs: 120_000,
       maxDeliver: 3,
+    });
+  });
+});
+
+describe('compensationConsumer', () => {
+  it("names the durable compensate-<stage> on the stage's compensation subject, with its settings", () => {
+    expect(compensationConsumer('plan', { ackWaitMs: 3_000, maxDeliver: 45 })).toEqual({
+      stream: 'PIPELINE',
+      durable: 'compensate-plan',
+      filterSubject: 'pipeline.compensate.plan',
+      ackWaitMs: 3_000,
+      maxDeliver: 45,
+      backoffMs: [250, 1000, 5000, 15000],
+      maxAckPending: 1000,
     });
   });
 });

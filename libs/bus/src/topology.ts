@@ -72,6 +72,21 @@ export function stageConsumer(
   };
 }
 
+/**
+ * The durable consumer of one stage's compensation: `compensate-<stage>` on
+ * `pipeline.compensate.<stage>` in PIPELINE, with the same defaults as {@link stageConsumer}.
+ */
+export function compensationConsumer(
+  stage: StageName,
+  overrides: Partial<Omit<ConsumerSpec, 'stream' | 'durable' | 'filterSubject'>> = {},
+): ConsumerSpec {
+  return {
+    ...stageConsumer(stage, overrides),
+    durable: `compensate-${stage}`,
+    filterSubject: `pipeline.compensate.${stage}`,
+  };
+}
+
 const NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = 10148;
 

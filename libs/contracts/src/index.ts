@@ -22,12 +22,15 @@ export {
 } from './errors.js';
 export {
   STAGE_NAMES,
+  compensationCommand,
+  compensationSubject,
   isStageName,
   nextStage,
   runEventSubject,
   stageCommand,
   stageNum,
   stageSubject,
+  type CompensationRef,
   type RunRef,
   type StageName,
 } from './stages.js';

@@ -1,7 +1,13 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { STAGE_NAMES, type StageName } from '@heady/config';
-import { type StageCommand, StageCommandSchema } from './gen/heady/v1/run_pb.js';
+import {
+  type CompensationCommand,
+  CompensationCommandSchema,
+  type RunStatus,
+  type StageCommand,
+  StageCommandSchema,
+} from './gen/heady/v1/run_pb.js';
 
 export { STAGE_NAMES, type StageName };
 
@@ -18,6 +24,11 @@ export function isStageName(name: string): name is StageName {
 /** The subject a stage consumes its commands from: `pipeline.stage.<stage>`. */
 export function stageSubject(stage: StageName): string {
   return `pipeline.stage.${stage}`;
+}
+
+/** The subject a stage's compensation consumer takes its commands from: `pipeline.compensate.<stage>`. */
+export function compensationSubject(stage: StageName): string {
+  return `pipeline.compensate.${stage}`;
 }
 
 /** The subject of a run event: `runs.<runId>.<event>`. */
@@ -58,4 +69,37 @@ export function nextStage(cmd: StageCommand): StageName | undefined {
   const itinerary = cmd.slip?.itinerary ?? [...STAGE_NAMES];
   const next = itinerary[itinerary.indexOf(cmd.stage) + 1];
   return next && isStageName(next) ? next : undefined;
+}
+
+/** What a compensation command says about why and how its run is undone. */
+export interface CompensationRef {
+  runId: string;
+  iteration: number;
+  itinerary: readonly string[];
+  end: RunStatus;
+  reason: string;
+  failedStage: string;
+}
+
+/**
+ * The command that undoes the last stage of `completed` (the routing slip's completed stages
+ * still to undo), or undefined when nothing is left to undo.
+ */
+export function compensationCommand(
+  ref: CompensationRef,
+  completed: readonly string[],
+): CompensationCommand | undefined {
+  const stage = completed.at(-1);
+  if (!stage || !isStageName(stage)) return undefined;
+  return create(CompensationCommandSchema, {
+    runId: ref.runId,
+    stage,
+    stageNum: stageNum(stage),
+    iteration: ref.iteration,
+    slip: { itinerary: [...ref.itinerary], completed: [...completed] },
+    end: ref.end,
+    reason: ref.reason,
+    failedStage: ref.failedStage,
+    issuedAt: timestampNow(),
+  });
 }

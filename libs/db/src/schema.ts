@@ -78,7 +78,7 @@ export interface PipelineRunsTable {
   error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
-  /** Set by a cancellation request; the run's next stage compensates it and ends it CANCELLED. */
+  /** Set by a cancellation request; the working stage (at its next heartbeat) or the next one stops the run and starts its compensation, which ends it CANCELLED. */
   cancel_requested_at: NullableTimestamp;
 }
 
@@ -105,6 +105,12 @@ export interface PipelineStageRunsTable {
   /** How many times the compensation took effect; 1 at most. */
   compensations: Generated<number>;
   compensated_at: NullableTimestamp;
+  /** Attempts the compensation made, counted before each (a crash or redrive keeps the count). */
+  compensation_attempts: Generated<number>;
+  /** The last failed compensation attempt's error. */
+  compensation_error: string | null;
+  /** Instance id of the process whose compensation consumer undid the stage. */
+  compensated_by: string | null;
 }
 
 export interface AuditLogsTable {

@@ -120,6 +120,11 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** How many gateway processes to run (replicas sharing Redis and PostgreSQL); 1 unless given. */
   gatewayReplicas?: number;
+  /**
+   * Pipeline processes to run, each with its own extra environment (e.g. its own
+   * HEADY_PIPELINE_STAGES and HEADY_INSTANCE_ID); one with the common environment unless given.
+   */
+  pipelines?: Record<string, string>[];
 }
 
 /** The three services started as separate processes against the given infrastructure. */
@@ -131,6 +136,8 @@ export interface Stack {
   services: Record<ServiceName, ServiceProcess>;
   /** Every gateway replica; the first is `services.gateway`. */
   gateways: ServiceProcess[];
+  /** Every pipeline process; the first is `services.pipeline`. */
+  pipelines: ServiceProcess[];
   stop(): Promise<void>;
 }
 
@@ -157,28 +164,37 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...opts.env,
   };
   const made = new Map<ServiceName, number>();
-  const make = async (name: ServiceName): Promise<ServiceProcess> => {
+  const make = async (
+    name: ServiceName,
+    extra: Record<string, string> = {},
+  ): Promise<ServiceProcess> => {
     const port = await freePort();
     const env: Record<string, string> =
       name === 'gateway'
-        ? { ...base, HEADY_GATEWAY_PORT: String(port) }
-        : { ...base, HEADY_OPS_PORT: String(port) };
+        ? { ...base, ...extra, HEADY_GATEWAY_PORT: String(port) }
+        : { ...base, ...extra, HEADY_OPS_PORT: String(port) };
     const n = made.get(name) ?? 0;
     made.set(name, n + 1);
     return new ServiceProcess(name, port, env, join(dataDir, `${name}${n ? `-${n}` : ''}.log`));
   };
+  const pipelineEnvs = opts.pipelines?.length ? opts.pipelines : [{}];
   const services = {
     conductor: await make('conductor'),
-    pipeline: await make('pipeline'),
+    pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
     gateway: await make('gateway'),
   };
   const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);
   const gateways = [services.gateway];
   for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
-  const all = [...Object.values(services), ...gateways.slice(1)];
+  const pipelines = [services.pipeline];
+  for (const extra of pipelineEnvs.slice(1)) pipelines.push(await make('pipeline', extra));
+  const all = [...Object.values(services), ...gateways.slice(1), ...pipelines.slice(1)];
   try {
-    for (const name of wanted) await services[name].start();
+    for (const name of wanted) {
+      await services[name].start();
+      if (name === 'pipeline') for (const p of pipelines.slice(1)) await p.start();
+    }
     if (wanted.includes('gateway')) for (const g of gateways.slice(1)) await g.start();
   } catch (e) {
     await Promise.all(all.map((s) => s.dispose()));
@@ -198,6 +214,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     apiKey,
     services,
     gateways,
+    pipelines,
     async stop() {
       await Promise.all(all.map((s) => s.dispose()));
     },

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { stageConsumer } from '@heady/bus';
+import { compensationConsumer, stageConsumer } from '@heady/bus';
 import { loadPipelineConfig } from '@heady/config';
 import { bootstrapService } from '@heady/runtime';
 import { PipelineModule } from './app.module.js';
@@ -15,13 +15,16 @@ await bootstrapService({
   // HEADY_PIPELINE_STAGES=<stage>; they share the durable, so JetStream spreads the work.
   // Each consumer follows its stage's declared retry policy: `nak(backoff[n])` between
   // attempts, and spare deliveries for outages and compensation (see StageRunner).
-  consumers: config.stages.map((s) =>
-    stageConsumer(s, {
+  // Beside it, the stage's compensation consumer (`compensate-<stage>` on
+  // `pipeline.compensate.<stage>`), so a stage is undone where it runs (see CompensationRunner).
+  consumers: config.stages.flatMap((s) => {
+    const settings = {
       ackWaitMs: config.stageConsumer.ackWaitMs,
       maxDeliver: maxAttemptsOf(STAGES[s], config) + SPARE_DELIVERIES,
       backoffMs: STAGES[s].retry.backoff,
-    }),
-  ),
+    };
+    return [stageConsumer(s, settings), compensationConsumer(s, settings)];
+  }),
   queueGroup: 'pipeline',
   http: { port: config.ops.port },
 });

@@ -1,5 +1,5 @@
 import { loadCliConfig } from '@heady/config';
-import { createDb, type Database, type Kysely } from '@heady/db';
+import { createDb, type Database, type Kysely, type StageRun } from '@heady/db';
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
 
@@ -18,6 +18,38 @@ async function withDb<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
 
 function ms(a: Date, b: Date | null): string {
   return b ? String(b.getTime() - a.getTime()) : '';
+}
+
+/**
+ * The compensation steps of a run, in the order they took effect (latest stage first), with
+ * their attempts, when, by which process, and a pending compensation's last error.
+ */
+function compensationTimeline(stages: StageRun[]): string[] {
+  const steps = stages
+    .filter((s) => s.compensation_attempts > 0 || s.compensated_at)
+    .sort(
+      (a, b) =>
+        (a.compensated_at?.getTime() ?? Number.MAX_SAFE_INTEGER) -
+          (b.compensated_at?.getTime() ?? Number.MAX_SAFE_INTEGER) || b.stage_num - a.stage_num,
+    );
+  if (!steps.length) return [];
+  return [
+    '',
+    'compensation:',
+    table(
+      ['#', 'stage', 'iter', 'undone', 'attempts', 'at', 'by', 'error'],
+      steps.map((s) => [
+        String(s.stage_num),
+        s.stage_name,
+        String(s.iteration),
+        s.status === 'COMPENSATED' ? 'yes' : 'no',
+        String(s.compensation_attempts),
+        s.compensated_at?.toISOString() ?? '-',
+        s.compensated_by ?? '',
+        s.compensation_error ?? '',
+      ]),
+    ),
+  ];
 }
 
 /** `heady runs ls | show <id>`. */
@@ -70,6 +102,7 @@ export function runsCommands(program: Command, out: Output): void {
               s.error ?? '',
             ]),
           ),
+          ...compensationTimeline(stages),
           '',
           `result: ${JSON.stringify(run.result)}`,
         ].join('\n'),

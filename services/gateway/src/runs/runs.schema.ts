@@ -6,9 +6,17 @@ import { UNSTORABLE_TEXT, storableText } from '../problem/pg-text.js';
 export const faultSpec = z
   .object({
     stage: z.enum(STAGE_NAMES),
-    mode: z.enum(['transient', 'permanent', 'crash', 'delay', 'compensation']),
+    mode: z.enum([
+      'transient',
+      'permanent',
+      'crash',
+      'delay',
+      'compensation',
+      'compensation-crash',
+    ]),
     times: z.number().int().min(1).max(100).optional(),
     ms: z.number().int().min(0).max(600_000).optional(),
+    cancellable: z.boolean().optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { isPermanentError, isRetryableError } from '@heady/bus';
 import { describe, expect, it } from 'vitest';
-import { compensationFault, faultsOf, injectFaults } from './faults.js';
+import { faultsOf, injectCompensationFaults, injectFaults } from './faults.js';
 import { isInfrastructureError } from './infra-errors.js';
 
 describe('injectFaults', () => {
@@ -20,14 +20,63 @@ describe('injectFaults', () => {
     expect(isPermanentError(err)).toBe(true);
   });
 
-  it('reads no faults from options without a valid list, and finds compensation faults', () => {
+  it('reads no faults from options without a valid list', () => {
     expect(faultsOf({})).toEqual([]);
     expect(faultsOf({ faults: [{ stage: 'plan', mode: 'explode' }] })).toEqual([]);
-    const faults = faultsOf({ faults: [{ stage: 'ingest', mode: 'compensation' }] });
-    expect(compensationFault(faults, 'ingest')).toBe(true);
-    expect(compensationFault(faults, 'plan')).toBe(false);
   });
 });
+
+describe('cancellable delay', () => {
+  it('stops sleeping when the stage signal is aborted; a plain delay ignores it', async () => {
+    const stop = new AbortController();
+    const cancellable = faultsOf({
+      faults: [{ stage: 'execute', mode: 'delay', ms: 60_000, cancellable: true }],
+    });
+    const slept = injectFaults(cancellable, 'execute', 1, stop.signal);
+    stop.abort(new Error('cancelled'));
+    await expect(slept).rejects.toThrow();
+    const plain = faultsOf({ faults: [{ stage: 'execute', mode: 'delay', ms: 20 }] });
+    await expect(injectFaults(plain, 'execute', 1, stop.signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('injectCompensationFaults', () => {
+  it('fails every compensation attempt permanently without times', () => {
+    const faults = faultsOf({ faults: [{ stage: 'ingest', mode: 'compensation' }] });
+    const err = catchSync(() => injectCompensationFaults(faults, 'ingest', 9));
+    expect(isPermanentError(err)).toBe(true);
+    expect(catchSync(() => injectCompensationFaults(faults, 'plan', 1))).toBeUndefined();
+  });
+
+  it('fails the first `times` compensation attempts transiently, then lets it through', () => {
+    const faults = faultsOf({ faults: [{ stage: 'plan', mode: 'compensation', times: 2 }] });
+    for (const attempt of [1, 2]) {
+      expect(
+        isRetryableError(catchSync(() => injectCompensationFaults(faults, 'plan', attempt))),
+      ).toBe(true);
+    }
+    expect(catchSync(() => injectCompensationFaults(faults, 'plan', 3))).toBeUndefined();
+  });
+
+  it('leaves the stage invoke alone for compensation faults', async () => {
+    const faults = faultsOf({
+      faults: [
+        { stage: 'plan', mode: 'compensation' },
+        { stage: 'plan', mode: 'compensation-crash' },
+      ],
+    });
+    await expect(injectFaults(faults, 'plan', 1)).resolves.toBeUndefined();
+  });
+});
+
+function catchSync(fn: () => void): unknown {
+  try {
+    fn();
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
 
 describe('isInfrastructureError', () => {
   it('recognises PostgreSQL and socket outages, also as a cause', () => {

@@ -6,10 +6,23 @@ import { z } from 'zod';
 export const faultSpec = z
   .object({
     stage: z.string().min(1),
-    mode: z.enum(['transient', 'permanent', 'crash', 'delay', 'compensation']),
-    /** Attempts the fault hits (1..times); transient, crash and delay default to 1, permanent to every one. */
+    mode: z.enum([
+      'transient',
+      'permanent',
+      'crash',
+      'delay',
+      'compensation',
+      'compensation-crash',
+    ]),
+    /**
+     * Attempts the fault hits (1..times); transient, crash, delay and compensation-crash default
+     * to 1, permanent to every one. For `compensation`, times makes the first `times` attempts of
+     * the compensation fail transiently; without it every attempt fails permanently.
+     */
     times: z.number().int().min(1).max(100).optional(),
     ms: z.number().int().min(0).max(600_000).optional(),
+    /** `delay` only: the sleep stops when the run is cancelled or past its deadline (a stage honouring its signal). */
+    cancellable: z.boolean().optional(),
   })
   .strict();
 export type FaultSpec = z.infer<typeof faultSpec>;
@@ -26,6 +39,7 @@ export async function injectFaults(
   faults: FaultSpec[],
   stage: string,
   attempt: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   for (const f of faults) {
     if (f.stage !== stage) continue;
@@ -42,16 +56,38 @@ export async function injectFaults(
         if (attempt <= (f.times ?? 1)) process.kill(process.pid, 'SIGKILL');
         break;
       case 'delay':
-        if (attempt <= (f.times ?? 1)) await sleep(f.ms ?? 1_000);
+        if (attempt <= (f.times ?? 1))
+          await sleep(f.ms ?? 1_000, undefined, f.cancellable && signal ? { signal } : {});
         break;
       case 'compensation':
+      case 'compensation-crash':
         // aimed at the stage's compensation, not its invoke
         break;
     }
   }
 }
 
-/** Whether the stage's compensation is to fail permanently (mode `compensation`). */
-export function compensationFault(faults: FaultSpec[], stage: string): boolean {
-  return faults.some((f) => f.stage === stage && f.mode === 'compensation');
+/**
+ * Applies the faults aimed at `stage`'s compensation on its `attempt`-th attempt: `compensation`
+ * fails it (transiently on attempts 1..times, permanently on every one without times),
+ * `compensation-crash` SIGKILLs the process on attempts 1..times (default 1).
+ */
+export function injectCompensationFaults(
+  faults: FaultSpec[],
+  stage: string,
+  attempt: number,
+): void {
+  for (const f of faults) {
+    if (f.stage !== stage) continue;
+    if (f.mode === 'compensation') {
+      if (f.times === undefined)
+        throw new PermanentError(`injected compensation fault at ${stage}`);
+      if (attempt <= f.times)
+        throw new RetryableError(
+          `injected transient compensation fault at ${stage} (attempt ${attempt})`,
+        );
+    } else if (f.mode === 'compensation-crash' && attempt <= (f.times ?? 1)) {
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
 }

@@ -7,7 +7,7 @@ import {
   RetryableError,
   stageMsgId,
 } from '@heady/bus';
-import { type PipelineConfig } from '@heady/config';
+import { type PipelineConfig, STAGE_NAMES } from '@heady/config';
 import {
   RunStatus,
   type StageCommand,
@@ -23,7 +23,8 @@ import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
 import { maxAttemptsOf, type StageDefinition } from '../stages/stage.js';
-import { compensationFault, type FaultSpec, faultsOf, injectFaults } from './faults.js';
+import { CompensationRunner } from './compensation-runner.service.js';
+import { faultsOf, injectFaults } from './faults.js';
 import { isInfrastructureError } from './infra-errors.js';
 import { RunEvents } from './run-events.js';
 import { type StageKey, StageRunsRepository } from './stage-runs.repository.js';
@@ -41,9 +42,10 @@ const stageSeconds = histogram('heady_stage_duration_seconds', 'Time a stage too
  * message acked. A redelivery after a crash therefore finds the work done and re-emits.
  *
  * A failure is retried by the consumer (`nak` after the stage's backoff) until the stage's
- * `retry.maxAttempts`; a permanent failure, or the last attempt's, compensates the stages on
- * the routing slip's `completed` list in reverse, each exactly once, and ends the run
- * COMPENSATED (FAILED, and the message to DLQ, when a compensation fails permanently).
+ * `retry.maxAttempts`; a permanent failure, the last attempt's, the run's deadline or a
+ * cancellation request starts its compensation: a durable command per completed stage of the
+ * routing slip, in reverse (see CompensationRunner). A run cancelled or past its deadline
+ * while a stage works does not advance: that stage, once done, starts the compensation.
  * PostgreSQL or NATS being unreachable is never the stage's failure: it is retried without
  * counting towards the stage's attempts.
  */
@@ -53,16 +55,35 @@ export class StageRunner {
     @Inject(StageRunsRepository) private readonly repo: StageRunsRepository,
     @Inject(RunEvents) private readonly events: RunEvents,
     @Inject(BusPublisher) private readonly bus: BusPublisher,
+    @Inject(CompensationRunner) private readonly compensation: CompensationRunner,
     @Inject(CONFIG) private readonly config: PipelineConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   handle(cmd: StageCommand, ctx: JetStreamContext): Promise<void> {
     return withLogContext({ runId: cmd.runId, stage: cmd.stage }, async () => {
-      // long work keeps its delivery: a heartbeat at a third of the ack wait
-      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
+      // long work keeps its delivery: a heartbeat at a third of the ack wait, which also
+      // looks for a cancellation request or a passed deadline and then stops the stage
+      const stop = new AbortController();
+      let checking = false;
+      const beat = setInterval(
+        () => {
+          ctx.working();
+          if (checking || stop.signal.aborted) return;
+          checking = true;
+          this.repo
+            .getRun(cmd.runId)
+            .then((r) => {
+              const why = r && stopOf(r);
+              if (why) stop.abort(new StageStopped(why));
+            })
+            .catch(() => undefined)
+            .finally(() => (checking = false));
+        },
+        Math.max(250, ctx.spec.ackWaitMs / 3),
+      );
       try {
-        await this.run(cmd);
+        await this.run(cmd, stop.signal);
       } catch (err) {
         if (isPermanentError(err) || isRetryableError(err)) throw err;
         if (isInfrastructureError(err)) {
@@ -78,7 +99,7 @@ export class StageRunner {
     });
   }
 
-  private async run(cmd: StageCommand): Promise<void> {
+  private async run(cmd: StageCommand, signal: AbortSignal): Promise<void> {
     if (!isStageName(cmd.stage)) throw new PermanentError(`unknown stage "${cmd.stage}"`);
     const stage = STAGES[cmd.stage];
     const key: StageKey = {
@@ -98,14 +119,14 @@ export class StageRunner {
     // a cancelled run, or one past its deadline, goes no further: what completed is undone
     const stop = stopOf(run);
     if (stop) {
-      await this.compensate(cmd, run, stop.reason, faults, stop.status);
+      await this.compensate(cmd, run, stop.reason, stop.status);
       return;
     }
 
-    // a stage that failed for good, redelivered: its compensation is what is left to do
+    // a stage that failed for good, redelivered: its compensation is what is left to start
     const existing = await this.repo.getStageRow(key);
     if (existing?.status === 'FAILED') {
-      await this.compensate(cmd, run, existing.error ?? 'stage failed', faults, 'COMPENSATED');
+      await this.compensate(cmd, run, existing.error ?? 'stage failed', 'COMPENSATED');
       return;
     }
 
@@ -133,8 +154,15 @@ export class StageRunner {
     try {
       await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage, async () => {
-          await injectFaults(faults, cmd.stage, attempt.attempts);
-          return stage.invoke({ run, cmd, tx, config: this.config, attempt: attempt.attempts });
+          await injectFaults(faults, cmd.stage, attempt.attempts, signal);
+          return stage.invoke({
+            run,
+            cmd,
+            tx,
+            config: this.config,
+            attempt: attempt.attempts,
+            signal,
+          });
         });
         await this.repo.markSucceeded(
           tx,
@@ -151,6 +179,13 @@ export class StageRunner {
       );
       await Promise.allSettled(announced);
       if (isInfrastructureError(err)) throw err;
+      // stopped at a heartbeat: cancelled or past its deadline; nothing of it committed
+      const stopped: unknown = signal.reason;
+      if (signal.aborted && stopped instanceof StageStopped) {
+        await this.recordFailure(cmd, attempt.attempts, stopped, true);
+        await this.compensate(cmd, run, stopped.why.reason, stopped.why.status);
+        return;
+      }
       const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
       await this.recordFailure(cmd, attempt.attempts, err, final);
       if (!final) {
@@ -158,7 +193,7 @@ export class StageRunner {
           ? err
           : new RetryableError(messageOf(err), undefined, { cause: err });
       }
-      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, faults, 'COMPENSATED');
+      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, 'COMPENSATED');
       return;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
@@ -166,75 +201,53 @@ export class StageRunner {
       { run_id: run.id, attempt: attempt.attempts, ms: Math.round(performance.now() - started) },
       `stage ${cmd.stage} succeeded`,
     );
+    // cancelled, or past its deadline, while this stage worked: the run goes no further
+    const after = await this.repo.getRun(run.id);
+    const stopped = after && stopOf(after);
+    if (stopped) {
+      await Promise.all([
+        ...announced,
+        this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'stage.succeeded' }),
+      ]);
+      await this.compensate(cmd, run, stopped.reason, stopped.status);
+      return;
+    }
     await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
   }
 
   /**
-   * Undoes the completed stages of the slip in reverse, each once (a redelivery skips the
-   * ones already undone), then ends the run `end` (COMPENSATED, or CANCELLED after a
-   * cancellation request). A compensation that fails
-   * permanently ends the run FAILED and sends this message to DLQ with the reason.
+   * Starts undoing the run (see CompensationRunner): the routing slip's completed stages,
+   * and this one when it completed (a redelivery after its success), in reverse; the run
+   * ends `end` (COMPENSATED, or CANCELLED after a cancellation request).
    */
   private async compensate(
     cmd: StageCommand,
     run: PipelineRun,
     reason: string,
-    faults: FaultSpec[],
     end: 'COMPENSATED' | 'CANCELLED',
   ): Promise<void> {
-    await this.events.publish({
-      ...this.ev(cmd, 0),
-      event: 'run.compensating',
-      error: reason,
+    const completed = [...(cmd.slip?.completed ?? [])];
+    const own = await this.repo.getStageRow({
+      runId: cmd.runId,
+      stageNum: cmd.stageNum,
+      stageName: cmd.stage,
+      iteration: cmd.iteration,
     });
-    // the current stage counts when it completed (a redelivery after its success)
-    const rows = await this.repo.completedStages(run.id, [
-      ...(cmd.slip?.completed ?? []),
-      cmd.stage,
-    ]);
-    for (const row of rows) {
-      if (!isStageName(row.stage_name)) continue;
-      const stage: StageDefinition = STAGES[row.stage_name];
-      try {
-        const done = await this.repo.compensateOnce(row.id, async (tx, data) => {
-          if (compensationFault(faults, stage.name)) {
-            throw new PermanentError(`injected compensation fault at ${stage.name}`);
-          }
-          await stage.compensate(data, { run, tx, config: this.config });
-        });
-        if (done) this.log.info({ run_id: run.id }, `stage ${stage.name} compensated`);
-      } catch (err) {
-        if (isPermanentError(err)) {
-          const why = `compensation of ${stage.name} failed: ${messageOf(err)}`;
-          if (await this.repo.endRun(run.id, 'FAILED', why)) {
-            await this.events.publish({
-              ...this.ev(cmd, 0),
-              event: 'run.failed',
-              status: RunStatus.FAILED,
-              error: why,
-            });
-          }
-          throw new PermanentError(why, { cause: err });
-        }
-        throw err;
-      }
-      await this.events.publish({
-        runId: run.id,
-        stage: row.stage_name,
-        stageNum: row.stage_num,
-        iteration: row.iteration,
-        attempt: row.attempts,
-        event: 'stage.compensated',
-      });
-    }
-    if (await this.repo.endRun(run.id, end, reason)) {
-      this.log.info({ run_id: run.id, reason }, `run ${end.toLowerCase()}`);
-    }
-    await this.events.publish({
-      ...this.ev(cmd, 0),
-      event: end === 'CANCELLED' ? 'run.cancelled' : 'run.compensated',
-      status: end === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.COMPENSATED,
-      error: reason,
+    if (
+      (own?.status === 'SUCCEEDED' || own?.status === 'COMPENSATED') &&
+      !completed.includes(cmd.stage)
+    )
+      completed.push(cmd.stage);
+    await this.compensation.start({
+      runId: run.id,
+      stage: cmd.stage,
+      stageNum: cmd.stageNum,
+      iteration: cmd.iteration,
+      itinerary: cmd.slip?.itinerary.length ? cmd.slip.itinerary : [...STAGE_NAMES],
+      completed,
+      reason,
+      end,
+      classification: run.classification,
     });
   }
 
@@ -305,10 +318,19 @@ export class StageRunner {
   }
 }
 
-/** Why a run must stop before this stage: a cancellation request, or its `options.deadlineMs` passed. */
+/** Why a working stage was stopped (its abort reason). */
+class StageStopped extends Error {
+  constructor(readonly why: { status: 'CANCELLED' | 'COMPENSATED'; reason: string }) {
+    super(`stopped: ${why.reason}`);
+  }
+}
+
+/** Why a run still going must stop: a cancellation request, or its `options.deadlineMs` passed. */
 function stopOf(
   run: PipelineRun,
 ): { status: 'CANCELLED' | 'COMPENSATED'; reason: string } | undefined {
+  // a run that ended (monitor closed it SUCCEEDED, say) is past stopping
+  if (run.status !== 'PENDING' && run.status !== 'RUNNING') return undefined;
   if (run.cancel_requested_at) return { status: 'CANCELLED', reason: 'cancelled on request' };
   const deadlineMs = (run.options as { deadlineMs?: unknown }).deadlineMs;
   if (typeof deadlineMs === 'number' && Date.now() > run.created_at.getTime() + deadlineMs) {

@@ -8,6 +8,9 @@ import {
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
+/** How the error of a run that ended FAILED because a compensation failed begins. */
+export const COMPENSATION_FAILED = 'compensation of ';
+
 /** Identifies one execution of a stage: the idempotency key of its effects. */
 export interface StageKey {
   runId: string;
@@ -85,6 +88,26 @@ export class StageRunsRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * The row a compensation of `stageNum` undoes: the stage's latest execution up to
+   * `iteration` (a run sent back to execute re-runs only some stages in a later iteration).
+   */
+  latestStageRow(
+    runId: string,
+    stageNum: number,
+    iteration: number,
+  ): Promise<StageRun | undefined> {
+    return this.db
+      .selectFrom('pipeline_stage_runs')
+      .selectAll()
+      .where('pipeline_run_id', '=', runId)
+      .where('stage_num', '=', stageNum)
+      .where('iteration', '<=', iteration)
+      .orderBy('iteration', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
   async markSucceeded(
     tx: Transaction<Database>,
     rowId: string,
@@ -118,26 +141,39 @@ export class StageRunsRepository {
       .execute();
   }
 
-  /** The run's completed stages named in `completed`, latest first: the order they are undone in. */
-  completedStages(runId: string, completed: readonly string[]): Promise<StageRun[]> {
-    if (completed.length === 0) return Promise.resolve([]);
-    return this.db
-      .selectFrom('pipeline_stage_runs')
-      .selectAll()
-      .where('pipeline_run_id', '=', runId)
-      .where('stage_name', 'in', [...completed])
-      .where('status', 'in', ['SUCCEEDED', 'COMPENSATED'])
-      .orderBy('stage_num', 'desc')
-      .orderBy('iteration', 'desc')
+  /**
+   * Counts an attempt of the stage's compensation, only while the stage is SUCCEEDED (not yet
+   * undone). Committed on its own, so the count survives a crash and a redrive. Returns the
+   * attempt number, or undefined when the stage is not there to undo (already compensated).
+   */
+  async beginCompensationAttempt(rowId: string): Promise<number | undefined> {
+    const r = await this.db
+      .updateTable('pipeline_stage_runs')
+      .set((eb) => ({ compensation_attempts: eb('compensation_attempts', '+', 1) }))
+      .where('id', '=', rowId)
+      .where('status', '=', 'SUCCEEDED')
+      .returning('compensation_attempts')
+      .executeTakeFirst();
+    return r?.compensation_attempts;
+  }
+
+  /** Records why a compensation attempt failed (the stage stays SUCCEEDED: not undone). */
+  async recordCompensationFailure(rowId: string, error: string): Promise<void> {
+    await this.db
+      .updateTable('pipeline_stage_runs')
+      .set({ compensation_error: error })
+      .where('id', '=', rowId)
       .execute();
   }
 
   /**
    * Runs a stage's compensation once: under the row's lock, only while it is SUCCEEDED,
-   * and its effects commit with the COMPENSATED mark. False when it already took effect.
+   * and its effects commit with the COMPENSATED mark (and `by`, the instance that undid it).
+   * False when it already took effect.
    */
   async compensateOnce(
     rowId: string,
+    by: string,
     fn: (tx: Transaction<Database>, data: Record<string, unknown> | null) => Promise<void>,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
@@ -155,11 +191,36 @@ export class StageRunsRepository {
           status: 'COMPENSATED',
           compensated_at: new Date(),
           compensations: eb('compensations', '+', 1),
+          compensated_by: by,
+          compensation_error: null,
         }))
         .where('id', '=', rowId)
         .execute();
       return true;
     });
+  }
+
+  /**
+   * Ends a run whose compensation completed with `status`: a run still going, or one that
+   * ended FAILED because a compensation failed (its dead-lettered compensation was redriven).
+   */
+  async endCompensation(
+    runId: string,
+    status: 'COMPENSATED' | 'CANCELLED',
+    error: string,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('pipeline_runs')
+      .set({ status, error, finished_at: new Date(), updated_at: new Date() })
+      .where('id', '=', runId)
+      .where((eb) =>
+        eb.or([
+          eb('status', 'in', ['PENDING', 'RUNNING']),
+          eb.and([eb('status', '=', 'FAILED'), eb('error', 'like', `${COMPENSATION_FAILED}%`)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   /** Ends a run with `status` unless it already ended. */

@@ -12,6 +12,13 @@ export interface StageInput {
   config: PipelineConfig;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
   attempt: number;
+  /**
+   * Aborted when the run is cancelled or passes its deadline while the stage works (checked
+   * at every heartbeat). A long stage should stop when it fires: its transaction rolls back
+   * and the run is compensated at once. A stage that ignores it finishes first; the run
+   * still goes no further.
+   */
+  signal: AbortSignal;
 }
 
 /** What a stage returns: its output (kept on the stage row), metrics, and what its compensation needs. */
@@ -100,7 +107,8 @@ export function maxAttemptsOf(
 }
 
 /**
- * Deliveries the stage's consumer allows beyond its attempts: redeliveries while PostgreSQL
- * or NATS is unreachable (not counted as attempts) and while compensation runs.
+ * Deliveries a stage's consumers (its commands and its compensations) allow beyond its
+ * attempts: redeliveries while PostgreSQL or NATS is unreachable (not counted as attempts)
+ * and after a crash mid-attempt.
  */
 export const SPARE_DELIVERIES = 40;
