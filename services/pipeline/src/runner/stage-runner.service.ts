@@ -111,8 +111,7 @@ export class StageRunner {
 
     const attempt = await this.repo.beginAttempt(key);
     if (!attempt) {
-      this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
-      await this.emitNext(cmd, run, 0);
+      await this.settled(cmd, run, key, faults);
       return;
     }
     // Published without waiting: messages on one connection reach JetStream in the order
@@ -130,8 +129,9 @@ export class StageRunner {
     for (const p of announced) p.catch(() => undefined);
 
     const started = performance.now();
+    let ran: boolean | undefined;
     try {
-      await this.repo.withStageLock(key, async (tx, row) => {
+      ran = await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage, async () => {
           await injectFaults(faults, cmd.stage, attempt.attempts);
           return stage.invoke({ run, cmd, tx, config: this.config, attempt: attempt.attempts });
@@ -143,6 +143,7 @@ export class StageRunner {
           { durationMs: Math.round(performance.now() - started), ...result.metrics },
           result.compensation ?? null,
         );
+        return true;
       });
     } catch (err) {
       stageSeconds.observe(
@@ -152,13 +153,25 @@ export class StageRunner {
       await Promise.allSettled(announced);
       if (isInfrastructureError(err)) throw err;
       const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
-      await this.recordFailure(cmd, attempt.attempts, err, final);
+      const recorded = await this.recordFailure(cmd, attempt.attempts, err, final);
       if (!final) {
         throw isRetryableError(err)
           ? err
           : new RetryableError(messageOf(err), undefined, { cause: err });
       }
+      if (!recorded) {
+        // another delivery settled the stage while this one failed: follow what it did
+        await Promise.allSettled(announced);
+        await this.settled(cmd, run, key, faults);
+        return;
+      }
       await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, faults, 'COMPENSATED');
+      return;
+    }
+    if (!ran) {
+      // another delivery settled the stage while this one waited for the row's lock
+      await Promise.all(announced);
+      await this.settled(cmd, run, key, faults);
       return;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
@@ -167,6 +180,29 @@ export class StageRunner {
       `stage ${cmd.stage} succeeded`,
     );
     await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
+  }
+
+  /**
+   * A delivery of a stage another delivery already settled: after a success the successor
+   * is re-emitted (its msg id makes that a no-op if it went out); after a final failure the
+   * compensation is finished; once the stage was undone (COMPENSATED) nothing is done —
+   * running it again would redo an effect that compensation removed.
+   */
+  private async settled(
+    cmd: StageCommand,
+    run: PipelineRun,
+    key: StageKey,
+    faults: FaultSpec[],
+  ): Promise<void> {
+    const row = await this.repo.getStageRow(key);
+    if (row?.status === 'SUCCEEDED') {
+      this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
+      await this.emitNext(cmd, run, 0);
+    } else if (row?.status === 'FAILED') {
+      await this.compensate(cmd, run, row.error ?? 'stage failed', faults, 'COMPENSATED');
+    } else {
+      this.log.info({ run_id: run.id, status: row?.status }, 'stage already undone; skipped');
+    }
   }
 
   /**
@@ -276,7 +312,7 @@ export class StageRunner {
     attempt: number,
     err: unknown,
     final: boolean,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const message = messageOf(err);
     this.log.warn({ run_id: cmd.runId, attempt, final, err }, `stage ${cmd.stage} failed`);
     const key = {
@@ -285,13 +321,14 @@ export class StageRunner {
       stageName: cmd.stage,
       iteration: cmd.iteration,
     };
-    await this.repo.recordFailure(key, message, final);
+    const recorded = await this.repo.recordFailure(key, message, final);
     await this.events.publish({
       ...this.ev(cmd, attempt),
       event: 'stage.failed',
       error: message,
       detail: { final },
     });
+    return recorded;
   }
 
   private ev(cmd: StageCommand, attempt: number) {
