@@ -120,6 +120,12 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** How many gateway processes to run (replicas sharing Redis and PostgreSQL); 1 unless given. */
   gatewayReplicas?: number;
+  /**
+   * The `HEADY_PIPELINE_STAGES` of each pipeline process, one process per entry (e.g.
+   * `['channel-entry,ingest,plan', 'execute,recover', …]`; the same list twice is a spare
+   * sharing the durables). One process with `all` unless given.
+   */
+  pipelineStages?: string[];
 }
 
 /** The three services started as separate processes against the given infrastructure. */
@@ -131,6 +137,8 @@ export interface Stack {
   services: Record<ServiceName, ServiceProcess>;
   /** Every gateway replica; the first is `services.gateway`. */
   gateways: ServiceProcess[];
+  /** Every pipeline process, in the order of `pipelineStages`; the first is `services.pipeline`. */
+  pipelines: ServiceProcess[];
   stop(): Promise<void>;
 }
 
@@ -157,28 +165,43 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...opts.env,
   };
   const made = new Map<ServiceName, number>();
-  const make = async (name: ServiceName): Promise<ServiceProcess> => {
+  const make = async (
+    name: ServiceName,
+    extra: Record<string, string> = {},
+  ): Promise<ServiceProcess> => {
     const port = await freePort();
     const env: Record<string, string> =
       name === 'gateway'
-        ? { ...base, HEADY_GATEWAY_PORT: String(port) }
-        : { ...base, HEADY_OPS_PORT: String(port) };
+        ? { ...base, ...extra, HEADY_GATEWAY_PORT: String(port) }
+        : { ...base, ...extra, HEADY_OPS_PORT: String(port) };
     const n = made.get(name) ?? 0;
     made.set(name, n + 1);
     return new ServiceProcess(name, port, env, join(dataDir, `${name}${n ? `-${n}` : ''}.log`));
   };
+  const stageSets = opts.pipelineStages ?? [];
+  const firstPipeline = await make(
+    'pipeline',
+    stageSets[0] ? { HEADY_PIPELINE_STAGES: stageSets[0] } : {},
+  );
   const services = {
     conductor: await make('conductor'),
-    pipeline: await make('pipeline'),
+    pipeline: firstPipeline,
     'vector-memory': await make('vector-memory'),
     gateway: await make('gateway'),
   };
   const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);
   const gateways = [services.gateway];
   for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
-  const all = [...Object.values(services), ...gateways.slice(1)];
+  const pipelines = [firstPipeline];
+  for (const stages of stageSets.slice(1))
+    pipelines.push(await make('pipeline', { HEADY_PIPELINE_STAGES: stages }));
+  const all = [...Object.values(services), ...gateways.slice(1), ...pipelines.slice(1)];
   try {
-    for (const name of wanted) await services[name].start();
+    for (const name of wanted) {
+      await services[name].start();
+      // the other pipeline processes right after the first, before anything depends on them
+      if (name === 'pipeline') await Promise.all(pipelines.slice(1).map((p) => p.start()));
+    }
     if (wanted.includes('gateway')) for (const g of gateways.slice(1)) await g.start();
   } catch (e) {
     await Promise.all(all.map((s) => s.dispose()));
@@ -198,6 +221,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     apiKey,
     services,
     gateways,
+    pipelines,
     async stop() {
       await Promise.all(all.map((s) => s.dispose()));
     },
