@@ -89,11 +89,11 @@ export class StageRunner {
     };
     const run = await this.repo.getRun(cmd.runId);
     if (!run) throw new PermanentError(`run ${cmd.runId} does not exist`);
+    const faults = this.config.faults ? faultsOf(run.options) : [];
     if (run.status !== 'PENDING' && run.status !== 'RUNNING') {
-      this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
+      await this.ended(cmd, run, key, faults);
       return;
     }
-    const faults = this.config.faults ? faultsOf(run.options) : [];
 
     // a cancelled run, or one past its deadline, goes no further: what completed is undone
     const stop = stopOf(run);
@@ -180,6 +180,36 @@ export class StageRunner {
       `stage ${cmd.stage} succeeded`,
     );
     await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
+  }
+
+  /**
+   * A delivery for a run that already ended. When this stage is the one that ended it, the
+   * events announcing the end may not have gone out (the process died, or NATS was away,
+   * between the commit and the publishes), so they are published again — their msg ids make
+   * that a no-op when they did: the last stage re-emits stage.succeeded and run.succeeded;
+   * the stage that failed (or that found the run cancelled) re-runs the compensation, which
+   * finds every stage undone and only publishes. Any other delivery is skipped.
+   */
+  private async ended(
+    cmd: StageCommand,
+    run: PipelineRun,
+    key: StageKey,
+    faults: FaultSpec[],
+  ): Promise<void> {
+    const row = await this.repo.getStageRow(key);
+    if (run.status === 'SUCCEEDED' && row?.status === 'SUCCEEDED' && !nextStage(cmd)) {
+      await this.emitNext(cmd, run, row.attempts);
+    } else if (run.status === 'COMPENSATED' && row?.status === 'FAILED') {
+      await this.compensate(cmd, run, run.error ?? 'stage failed', faults, 'COMPENSATED');
+    } else if (
+      (run.status === 'CANCELLED' || run.status === 'COMPENSATED') &&
+      (!row || row.status === 'RUNNING')
+    ) {
+      // the stage that found the run cancelled (or past its deadline) ended it
+      await this.compensate(cmd, run, run.error ?? 'stopped', faults, run.status);
+    } else {
+      this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
+    }
   }
 
   /**
