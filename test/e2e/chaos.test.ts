@@ -158,11 +158,11 @@ describe('chaos: nats-server restarted while runs are in flight', () => {
     await nats?.stop();
   });
 
-  it('ends all 150 runs as expected after the server is killed and started again on its port and store mid-load', async () => {
+  it('ends all 200 runs as expected after the server is killed and started again on its port and store mid-load', async () => {
     let outage: Promise<number> | undefined;
-    const runs = await submitRuns(stack.gatewayUrl, 150, 8, (n, ids) => {
+    const runs = await submitRuns(stack.gatewayUrl, 200, 8, (n, ids) => {
       // halfway through submitting: the rest of the POSTs meet the outage too
-      if (n !== 75) return;
+      if (n !== 150) return;
       outage = (async () => {
         const inFlight = (await waitTerminalInDb(db, ids, 1)).length;
         await nats.kill();
@@ -212,10 +212,10 @@ describe.skipIf(!postgresClusterAvailable())(
       await nats?.stop();
     });
 
-    it('ends all 150 runs as expected, none FAILED by the outage', async () => {
+    it('ends all 200 runs as expected, none FAILED by the outage', async () => {
       let outage: Promise<number> | undefined;
-      const runs = await submitRuns(stack.gatewayUrl, 150, 8, (n, ids) => {
-        if (n !== 75) return;
+      const runs = await submitRuns(stack.gatewayUrl, 200, 8, (n, ids) => {
+        if (n !== 150) return;
         outage = (async () => {
           const inFlight = (await waitTerminalInDb(db, ids, 1)).length;
           await cluster.stopServer();
