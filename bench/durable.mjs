@@ -119,7 +119,7 @@ try {
   };
   const terminal = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
   const waitAll = async (ids) => {
-    for (;;) {
+    while (ids.length) {
       const r = await retrying(() =>
         db
           .selectFrom('pipeline_runs')
