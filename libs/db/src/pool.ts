@@ -11,8 +11,11 @@ export interface DbOptions {
 }
 
 /**
- * Opens a pooled kysely instance on the Heady schema. Idle clients that lose their
- * connection (PostgreSQL restart) are dropped from the pool instead of crashing the process.
+ * Opens a pooled kysely instance on the Heady schema. Clients that lose their connection
+ * (PostgreSQL stopped or restarted, a backend terminated) never crash the process: an idle
+ * one is dropped from the pool, and a checked-out one (e.g. in a transaction waiting on
+ * other work) fails its next query with "Client has encountered a connection error" and
+ * is discarded when released.
  */
 export function createDb(opts: DbOptions): Kysely<Database> {
   const pool = new pg.Pool({
@@ -24,5 +27,10 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   });
   // An idle client's socket error would otherwise be an unhandled 'error' event.
   pool.on('error', () => undefined);
+  // So would a checked-out client's: the pool listens only while a client is idle, and
+  // `pg_ctl stop -m fast` sends every backend a FATAL 57P01 that arrives between queries.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

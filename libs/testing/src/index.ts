@@ -15,3 +15,9 @@ export {
   type Stack,
   type StackOptions,
 } from './stack.js';
+export {
+  PG_BIN,
+  postgresClusterAvailable,
+  startPostgresCluster,
+  type TestPostgresCluster,
+} from './postgres-cluster.js';

@@ -193,7 +193,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     for (const name of wanted) {
       await services[name].start();
-      if (name === 'pipeline') for (const p of pipelines.slice(1)) await p.start();
+      // the other pipeline processes right after the first, before anything depends on them
+      if (name === 'pipeline') await Promise.all(pipelines.slice(1).map((p) => p.start()));
     }
     if (wanted.includes('gateway')) for (const g of gateways.slice(1)) await g.start();
   } catch (e) {

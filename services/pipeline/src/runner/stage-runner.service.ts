@@ -110,11 +110,11 @@ export class StageRunner {
     };
     const run = await this.repo.getRun(cmd.runId);
     if (!run) throw new PermanentError(`run ${cmd.runId} does not exist`);
+    const faults = this.config.faults ? faultsOf(run.options) : [];
     if (run.status !== 'PENDING' && run.status !== 'RUNNING') {
-      this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
+      await this.ended(cmd, run, key);
       return;
     }
-    const faults = this.config.faults ? faultsOf(run.options) : [];
 
     // a cancelled run, or one past its deadline, goes no further: what completed is undone
     const stop = stopOf(run);
@@ -132,8 +132,7 @@ export class StageRunner {
 
     const attempt = await this.repo.beginAttempt(key);
     if (!attempt) {
-      this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
-      await this.emitNext(cmd, run, 0);
+      await this.settled(cmd, run, key);
       return;
     }
     // Published without waiting: messages on one connection reach JetStream in the order
@@ -151,8 +150,9 @@ export class StageRunner {
     for (const p of announced) p.catch(() => undefined);
 
     const started = performance.now();
+    let ran: boolean | undefined;
     try {
-      await this.repo.withStageLock(key, async (tx, row) => {
+      ran = await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage, async () => {
           await injectFaults(faults, cmd.stage, attempt.attempts, signal);
           return stage.invoke({
@@ -171,6 +171,7 @@ export class StageRunner {
           { durationMs: Math.round(performance.now() - started), ...result.metrics },
           result.compensation ?? null,
         );
+        return true;
       });
     } catch (err) {
       stageSeconds.observe(
@@ -187,13 +188,25 @@ export class StageRunner {
         return;
       }
       const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
-      await this.recordFailure(cmd, attempt.attempts, err, final);
+      const recorded = await this.recordFailure(cmd, attempt.attempts, err, final);
       if (!final) {
         throw isRetryableError(err)
           ? err
           : new RetryableError(messageOf(err), undefined, { cause: err });
       }
+      if (!recorded) {
+        // another delivery settled the stage while this one failed: follow what it did
+        await Promise.allSettled(announced);
+        await this.settled(cmd, run, key);
+        return;
+      }
       await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, 'COMPENSATED');
+      return;
+    }
+    if (!ran) {
+      // another delivery settled the stage while this one waited for the row's lock
+      await Promise.all(announced);
+      await this.settled(cmd, run, key);
       return;
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
@@ -213,6 +226,50 @@ export class StageRunner {
       return;
     }
     await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
+  }
+
+  /**
+   * A delivery for a run that already ended. When this stage is the one that ended it, the
+   * events announcing the end may not have gone out (the process died, or NATS was away,
+   * between the commit and the publishes), so they are published again — their msg ids make
+   * that a no-op when they did: the last stage re-emits stage.succeeded and run.succeeded;
+   * the stage that failed (or that found the run cancelled) starts the compensation again,
+   * whose commands and events carry the same msg ids, and whose consumers skip what is
+   * already undone. Any other delivery is skipped.
+   */
+  private async ended(cmd: StageCommand, run: PipelineRun, key: StageKey): Promise<void> {
+    const row = await this.repo.getStageRow(key);
+    if (run.status === 'SUCCEEDED' && row?.status === 'SUCCEEDED' && !nextStage(cmd)) {
+      await this.emitNext(cmd, run, row.attempts);
+    } else if (run.status === 'COMPENSATED' && row?.status === 'FAILED') {
+      await this.compensate(cmd, run, run.error ?? 'stage failed', 'COMPENSATED');
+    } else if (
+      (run.status === 'CANCELLED' || run.status === 'COMPENSATED') &&
+      (!row || row.status === 'RUNNING')
+    ) {
+      // the stage that found the run cancelled (or past its deadline) ended it
+      await this.compensate(cmd, run, run.error ?? 'stopped', run.status);
+    } else {
+      this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
+    }
+  }
+
+  /**
+   * A delivery of a stage another delivery already settled: after a success the successor
+   * is re-emitted (its msg id makes that a no-op if it went out); after a final failure the
+   * compensation is started (again: its msg ids make a repeat a no-op); once the stage was undone (COMPENSATED) nothing is done —
+   * running it again would redo an effect that compensation removed.
+   */
+  private async settled(cmd: StageCommand, run: PipelineRun, key: StageKey): Promise<void> {
+    const row = await this.repo.getStageRow(key);
+    if (row?.status === 'SUCCEEDED') {
+      this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
+      await this.emitNext(cmd, run, 0);
+    } else if (row?.status === 'FAILED') {
+      await this.compensate(cmd, run, row.error ?? 'stage failed', 'COMPENSATED');
+    } else {
+      this.log.info({ run_id: run.id, status: row?.status }, 'stage already undone; skipped');
+    }
   }
 
   /**
@@ -289,7 +346,7 @@ export class StageRunner {
     attempt: number,
     err: unknown,
     final: boolean,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const message = messageOf(err);
     this.log.warn({ run_id: cmd.runId, attempt, final, err }, `stage ${cmd.stage} failed`);
     const key = {
@@ -298,13 +355,14 @@ export class StageRunner {
       stageName: cmd.stage,
       iteration: cmd.iteration,
     };
-    await this.repo.recordFailure(key, message, final);
+    const recorded = await this.repo.recordFailure(key, message, final);
     await this.events.publish({
       ...this.ev(cmd, attempt),
       event: 'stage.failed',
       error: message,
       detail: { final },
     });
+    return recorded;
   }
 
   private ev(cmd: StageCommand, attempt: number) {

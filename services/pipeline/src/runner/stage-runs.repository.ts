@@ -29,8 +29,9 @@ export class StageRunsRepository {
 
   /**
    * Counts an attempt on the stage's single row, creating it on the first. Returns
-   * undefined when the row is already SUCCEEDED: the work is done, only re-emit.
-   * Committed on its own, so the count survives a failed or crashed attempt.
+   * undefined when the row is settled (SUCCEEDED, FAILED or COMPENSATED): another delivery
+   * finished it, and a settled stage never runs again (a COMPENSATED one would redo an
+   * undone effect). Committed on its own, so the count survives a failed or crashed attempt.
    */
   beginAttempt(k: StageKey): Promise<StageRun | undefined> {
     return this.db
@@ -52,13 +53,16 @@ export class StageRunsRepository {
             status: 'RUNNING',
             error: null,
           }))
-          .where('pipeline_stage_runs.status', '<>', 'SUCCEEDED'),
+          .where('pipeline_stage_runs.status', '=', 'RUNNING'),
       )
       .returningAll()
       .executeTakeFirst();
   }
 
-  /** Runs `fn` in a transaction holding the stage row's lock, so two deliveries of one stage never both do the work. */
+  /**
+   * Runs `fn` in a transaction holding the stage row's lock, so two deliveries of one stage
+   * never both do the work; undefined (fn not run) when the row is no longer RUNNING.
+   */
   async withStageLock<T>(
     k: StageKey,
     fn: (tx: Transaction<Database>, row: StageRun) => Promise<T>,
@@ -72,7 +76,7 @@ export class StageRunsRepository {
         .where('iteration', '=', k.iteration)
         .forUpdate()
         .executeTakeFirst();
-      if (!row || row.status === 'SUCCEEDED') return undefined;
+      if (row?.status !== 'RUNNING') return undefined;
       return fn(tx, row);
     });
   }
@@ -129,16 +133,20 @@ export class StageRunsRepository {
       .execute();
   }
 
-  /** Records a failed attempt; `final` marks the stage FAILED (no more retries). */
-  async recordFailure(k: StageKey, error: string, final: boolean): Promise<void> {
-    await this.db
+  /**
+   * Records a failed attempt; `final` marks the stage FAILED (no more retries). False when
+   * the row is no longer RUNNING (another delivery settled it meanwhile).
+   */
+  async recordFailure(k: StageKey, error: string, final: boolean): Promise<boolean> {
+    const r = await this.db
       .updateTable('pipeline_stage_runs')
       .set({ error, ...(final ? { status: 'FAILED' as const, finished_at: new Date() } : {}) })
       .where('pipeline_run_id', '=', k.runId)
       .where('stage_num', '=', k.stageNum)
       .where('iteration', '=', k.iteration)
-      .where('status', '<>', 'SUCCEEDED')
-      .execute();
+      .where('status', '=', 'RUNNING')
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   /**
