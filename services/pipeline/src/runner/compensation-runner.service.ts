@@ -4,7 +4,6 @@ import {
   backoffFor,
   compensationMsgId,
   isPermanentError,
-  isRetryableError,
   PermanentError,
   RetryableError,
 } from '@heady/bus';
@@ -26,6 +25,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
 import { maxAttemptsOf } from '../stages/stage.js';
 import { faultsOf, injectCompensationFaults } from './faults.js';
+import { messageOf, outageAsRetry, withTimeout } from './handler-errors.js';
 import { isInfrastructureError } from './infra-errors.js';
 import { RunEvents } from './run-events.js';
 import { COMPENSATION_FAILED, StageRunsRepository } from './stage-runs.repository.js';
@@ -108,14 +108,7 @@ export class CompensationRunner {
       try {
         await this.run(cmd);
       } catch (err) {
-        if (isPermanentError(err) || isRetryableError(err)) throw err;
-        if (isInfrastructureError(err)) {
-          this.log.warn({ err, run_id: cmd.runId }, 'infrastructure unavailable; retrying');
-          throw new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
-            cause: err,
-          });
-        }
-        throw err;
+        throw outageAsRetry(err, this.log, cmd.runId);
       } finally {
         clearInterval(beat);
       }
@@ -254,21 +247,4 @@ function refOf(cmd: CompensationCommand): CompensationRef {
 
 function stageNumOf(stage: string): number {
   return isStageName(stage) ? stageNum(stage) : 0;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Runs `fn`, failing it (retryably) past `ms`. */
-async function withTimeout<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RetryableError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([fn(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -22,9 +22,10 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
-import { maxAttemptsOf, type StageDefinition } from '../stages/stage.js';
+import { maxAttemptsOf } from '../stages/stage.js';
 import { CompensationRunner } from './compensation-runner.service.js';
 import { faultsOf, injectFaults } from './faults.js';
+import { messageOf, outageAsRetry, withTimeout } from './handler-errors.js';
 import { isInfrastructureError } from './infra-errors.js';
 import { RunEvents } from './run-events.js';
 import { type StageKey, StageRunsRepository } from './stage-runs.repository.js';
@@ -85,14 +86,7 @@ export class StageRunner {
       try {
         await this.run(cmd, stop.signal);
       } catch (err) {
-        if (isPermanentError(err) || isRetryableError(err)) throw err;
-        if (isInfrastructureError(err)) {
-          this.log.warn({ err, run_id: cmd.runId }, 'infrastructure unavailable; retrying');
-          throw new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
-            cause: err,
-          });
-        }
-        throw err;
+        throw outageAsRetry(err, this.log, cmd.runId);
       } finally {
         clearInterval(beat);
       }
@@ -153,7 +147,7 @@ export class StageRunner {
     let ran: boolean | undefined;
     try {
       ran = await this.repo.withStageLock(key, async (tx, row) => {
-        const result = await withTimeout(stage, async () => {
+        const result = await withTimeout(stage.timeoutMs, `stage ${stage.name}`, async () => {
           await injectFaults(faults, cmd.stage, attempt.attempts, signal);
           return stage.invoke({
             run,
@@ -395,24 +389,4 @@ function stopOf(
     return { status: 'COMPENSATED', reason: `deadline of ${deadlineMs} ms exceeded` };
   }
   return undefined;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Runs one attempt, failing it (retryably) past the stage's `timeoutMs`. */
-async function withTimeout<T>(stage: StageDefinition, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RetryableError(`stage ${stage.name} timed out after ${stage.timeoutMs} ms`)),
-      stage.timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([fn(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
