@@ -159,25 +159,11 @@ describe('chaos: nats-server restarted while runs are in flight', () => {
   });
 
   it('ends all 200 runs as expected after the server is killed and started again on its port and store mid-load', async () => {
-    let outage: Promise<number> | undefined;
-    const runs = await submitRuns(stack.gatewayUrl, 200, 8, (n, ids) => {
-      // halfway through submitting: the rest of the POSTs meet the outage too
-      if (n !== 150) return;
-      outage = (async () => {
-        const inFlight = (await waitTerminalInDb(db, ids, 1)).length;
-        await nats.kill();
-        await sleep(3_000);
-        await nats.start();
-        return inFlight;
-      })();
+    await throughOutage(stack, db, nats.url, 'nats restart', async () => {
+      await nats.kill();
+      await sleep(3_000);
+      await nats.start();
     });
-    const inFlight = await outage;
-    console.log(`nats restart: ${inFlight} runs in flight when the server was killed`);
-    expect(inFlight).toBeGreaterThan(0);
-    const ids = runs.map((r) => r.id);
-    expect(await waitTerminalInDb(db, ids, 180_000)).toEqual([]);
-    await assertDrill(db, nats.url, runs);
-    await expectAllRunning([stack.services.conductor, stack.services.pipeline]);
   }, 600_000);
 });
 
@@ -213,24 +199,11 @@ describe.skipIf(!postgresClusterAvailable())(
     });
 
     it('ends all 200 runs as expected, none FAILED by the outage', async () => {
-      let outage: Promise<number> | undefined;
-      const runs = await submitRuns(stack.gatewayUrl, 200, 8, (n, ids) => {
-        if (n !== 150) return;
-        outage = (async () => {
-          const inFlight = (await waitTerminalInDb(db, ids, 1)).length;
-          await cluster.stopServer();
-          await sleep(10_000);
-          await cluster.startServer();
-          return inFlight;
-        })();
+      await throughOutage(stack, db, nats.url, 'postgres outage', async () => {
+        await cluster.stopServer();
+        await sleep(10_000);
+        await cluster.startServer();
       });
-      const inFlight = await outage;
-      console.log(`postgres outage: ${inFlight} runs in flight when it stopped`);
-      expect(inFlight).toBeGreaterThan(0);
-      const ids = runs.map((r) => r.id);
-      expect(await waitTerminalInDb(db, ids, 180_000)).toEqual([]);
-      await assertDrill(db, nats.url, runs);
-      await expectAllRunning([stack.services.conductor, stack.services.pipeline]);
     }, 600_000);
   },
 );
@@ -239,6 +212,36 @@ if (!postgresClusterAvailable()) {
   console.warn(
     'chaos: PostgreSQL outage drill skipped: initdb/pg_ctl not found (set HEADY_PG_BIN)',
   );
+}
+
+/**
+ * Submits 200 runs and, at the 150th (so the rest of the POSTs meet it too), counts the runs
+ * in flight and breaks something with `outage`; then every run must end as the drill
+ * expects, and the services must have ridden it out.
+ */
+async function throughOutage(
+  stack: Stack,
+  db: Kysely<Database>,
+  natsUrl: string,
+  what: string,
+  outage: () => Promise<void>,
+): Promise<void> {
+  let started: Promise<number> | undefined;
+  const runs = await submitRuns(stack.gatewayUrl, 200, 8, (n, ids) => {
+    if (n !== 150) return;
+    started = (async () => {
+      const inFlight = (await waitTerminalInDb(db, ids, 1)).length;
+      await outage();
+      return inFlight;
+    })();
+  });
+  const inFlight = await started;
+  console.log(`${what}: ${inFlight} runs in flight when it began`);
+  expect(inFlight).toBeGreaterThan(0);
+  const ids = runs.map((r) => r.id);
+  expect(await waitTerminalInDb(db, ids, 180_000)).toEqual([]);
+  await assertDrill(db, natsUrl, runs);
+  await expectAllRunning([stack.services.conductor, stack.services.pipeline]);
 }
 
 async function expectAllRunning(procs: ServiceProcess[]): Promise<void> {

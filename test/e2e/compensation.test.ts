@@ -3,7 +3,7 @@ import { STAGE_NAMES } from '@heady/config';
 import { CompensationCommandSchema } from '@heady/contracts';
 import { type Database, type Kysely } from '@heady/db';
 import {
-  REPO_ROOT,
+  runHeady,
   createTestDatabase,
   type Stack,
   startNatsServer,
@@ -12,9 +12,6 @@ import {
 } from '@heady/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
@@ -81,22 +78,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       .where('id', '=', runId)
       .executeTakeFirstOrThrow();
 
-  const heady = async (...args: string[]): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'libs/cli/dist/main.js'), '--json', ...args],
-      {
-        timeout: 20_000,
-        env: {
-          ...process.env,
-          NATS_URL: nats.url,
-          DATABASE_URL: pg.url,
-          HEADY_DATA_DIR: stack.dataDir,
-        },
-      },
-    );
-    return JSON.parse(stdout) as unknown;
-  };
+  const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
 
   it('undoes each completed stage in the process that runs it, from one command per stage', async () => {
     const res = await postRun(base, {
@@ -225,11 +207,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       ['ingest', 4, 'pipeline-b'],
       ['plan', 0, null],
     ]);
-    const { stdout: text } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'libs/cli/dist/main.js'), 'runs', 'show', runId],
-      { timeout: 20_000, env: { ...process.env, DATABASE_URL: pg.url } },
-    );
+    const text = await runHeady(['runs', 'show', runId], { DATABASE_URL: pg.url });
     const timeline = text.slice(text.indexOf('compensation:'));
     expect(timeline).toMatch(/ingest .* yes .* 4 .* pipeline-b/);
     // ingest was undone before channel-entry

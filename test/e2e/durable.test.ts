@@ -1,7 +1,6 @@
 import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely } from '@heady/db';
 import {
-  REPO_ROOT,
   createTestDatabase,
   type Stack,
   startNatsServer,
@@ -10,9 +9,6 @@ import {
 } from '@heady/testing';
 import { copyToDlq } from '@heady/bus';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
@@ -330,22 +326,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('completes a run whose stage command sat in DLQ once an operator redrives it with heady dlq redrive', async () => {
-    const heady = async (...args: string[]): Promise<unknown> => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [join(REPO_ROOT, 'libs/cli/dist/main.js'), '--json', ...args],
-        {
-          timeout: 20_000,
-          env: {
-            ...process.env,
-            NATS_URL: nats.url,
-            DATABASE_URL: pg.url,
-            HEADY_DATA_DIR: stack.dataDir,
-          },
-        },
-      );
-      return JSON.parse(stdout) as unknown;
-    };
+    const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
     // the run's first command is dead-lettered (copied to DLQ, gone from PIPELINE) before any stage took it
     await stack.services.pipeline.kill('SIGTERM');
     const res = await postRun(base, { action: 'chat', input: { redrive: true } });

@@ -1,8 +1,4 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
-  REPO_ROOT,
   createTestDatabase,
   startNatsServer,
   startStack,
@@ -32,23 +28,17 @@ describe('vector memory through REST', () => {
     });
     base = stack.gatewayUrl;
     for (const org of ['acme', 'globex', 'strict']) {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'libs/cli/dist/main.js'),
-          '--json',
-          'apikeys',
-          'create',
-          '--org',
-          org,
-          '--role',
-          'developer',
-          '--plan',
-          'ENTERPRISE',
-        ],
-        { env: { ...process.env, DATABASE_URL: pg.url, NATS_URL: nats.url } },
-      );
-      keys[org] = (JSON.parse(stdout) as { key: string }).key;
+      const created = await stack.heady([
+        'apikeys',
+        'create',
+        '--org',
+        org,
+        '--role',
+        'developer',
+        '--plan',
+        'ENTERPRISE',
+      ]);
+      keys[org] = (created as { key: string }).key;
     }
   });
 

@@ -1,7 +1,7 @@
 import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely, sql } from '@heady/db';
 import {
-  REPO_ROOT,
+  runHeady,
   createTestDatabase,
   type Stack,
   startNatsServer,
@@ -13,9 +13,6 @@ import { StageCommandSchema } from '@heady/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { authHeaders, getRun, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // The whole system: conductor, pipeline and gateway as separate processes, against a
@@ -276,11 +273,10 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     const inFlight = await Promise.all(
       Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'analyze', input: { i } })),
     );
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'libs/cli/dist/main.js'), 'keys', 'rotate'],
-      { env: { ...process.env, NATS_URL: nats.url, HEADY_DATA_DIR: stack.dataDir } },
-    );
+    const stdout = await runHeady(['keys', 'rotate'], {
+      NATS_URL: nats.url,
+      HEADY_DATA_DIR: stack.dataDir,
+    });
     expect(stdout).toMatch(/asked every service to rotate/);
     for (const svc of Object.values(stack.services)) {
       await expect

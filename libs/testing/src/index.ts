@@ -9,6 +9,7 @@ export {
 } from './nats-server.js';
 export {
   REPO_ROOT,
+  runHeady,
   ServiceProcess,
   startStack,
   type ServiceName,

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ensureDevKeys } from '@heady/pqc';
 import { createApiKey, createDb, ensureOrganization } from '@heady/db';
 import { freePort } from './ports.js';
@@ -138,7 +139,22 @@ export interface Stack {
   gateways: ServiceProcess[];
   /** Every pipeline process; the first is `services.pipeline`. */
   pipelines: ServiceProcess[];
+  /**
+   * Runs `heady --json <args>` against this stack (its NATS, database and keys, plus `env`)
+   * and returns the parsed output.
+   */
+  heady(args: string[], env?: Record<string, string>): Promise<unknown>;
   stop(): Promise<void>;
+}
+
+/** Runs the `heady` CLI from its build output with `env` over this process's; returns stdout. */
+export async function runHeady(args: string[], env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, 'libs/cli/dist/main.js'), ...args],
+    { timeout: 20_000, env: { ...process.env, ...env } },
+  );
+  return stdout;
 }
 
 /** Starts conductor, pipeline and gateway (in that order) and waits until each is ready. */
@@ -216,6 +232,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     services,
     gateways,
     pipelines,
+    async heady(args, env = {}) {
+      const out = await runHeady(['--json', ...args], {
+        NATS_URL: opts.natsUrl,
+        DATABASE_URL: opts.databaseUrl,
+        HEADY_DATA_DIR: dataDir,
+        ...env,
+      });
+      return JSON.parse(out) as unknown;
+    },
     async stop() {
       await Promise.all(all.map((s) => s.dispose()));
     },

@@ -1,6 +1,5 @@
 import { type Database, type Kysely, createDb } from '@heady/db';
 import {
-  REPO_ROOT,
   type Stack,
   type TestDatabase,
   createTestDatabase,
@@ -9,15 +8,10 @@ import {
 } from '@heady/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const exec = promisify(execFile);
-const CLI = join(REPO_ROOT, 'libs/cli/dist/main.js');
 
 // The gateway as its own process against a private nats-server and a fresh database.
 describe('gateway identity: API keys, roles and access classes', () => {
@@ -57,13 +51,7 @@ describe('gateway identity: API keys, roles and access classes', () => {
   }
 
   const cli = async (args: string[], env: Record<string, string> = {}) =>
-    JSON.parse(
-      (
-        await exec(process.execPath, [CLI, '--json', ...args], {
-          env: { ...process.env, DATABASE_URL: pg.url, ...env },
-        })
-      ).stdout,
-    ) as Record<string, unknown>;
+    (await stack.heady(args, env)) as Record<string, unknown>;
 
   beforeAll(async () => {
     nats = await startNatsServer();

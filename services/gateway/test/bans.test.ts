@@ -2,7 +2,6 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { AuditEventSchema } from '@heady/contracts';
 import { type Database, type Kysely, createApiKey, createDb, ensureOrganization } from '@heady/db';
 import {
-  REPO_ROOT,
   type Stack,
   type TestDatabase,
   createTestDatabase,
@@ -11,10 +10,7 @@ import {
 } from '@heady/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Problem {
@@ -46,17 +42,8 @@ describe('auto-ban of callers that keep sending after their 429s', () => {
     return { res, body: text ? (JSON.parse(text) as Problem) : undefined };
   };
 
-  const heady = async (...args: string[]): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'libs/cli/dist/main.js'), '--json', ...args],
-      {
-        timeout: 20_000,
-        env: { ...process.env, DATABASE_URL: pg.url, HEADY_REDIS_PREFIX: prefix },
-      },
-    );
-    return JSON.parse(stdout) as unknown;
-  };
+  const heady = (...args: string[]): Promise<unknown> =>
+    stack.heady(args, { HEADY_REDIS_PREFIX: prefix });
 
   beforeAll(async () => {
     nats = await startNatsServer();

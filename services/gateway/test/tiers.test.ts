@@ -1,6 +1,5 @@
 import { type Database, type Kysely, createApiKey, createDb, ensureOrganization } from '@heady/db';
 import {
-  REPO_ROOT,
   type Stack,
   type TestDatabase,
   createTestDatabase,
@@ -9,10 +8,7 @@ import {
 } from '@heady/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -23,22 +19,7 @@ describe('plan changes from billing.tier.changed apply at once', () => {
   let db: Kysely<Database>;
   const prefix = `heady-test:${randomBytes(4).toString('hex')}:`;
 
-  const heady = async (...args: string[]): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'libs/cli/dist/main.js'), '--json', ...args],
-      {
-        timeout: 20_000,
-        env: {
-          ...process.env,
-          NATS_URL: nats.url,
-          DATABASE_URL: pg.url,
-          HEADY_DATA_DIR: stack.dataDir,
-        },
-      },
-    );
-    return JSON.parse(stdout) as unknown;
-  };
+  const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
 
   const policyOf = async (key: string, i = 0): Promise<string | null> => {
     const res = await fetch(`${stack.gateways[i]?.url ?? ''}/api/admin/api-keys`, {
