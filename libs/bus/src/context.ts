@@ -2,8 +2,12 @@ import { type JsMsg } from '@nats-io/jetstream';
 import { type MsgHdrs } from '@nats-io/transport-node';
 import { type ConsumerSpec } from './topology.js';
 
-/** Copies a message to DLQ with a reason (implemented by the server). */
-export type DeadLetterFn = (msg: JsMsg, spec: ConsumerSpec, reason: string) => Promise<void>;
+/** Copies a message to DLQ with a reason (implemented by the server); `created` is false when the copy existed. */
+export type DeadLetterFn = (
+  msg: JsMsg,
+  spec: ConsumerSpec,
+  reason: string,
+) => Promise<{ created: boolean }>;
 
 /**
  * What a JetStream handler gets besides its payload: the delivery's facts and the
@@ -74,22 +78,52 @@ export class JetStreamContext {
     if (!this.settledAs) this.msg.working();
   }
 
-  /** Sends `+TERM <reason>`: never deliver again. Prefer {@link deadLetter}, which keeps a copy with the reason. */
-  term(reason?: string): void {
+  /**
+   * Sends `+TERM`: never deliver again. Prefer {@link deadLetter}, which keeps a copy with
+   * the reason. The reason is not sent to the server: nats-server before 2.10.4 ignores a
+   * `+TERM <reason>` (it matches the bare token only) and keeps redelivering the message.
+   */
+  term(_reason?: string): void {
     if (this.settledAs) return;
     this.settledAs = 'term';
-    this.msg.term(reason);
+    this.msg.term();
   }
 
   /**
    * Publishes a copy to `dlq.<stream>.<consumer>` (msg id `dlq:<stream>:<seq>`, original
    * bytes and headers plus `Heady-Dlq-*`) and, once JetStream acknowledged the copy, sends
    * `+TERM`. If the copy fails it throws and the message stays unsettled (redelivered).
+   * Resolves to whether this call made the copy (false: settled already, or the copy existed).
    */
-  async deadLetter(reason: string): Promise<void> {
-    if (this.settledAs) return;
-    await this.deadLetterFn(this.msg, this.spec, reason);
+  async deadLetter(reason: string): Promise<boolean> {
+    if (this.settledAs) return false;
+    const copy = await this.deadLetterFn(this.msg, this.spec, reason);
     this.settledAs = 'dlq';
-    this.msg.term(reason);
+    this.msg.term();
+    return copy.created;
+  }
+
+  /**
+   * {@link deadLetter} that always settles: a failed copy is tried again `attempts` times in
+   * all (100 ms, 200 ms, ... apart); when every attempt failed the message is terminated
+   * anyway and the returned `error` says why. For messages that must never come back (a
+   * rejected forgery): a missing DLQ copy is logged and counted, an endless redelivery is worse.
+   */
+  async deadLetterOrTerm(
+    reason: string,
+    attempts = 3,
+  ): Promise<{ created: boolean; error?: unknown }> {
+    let error: unknown;
+    for (let i = 1; i <= attempts && !this.settledAs; i++) {
+      try {
+        return { created: await this.deadLetter(reason) };
+      } catch (err) {
+        error = err;
+        if (i < attempts) await new Promise((r) => setTimeout(r, 100 * i));
+      }
+    }
+    if (this.settledAs) return { created: false };
+    this.term(reason);
+    return { created: false, error };
   }
 }

@@ -6,6 +6,7 @@ export const BusErrorCode = {
   Decode: 'DECODE',
   Remote: 'REMOTE',
   Unavailable: 'UNAVAILABLE',
+  ReplayRefused: 'REPLAY_REFUSED',
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
@@ -71,6 +72,26 @@ export class RemoteError extends BusError {
   }
 }
 
+/**
+ * A stored message that will not be re-published (replay or DLQ redrive): its original
+ * signature chain does not verify (`reason`, a verifier RejectReason), so an operator
+ * signature would launder it. Inspect it and drop it instead.
+ */
+export class ReplayRefusedError extends BusError {
+  override readonly name = 'ReplayRefusedError';
+  constructor(
+    readonly stream: string,
+    readonly seq: number,
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(
+      BusErrorCode.ReplayRefused,
+      `refusing to re-sign ${stream}/${seq}: its original signature does not verify (${reason}: ${detail}); inspect it with heady dlq show and drop it`,
+    );
+  }
+}
+
 /** Any error raised by the bus (has a `code` from {@link BusErrorCode} or a remote code). */
 export function isBusError(e: unknown): e is BusError {
   return e instanceof BusError;
@@ -94,4 +115,8 @@ export function isPublishError(e: unknown): e is PublishError {
 /** A request/reply call failed remotely or found nobody to answer. */
 export function isRemoteError(e: unknown): e is RemoteError {
   return e instanceof RemoteError;
+}
+/** A stored message whose original signature does not verify: not re-published. */
+export function isReplayRefusedError(e: unknown): e is ReplayRefusedError {
+  return e instanceof ReplayRefusedError;
 }

@@ -8,6 +8,8 @@ export const Header = {
   /** JSON `{ code, message, details }` on a request/reply answer that is an error. */
   Error: 'Heady-Error',
   DlqReason: 'Heady-Dlq-Reason',
+  /** The bounded class of the reason (`rejected:<why>`, `max-deliveries`, `no-handler`, `handler`). */
+  DlqClass: 'Heady-Dlq-Class',
   DlqStream: 'Heady-Dlq-Stream',
   DlqConsumer: 'Heady-Dlq-Consumer',
   DlqSeq: 'Heady-Dlq-Seq',
@@ -15,7 +17,16 @@ export const Header = {
   DlqDeliveries: 'Heady-Dlq-Deliveries',
   DlqAt: 'Heady-Dlq-At',
   DlqOriginalMsgId: 'Heady-Dlq-Original-Msg-Id',
+  /** When JetStream stored the original (ms): what a redrive judges its freshness against. */
+  DlqStoredAt: 'Heady-Dlq-Stored-At',
 } as const;
+
+/**
+ * The Content-Type of an error reply: JSON `{ code, message, details }`. It is part of what
+ * the reply's signature covers, so a verifying caller knows a reply is an error from signed
+ * fields, not from the unsigned `Heady-Error` header alone.
+ */
+export const ERROR_CONTENT_TYPE = 'application/json; heady-error=1';
 
 /** The msg id of a stage command: `<runId>:<stage>:<iteration>` — a retried publish of the same step is dropped by JetStream. */
 export function stageMsgId(runId: string, stage: string, iteration: number): string {

@@ -1,5 +1,11 @@
-export { JetStreamServer, type JetStreamServerOptions } from './server/jetstream.server.js';
+export {
+  JetStreamServer,
+  isAuditSubject,
+  type JetStreamServerOptions,
+  type RejectedAuditSink,
+} from './server/jetstream.server.js';
 export { failureOutcome, type FailureOutcome } from './server/settlement.js';
+export { HandleRpc, ungrantedPatterns } from './server/rpc-handler.js';
 export { BusExceptionFilter } from './server/exception.filter.js';
 export { JetStreamClient, JetStreamRecord } from './client/jetstream.client.js';
 export { BusPublisher, type PublishOptions, type RequestOptions } from './publisher.js';
@@ -19,9 +25,18 @@ export {
   type StreamSpec,
   type TopologyOptions,
 } from './topology.js';
-export { copyToDlq, watchMaxDeliveries } from './dead-letter.js';
+export {
+  copyToDlq,
+  countDlqByClass,
+  listDeadLetters,
+  type DeadLetterRow,
+  reasonClass,
+  watchDlqGauge,
+  watchMaxDeliveries,
+} from './dead-letter.js';
 export { decode, encode, encodeValue, payloadOf, type Payload } from './codec.js';
 export {
+  ERROR_CONTENT_TYPE,
   Header,
   backoffFor,
   compensationMsgId,
@@ -37,14 +52,36 @@ export {
   PermanentError,
   PublishError,
   RemoteError,
+  ReplayRefusedError,
   RetryableError,
   isBusError,
   isDecodeError,
   isPermanentError,
   isPublishError,
   isRemoteError,
+  isReplayRefusedError,
   isRetryableError,
 } from './errors.js';
-export { KvKeyRegistry } from './keys.js';
+export { KvKeyRegistry, REVOCATION_STREAM } from './keys.js';
+export { DEDUP_BUCKET, DedupStore, type Claim } from './dedup.js';
 export { PayloadSealing, type PayloadSealingOptions } from './sealing.js';
-export { replayMessage, type ReplayOptions, type ReplayResult } from './replay.js';
+export {
+  replayMessage,
+  verifyStored,
+  type ReplayOptions,
+  type ReplayResult,
+  type StoredVerification,
+} from './replay.js';
+export {
+  NATS_USERS,
+  ensureNkeyUsers,
+  natsPermissions,
+  natsServerConfig,
+  nkeyPublicKey,
+  nkeySeedFile,
+  type NatsPermissions,
+  type NatsServerConfigOptions,
+  type NatsServerTls,
+  type NatsUser,
+} from './nats-auth.js';
+export { devTlsCertificates, type DevTlsFiles } from './dev-tls.js';

@@ -8,13 +8,20 @@ import {
   replyMsgId,
 } from '@heady/pqc';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode } from '@heady/contracts';
+import {
+  ErrorCode,
+  type Rpc,
+  type RpcReply,
+  type RpcRequest,
+  SERVICE_NAMES,
+  mayPublish,
+} from '@heady/contracts';
 import { type Logger, counter } from '@heady/telemetry';
 import { type Payload, decode, encode } from './codec.js';
 import { type BusConnection } from './connection.js';
 import { type PayloadSealing } from './sealing.js';
 import { PublishError, RemoteError } from './errors.js';
-import { Header } from './ids.js';
+import { ERROR_CONTENT_TYPE, Header } from './ids.js';
 import { injectTrace } from './trace-headers.js';
 
 /** Options of {@link BusPublisher.publish}. */
@@ -64,7 +71,22 @@ export class BusPublisher {
     readonly sealing?: PayloadSealing,
     /** Verifies the replies to its requests when set: signed by the requested service, bound to the request. */
     readonly verifier?: MessageVerifier,
+    /**
+     * The Heady service it publishes for: a publish or request on a subject the bus catalog
+     * (libs/contracts) does not grant that service is refused before anything is sent.
+     */
+    readonly service?: string,
   ) {}
+
+  /** @throws PublishError when the catalog does not grant {@link service} `subject`. */
+  private checkGrant(subject: string): void {
+    const s = this.service;
+    if (s && (SERVICE_NAMES as readonly string[]).includes(s) && !mayPublish(s, subject))
+      throw new PublishError(
+        subject,
+        `${s} may not publish ${subject}: the bus catalog (libs/contracts) does not grant it`,
+      );
+  }
 
   /**
    * Headers of a reply to the request `requestMsgId`, published on its inbox: signed (when
@@ -112,6 +134,7 @@ export class BusPublisher {
   async publish(subject: string, payload: Payload, opts: PublishOptions): Promise<PubAck> {
     if (!opts.msgId)
       throw new PublishError(subject, `a Nats-Msg-Id is required to publish on ${subject}`);
+    this.checkGrant(subject);
     const encoded = encode(payload);
     const contentType = encoded.contentType;
     let data = encoded.data;
@@ -157,6 +180,7 @@ export class BusPublisher {
     payload: Payload,
     opts: RequestOptions<S>,
   ): Promise<S extends DescMessage ? MessageShape<S> : unknown> {
+    this.checkGrant(subject);
     const { data, contentType } = encode(payload);
     const msgId = `req:${randomUUID()}`;
     const h = await this.signed(subject, msgId, contentType, data, {
@@ -204,8 +228,8 @@ export class BusPublisher {
         );
       }
     }
-    const err = reply.headers?.get(Header.Error);
-    if (err) {
+    const err = this.replyError(subject, reply.headers, reply.data);
+    if (err !== undefined) {
       const body = JSON.parse(err) as {
         code?: string;
         message?: string;
@@ -222,5 +246,59 @@ export class BusPublisher {
       reply.data,
       opts.replySchema,
     ) as S extends DescMessage ? MessageShape<S> : unknown;
+  }
+
+  /**
+   * Calls the RPC `rpc` ({@link request} on its catalog subject): the request is encoded as
+   * its definition says (protobuf or JSON) and the reply typed as its reply.
+   */
+  async call<R extends Rpc>(
+    rpc: R,
+    request: RpcRequest<R>,
+    opts: Omit<RequestOptions<undefined>, 'replySchema'>,
+  ): Promise<RpcReply<R>> {
+    const req = rpc.request;
+    const rep = rpc.reply;
+    const payload: Payload =
+      req.kind === 'proto'
+        ? { schema: req.schema, message: request as MessageShape<typeof req.schema> }
+        : { json: request };
+    const reply = await this.request(
+      rpc.subject,
+      payload,
+      rep.kind === 'proto' ? { ...opts, replySchema: rep.schema } : opts,
+    );
+    return reply as RpcReply<R>;
+  }
+
+  /**
+   * The error body of a reply, if it is an error. A verified reply is an error exactly when
+   * its signed Content-Type is {@link ERROR_CONTENT_TYPE}, and the error is its signed body:
+   * a `Heady-Error` header that differs from that body, or sits on a reply that is not an
+   * error, was added or changed on the way and the reply is refused. Without a verifier the
+   * header is read as sent.
+   */
+  private replyError(
+    subject: string,
+    h: MsgHdrs | undefined,
+    data: Uint8Array,
+  ): string | undefined {
+    const header = h?.get(Header.Error) || undefined;
+    if (!this.verifier) return header;
+    const isError = h?.get(Header.ContentType) === ERROR_CONTENT_TYPE;
+    const body = isError ? new TextDecoder().decode(data) : undefined;
+    if (header !== undefined && header !== body) {
+      rejected.inc({ reason: 'bad-signature' });
+      this.log?.warn(
+        { subject },
+        'reply rejected: Heady-Error header not covered by its signature',
+      );
+      throw new RemoteError(
+        'UNAUTHENTICATED',
+        `reply to ${subject} rejected (bad-signature): the Heady-Error header is not the signed error body`,
+        { subject, reason: 'bad-signature' },
+      );
+    }
+    return body;
   }
 }

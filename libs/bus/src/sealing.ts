@@ -2,6 +2,7 @@ import {
   DEFAULT_RECIPIENTS,
   type KemKeyStore,
   RejectReason,
+  type ReplayReference,
   SealedError,
   openPayload,
   recipientOf,
@@ -49,12 +50,22 @@ export class PayloadSealing {
     return sealPayload(data, key, subject, msgId);
   }
 
-  /** The plaintext of a payload sealed to this service, or why it cannot be opened. */
+  /**
+   * The plaintext of a payload sealed to this service, or why it cannot be opened. A replay
+   * (`replayOf` from its verified signature) carries the original's sealed bytes unchanged,
+   * so it opens with the binding its reference names: the seal stays bound to the original
+   * subject and msg id, never re-bound to the copy.
+   */
   open(
     subject: string,
     msgId: string,
     data: Uint8Array,
+    replayOf?: ReplayReference,
   ): { ok: true; data: Uint8Array } | { ok: false; reason: RejectReason; detail: string } {
+    if (replayOf?.subject !== undefined && replayOf.msgId !== undefined) {
+      subject = replayOf.subject;
+      msgId = replayOf.msgId;
+    }
     const store = this.opts.store;
     if (!store)
       return {

@@ -1,4 +1,10 @@
-import { type CommonConfig, type StageName } from '@heady/config';
+import { type CommonConfig } from '@heady/config';
+import {
+  STREAM_SUBJECTS,
+  type StageName,
+  compensationSubject,
+  stageSubject,
+} from '@heady/contracts';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -33,17 +39,22 @@ export interface ConsumerSpec {
   /** Delay before each retry after a failure (`nak(delay)`), by delivery count; the last entry repeats. */
   backoffMs: number[];
   maxAckPending?: number;
+  /** Deliveries one process handles at once (default: the server's `concurrency`). */
+  concurrency?: number;
 }
 
 /** The streams of ARCHITECTURE §2. */
 export const STREAMS: readonly StreamSpec[] = [
-  { name: 'PIPELINE', subjects: ['pipeline.stage.*', 'pipeline.compensate.*'] },
-  { name: 'WORK', subjects: ['work.*'] },
-  { name: 'RUN_EVENTS', subjects: ['runs.>'] },
-  { name: 'AUDIT', subjects: ['audit.>'] },
-  { name: 'DLQ', subjects: ['dlq.>'], maxAgeDays: 30 },
-  { name: 'BILLING', subjects: ['billing.>'] },
-  { name: 'DEVICE', subjects: ['device.>'] },
+  {
+    name: 'PIPELINE',
+    subjects: [STREAM_SUBJECTS.stageCommands, STREAM_SUBJECTS.compensationCommands],
+  },
+  { name: 'WORK', subjects: [STREAM_SUBJECTS.work] },
+  { name: 'RUN_EVENTS', subjects: [STREAM_SUBJECTS.runEvents] },
+  { name: 'AUDIT', subjects: [STREAM_SUBJECTS.audit] },
+  { name: 'DLQ', subjects: [STREAM_SUBJECTS.deadLetters], maxAgeDays: 30 },
+  { name: 'BILLING', subjects: [STREAM_SUBJECTS.billing] },
+  { name: 'DEVICE', subjects: [STREAM_SUBJECTS.device] },
 ];
 
 /** KV buckets: the public key registry and the routing-table cache. */
@@ -63,7 +74,7 @@ export function stageConsumer(
   return {
     stream: 'PIPELINE',
     durable: `stage-${stage}`,
-    filterSubject: `pipeline.stage.${stage}`,
+    filterSubject: stageSubject(stage),
     ackWaitMs: 30_000,
     maxDeliver: 8,
     backoffMs: [250, 1_000, 5_000, 15_000],
@@ -83,7 +94,7 @@ export function compensationConsumer(
   return {
     ...stageConsumer(stage, overrides),
     durable: `compensate-${stage}`,
-    filterSubject: `pipeline.compensate.${stage}`,
+    filterSubject: compensationSubject(stage),
   };
 }
 

@@ -33,6 +33,7 @@ import {
   JetStreamServer,
   KvKeyRegistry,
   PayloadSealing,
+  ERROR_CONTENT_TYPE,
   connectBus,
   decode,
 } from '../src/index.js';
@@ -52,6 +53,12 @@ class Handlers {
   @MessagePattern('pipeline.echo')
   echo(@Payload() body: unknown): unknown {
     return { echoed: body };
+  }
+
+  @MessagePattern('pipeline.rpc.slow')
+  async slow(): Promise<unknown> {
+    await new Promise((r) => setTimeout(r, 100));
+    return { slow: true };
   }
 }
 @Module({ controllers: [Handlers] })
@@ -118,6 +125,7 @@ describe('signed bus', () => {
       verifier,
       publisher: pub,
       sealing,
+      rpcConcurrency: 2,
     });
     app = await CoreFactory.createMicroservice(M, { strategy: server, logger: false });
     app.useGlobalFilters(new BusExceptionFilter());
@@ -378,6 +386,7 @@ describe('signed bus', () => {
 
   describe('operator replay', () => {
     let opPub: BusPublisher;
+    const verifierOf = () => new MessageVerifier(registry, { rootPublicKey: root.publicKey });
     beforeAll(async () => {
       const opKey = compositeKeygen();
       const operator = {
@@ -405,8 +414,10 @@ describe('signed bus', () => {
         msgId: 'replayed:plan:0',
       });
       await eventually(() => handled.includes('replayed'));
-      const r = await replayMessage(bus.jsm, opPub, ack.stream, ack.seq);
-      expect(r.replayOf).toBe(`${ack.stream}/${ack.seq}/${epoch.cert.kid}`);
+      const r = await replayMessage(bus.jsm, opPub, verifierOf(), ack.stream, ack.seq);
+      expect(r.replayOf).toBe(
+        `${ack.stream}/${ack.seq}/${epoch.cert.kid}/pipeline.stage.plan/${Buffer.from('replayed:plan:0').toString('base64url')}`,
+      );
       await eventually(() => handled.filter((x) => x === 'replayed').length === 2);
     });
 
@@ -415,7 +426,7 @@ describe('signed bus', () => {
         msgId: 'svc-replay:plan:0',
       });
       await eventually(() => handled.includes('svc-replay'));
-      await replayMessage(bus.jsm, pub, ack.stream, ack.seq);
+      await replayMessage(bus.jsm, pub, verifierOf(), ack.stream, ack.seq);
       const r = await rejectionOf('svc-replay:plan:0~replay');
       expect(r.reason).toMatch(/^rejected \(replay-not-authorised\)/);
       expect(handled.filter((x) => x === 'svc-replay')).toHaveLength(1);
@@ -518,6 +529,107 @@ describe('signed bus', () => {
       } finally {
         sub.unsubscribe();
       }
+    });
+    /** Answers `subject` once with `data` under genuine signed reply headers, then lets `tamper` change them. */
+    function respondSigned(
+      subject: string,
+      contentType: string,
+      body: string,
+      tamper: (h: ReturnType<typeof headers>) => void,
+      extra: Record<string, string> = {},
+    ): { unsubscribe(): void } {
+      const sub = bus.nc.subscribe(subject);
+      void (async () => {
+        for await (const m of sub) {
+          const data = new TextEncoder().encode(body);
+          const h = await pub.replyHeaders(
+            m.reply ?? '',
+            m.headers?.get(Header.MsgId) ?? '',
+            contentType,
+            data,
+            extra,
+          );
+          tamper(h);
+          m.respond(data, { headers: h });
+        }
+      })();
+      return sub;
+    }
+
+    const errorBody = '{"code":"RUN_NOT_FOUND","message":"no such run","details":{}}';
+
+    it.each([
+      [
+        'a Heady-Error header added to a signed success',
+        'application/json',
+        '{"echoed":"ok"}',
+        {},
+        (h: ReturnType<typeof headers>) => h.set(Header.Error, errorBody),
+      ],
+      [
+        'a changed Heady-Error header on a signed error',
+        ERROR_CONTENT_TYPE,
+        errorBody,
+        { [Header.Error]: errorBody },
+        (h: ReturnType<typeof headers>) =>
+          h.set(Header.Error, errorBody.replace('RUN_NOT_FOUND', 'FORBIDDEN')),
+      ],
+    ])('refuses a reply with %s', async (_what, contentType, body, extra, tamper) => {
+      const sub = respondSigned('pipeline.rpc.tampered', contentType, body, tamper, extra);
+      try {
+        await expect(
+          caller.request('pipeline.rpc.tampered', { json: {} }, { timeoutMs: 5_000 }),
+        ).rejects.toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'bad-signature' } });
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('reads a signed error from its body when its Heady-Error header was stripped', async () => {
+      const sub = respondSigned('pipeline.rpc.stripped', ERROR_CONTENT_TYPE, errorBody, (h) =>
+        h.delete(Header.Error),
+      );
+      try {
+        await expect(
+          caller.request('pipeline.rpc.stripped', { json: {} }, { timeoutMs: 5_000 }),
+        ).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('answers a signed request replayed with its message id once only', async () => {
+      const spy = bus.nc.subscribe('pipeline.echo', { max: 1 });
+      const captured = (async () => {
+        for await (const m of spy) return { data: m.data, headers: m.headers };
+        throw new Error('no request seen');
+      })();
+      await caller.request('pipeline.echo', { json: { n: 3 } }, { timeoutMs: 5_000 });
+      const req = await captured;
+      const again = await bus.nc.request('pipeline.echo', req.data, {
+        timeout: 5_000,
+        ...(req.headers ? { headers: req.headers } : {}),
+      });
+      expect(JSON.parse(again.headers?.get(Header.Error) ?? '{}')).toMatchObject({
+        code: 'UNAUTHENTICATED',
+        details: { reason: 'duplicate' },
+      });
+    });
+
+    it('runs requests under its concurrency cap, queues 16 × as many, and refuses the rest as overloaded', async () => {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 40 }, () =>
+          caller.request('pipeline.rpc.slow', { json: {} }, { timeoutMs: 10_000 }),
+        ),
+      );
+      const ok = outcomes.filter((o) => o.status === 'fulfilled');
+      const refused = outcomes.filter(
+        (o) =>
+          o.status === 'rejected' && (o.reason as { code?: string }).code === 'RESOURCE_EXHAUSTED',
+      );
+      // two run, 32 wait, six are refused at once
+      expect(ok).toHaveLength(34);
+      expect(refused).toHaveLength(6);
     });
   });
 

@@ -32,6 +32,10 @@ export const ErrorCode = {
   Banned: 'BANNED',
   /** A request with the same Idempotency-Key is still being processed. HTTP 409. */
   IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
+  /** The API key already holds as many open event streams as it may. HTTP 429. */
+  TooManyStreams: 'TOO_MANY_STREAMS',
+  /** A part of the request is over its size limit (a run's input over the ingest limit). HTTP 413. */
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -148,6 +152,18 @@ export class BannedError extends HeadyError {
       ErrorCode.Banned,
       `${subject.startsWith('ip:') ? 'this address' : 'this organization'} is banned until ${until.toISOString()} for sending on after its rate limit was exceeded`,
       { subject, until: until.toISOString(), retryAfter },
+    );
+  }
+}
+
+export class TooManyStreamsError extends HeadyError {
+  override readonly name = 'TooManyStreamsError';
+  /** `limit`: open event streams one API key may hold; `retryAfter`: seconds, a hint. */
+  constructor(limit: number, retryAfter: number) {
+    super(
+      ErrorCode.TooManyStreams,
+      `this API key already has ${limit} open event streams; close one (or wait for one to end) and retry`,
+      { limit, retryAfter },
     );
   }
 }

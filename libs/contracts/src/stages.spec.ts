@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RunStatus } from './gen/heady/v1/run_pb.js';
-import { STAGE_NAMES, compensationCommand, compensationSubject } from './stages.js';
+import { compensationCommand, compensationSubject } from './stages.js';
+import { STAGE_NAMES } from './vocabulary.js';
 
 const ref = {
   runId: 'r1',

@@ -1,6 +1,5 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { STAGE_NAMES, type StageName } from '@heady/config';
 import {
   type CompensationCommand,
   CompensationCommandSchema,
@@ -8,8 +7,8 @@ import {
   type StageCommand,
   StageCommandSchema,
 } from './gen/heady/v1/run_pb.js';
-
-export { STAGE_NAMES, type StageName };
+import { COMPENSATION_SUBJECT_PREFIX, RUN_EVENTS_PREFIX, STAGE_SUBJECT_PREFIX } from './catalog.js';
+import { type RunEventName, STAGE_NAMES, type StageName } from './vocabulary.js';
 
 /** Position of a stage in the itinerary (0 = channel-entry … 8 = monitor). */
 export function stageNum(stage: StageName): number {
@@ -23,17 +22,22 @@ export function isStageName(name: string): name is StageName {
 
 /** The subject a stage consumes its commands from: `pipeline.stage.<stage>`. */
 export function stageSubject(stage: StageName): string {
-  return `pipeline.stage.${stage}`;
+  return `${STAGE_SUBJECT_PREFIX}${stage}`;
 }
 
 /** The subject a stage's compensation consumer takes its commands from: `pipeline.compensate.<stage>`. */
 export function compensationSubject(stage: StageName): string {
-  return `pipeline.compensate.${stage}`;
+  return `${COMPENSATION_SUBJECT_PREFIX}${stage}`;
 }
 
 /** The subject of a run event: `runs.<runId>.<event>`. */
-export function runEventSubject(runId: string, event: string): string {
-  return `runs.${runId}.${event}`;
+export function runEventSubject(runId: string, event: RunEventName): string {
+  return `${RUN_EVENTS_PREFIX}${runId}.${event}`;
+}
+
+/** Every event of one run: `runs.<runId>.>`. */
+export function runEventsOf(runId: string): string {
+  return `${RUN_EVENTS_PREFIX}${runId}.>`;
 }
 
 /** What a stage command says about its run. */

@@ -1,3 +1,4 @@
+import { SERVICE_NAMES, publishableBy, recipients, subjectPermitted } from '@heady/contracts';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { compositeSign, compositeVerify, keyId } from './composite.js';
 
@@ -164,37 +165,19 @@ export function verifyRotationRequest(r: RotationRequest, rootPublicKey: Uint8Ar
   return compositeVerify(rootPublicKey, rotationBytes(unsigned), unb64(signature), ROTATION_CTX);
 }
 
-/** Whether a subject is covered by a list of NATS subject patterns. */
-export function subjectPermitted(patterns: readonly string[], subject: string): boolean {
-  return patterns.some((p) => {
-    const a = p.split('.');
-    const s = subject.split('.');
-    for (let i = 0; i < a.length; i++) {
-      if (a[i] === '>') return s.length > i;
-      if (i >= s.length || (a[i] !== '*' && a[i] !== s[i])) return false;
-    }
-    return a.length === s.length;
-  });
-}
+export { subjectPermitted };
 
-/** What each service may publish by default (`heady keys issue <service>` uses these). */
+/**
+ * What each service may publish by default (`heady keys issue <service>` uses these):
+ * derived from the bus catalog of `libs/contracts`; the operator may publish anything.
+ */
 export const DEFAULT_SUBJECTS: Record<string, string[]> = {
-  gateway: ['conductor.>', 'memory.>', 'audit.>'],
-  conductor: ['pipeline.stage.channel-entry', 'audit.>', 'runs.>'],
-  pipeline: ['pipeline.>', 'runs.>', 'work.>', 'audit.>'],
-  'vector-memory': ['audit.>'],
-  // billing.tier.changed and the other billing.<event>s (BILLING stream), consumed by the gateway
-  billing: ['billing.>', 'audit.>'],
+  ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, publishableBy(s)])),
   operator: ['>'],
 };
 
-/** Which service a RESTRICTED payload on a subject is sealed to (the service consuming it). */
-export const DEFAULT_RECIPIENTS: Record<string, string> = {
-  'pipeline.>': 'pipeline',
-  'work.>': 'pipeline',
-  'conductor.>': 'conductor',
-  'memory.>': 'vector-memory',
-};
+/** Which service a RESTRICTED payload on a subject is sealed to (the service consuming it), from the catalog. */
+export const DEFAULT_RECIPIENTS: Record<string, string> = recipients();
 
 /** The recipient service of `subject` under `recipients` (first matching pattern). */
 export function recipientOf(

@@ -1,3 +1,4 @@
+import { CLASSIFICATIONS, type Classification } from '@heady/contracts';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { createHash } from 'node:crypto';
 
@@ -6,9 +7,9 @@ import { createHash } from 'node:crypto';
 const sha512 = (b: Uint8Array): Uint8Array =>
   new Uint8Array(createHash('sha512').update(b).digest());
 
-/** Classification tiers; the signature binds it, so a downgrade in transit is detected. */
-export const CLASSIFICATIONS = ['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED'] as const;
-export type Classification = (typeof CLASSIFICATIONS)[number];
+// Classification tiers (from the vocabulary); the signature binds one, so a downgrade in
+// transit is detected.
+export { CLASSIFICATIONS, type Classification };
 
 /** What a signature covers (ARCHITECTURE §3). */
 export interface SignedFields {
@@ -68,23 +69,46 @@ export function payloadDigest(payload: Uint8Array): Uint8Array {
   return sha512(payload);
 }
 
-/** Where a replayed message came from: the stream, its sequence there and who signed it. */
+/**
+ * Where a replayed message came from: the stream, its sequence there and who signed it —
+ * and, when the copy's subject or msg id differ from the original's, the original's
+ * (`subject`, `msgId`). A RESTRICTED payload is sealed to its original subject and msg id
+ * (see sealed.ts); a replay keeps the sealed bytes, so its consumer opens them with the
+ * binding this reference names. Signed with the rest of the fields, so the reference cannot
+ * be moved to another message.
+ */
 export interface ReplayReference {
   stream: string;
   seq: number;
   kid: string;
+  /** The subject the original was published (and sealed) on. */
+  subject?: string;
+  /** The original's `Nats-Msg-Id` (what its seal is bound to). */
+  msgId?: string;
 }
 
-const REPLAY_RE = /^([A-Za-z0-9_-]{1,64})\/([1-9][0-9]{0,15})\/([0-9a-f]{32})$/;
+const REPLAY_RE =
+  /^([A-Za-z0-9_-]{1,64})\/([1-9][0-9]{0,15})\/([0-9a-f]{32})(?:\/([!-.0-~]{1,256})\/([A-Za-z0-9_-]{1,700}))?$/;
 
+/** `<stream>/<seq>/<kid>`, or `<stream>/<seq>/<kid>/<subject>/<base64url msg id>` with the original's binding. */
 export function formatReplayOf(r: ReplayReference): string {
-  const s = `${r.stream}/${r.seq}/${r.kid}`;
+  const base = `${r.stream}/${r.seq}/${r.kid}`;
+  const s =
+    r.subject !== undefined && r.msgId !== undefined
+      ? `${base}/${r.subject}/${Buffer.from(r.msgId, 'utf8').toString('base64url')}`
+      : base;
   if (!REPLAY_RE.test(s)) throw new Error(`not a valid replay reference: ${s}`);
   return s;
 }
 
 /** The reference in a `Heady-Replay-Of` header, or undefined when it is malformed. */
 export function parseReplayOf(s: string): ReplayReference | undefined {
-  const [, stream, seq, kid] = REPLAY_RE.exec(s) ?? [];
-  return stream && seq && kid ? { stream, seq: Number(seq), kid } : undefined;
+  const [, stream, seq, kid, subject, msgId] = REPLAY_RE.exec(s) ?? [];
+  if (!stream || !seq || !kid) return undefined;
+  const ref: ReplayReference = { stream, seq: Number(seq), kid };
+  if (subject && msgId) {
+    ref.subject = subject;
+    ref.msgId = Buffer.from(msgId, 'base64url').toString('utf8');
+  }
+  return ref;
 }

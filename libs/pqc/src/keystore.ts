@@ -89,7 +89,7 @@ export function loadIdentity(
   const path = join(dir, `${service}.json`);
   if (!existsSync(path))
     throw new Error(
-      `no identity for ${service} in ${dir}; run: heady keys init && heady keys issue ${service}`,
+      `no identity for ${service} in ${dir}; run: npx heady keys init && npx heady keys issue ${service}`,
     );
   const f = JSON.parse(readFileSync(path, 'utf8')) as IdentityFile;
   return {

@@ -18,7 +18,7 @@ import { merkleTree, verifyInclusion, encodeProof, decodeProof } from './merkle.
 import { BatchSigner } from './batch-signer.js';
 import { MessageSigner, SigHeader } from './signer.js';
 import { type KeyResolver, MessageVerifier } from './verifier.js';
-import { formatReplayOf } from './fields.js';
+import { formatReplayOf, parseReplayOf } from './fields.js';
 import { newEpoch } from './keystore.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -272,6 +272,24 @@ describe(MessageVerifier.name, () => {
     expect(
       await r.verify({ ...replay, header: (n) => (n === SigHeader.ReplayOf ? 'junk' : rh[n]) }),
     ).toMatchObject({ reason: 'malformed' });
+  });
+  it('round-trips a replay reference naming the original subject and msg id', () => {
+    const ref = {
+      stream: 'DLQ',
+      seq: 12,
+      kid: 'a'.repeat(32),
+      subject: 'pipeline.stage.plan',
+      msgId: 'run/1:plan:0 ~ é',
+    };
+    const s = formatReplayOf(ref);
+    expect(s).toMatch(/^DLQ\/12\/a{32}\/pipeline\.stage\.plan\/[A-Za-z0-9_-]+$/);
+    expect(parseReplayOf(s)).toEqual(ref);
+    expect(parseReplayOf('DLQ/12/' + 'a'.repeat(32))).toEqual({
+      stream: 'DLQ',
+      seq: 12,
+      kid: 'a'.repeat(32),
+    });
+    expect(parseReplayOf(`${s}/extra`)).toBeUndefined();
   });
   it('rejects a key certified by an identity the root never signed', async () => {
     const rogueRoot = compositeKeygen();

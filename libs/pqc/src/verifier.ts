@@ -42,7 +42,8 @@ export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 /** Where the verifier finds certificates and revocations (the `heady-keys` KV bucket in production). */
 export interface KeyResolver {
   epoch(kid: string): Promise<Certificate | undefined>;
-  identity(service: string): Promise<Certificate | undefined>;
+  /** The service's identity: the current one, or with `kid` that one (current or re-issued since). */
+  identity(service: string, kid?: string): Promise<Certificate | undefined>;
   /** True when a valid, root-signed revocation of `kid` exists. */
   revoked(kid: string): Promise<boolean>;
   /** A batch signature published once under (kid, root), for messages that carry only their proof. */
@@ -261,10 +262,12 @@ export class MessageVerifier {
         reason: RejectReason.UnknownKey,
         detail: `no certificate for key ${kid}`,
       };
-    const identity = await this.resolver.identity(cert.service);
+    // the identity that certified this key, even if the service's identity was re-issued since
+    const identity = await this.resolver.identity(cert.service, cert.issuer);
     if (
       !identity ||
       (identity.kind !== 'identity' && identity.kind !== 'operator') ||
+      identity.service !== cert.service ||
       !verifyCertificate(identity, this.opts.rootPublicKey)
     ) {
       return {

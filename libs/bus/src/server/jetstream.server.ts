@@ -5,12 +5,15 @@ import { type Msg, type MsgHdrs, type Subscription, headers } from '@nats-io/tra
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { isObservable, lastValueFrom } from 'rxjs';
+import { createHash } from 'node:crypto';
 import { decode, encodeValue } from '../codec.js';
 import { type BusConnection, closeBus, connectBus } from '../connection.js';
 import { JetStreamContext } from '../context.js';
-import { deadLetterDelivered, watchMaxDeliveries } from '../dead-letter.js';
-import { Header, subjectMatches } from '../ids.js';
+import { deadLetterDelivered, reasonClass, watchMaxDeliveries } from '../dead-letter.js';
+import { DedupStore } from '../dedup.js';
+import { ERROR_CONTENT_TYPE, Header, subjectMatches } from '../ids.js';
 import { failureOutcome, isNestGenericRpcError } from './settlement.js';
+import { ungrantedPatterns } from './rpc-handler.js';
 import {
   type ConsumerSpec,
   KV_BUCKETS,
@@ -21,7 +24,13 @@ import {
 import { extractTrace } from '../trace-headers.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { AuditEventSchema } from '@heady/contracts';
+import {
+  type AuditEvent,
+  AuditEventSchema,
+  SECURITY_REJECTED_SUBJECT,
+  STREAM_SUBJECTS,
+  subjectPermitted,
+} from '@heady/contracts';
 import { type MessageVerifier, RejectReason, type VerifyResult } from '@heady/pqc';
 import { type BusPublisher } from '../publisher.js';
 import { type PayloadSealing } from '../sealing.js';
@@ -36,13 +45,56 @@ const rejected = counter(
   'Messages refused before any handler ran, by reason',
   ['reason'],
 );
+const duplicates = counter(
+  'heady_bus_duplicates_total',
+  'Deliveries and requests whose msg id was already handled within the duplicate window (skipped, not rejected)',
+  ['scope'],
+);
+const rejectionsUnaudited = counter(
+  'heady_bus_rejections_unaudited_total',
+  'Rejected messages not audited: audit events themselves (no audit of an audit), or a repeat of a rejection already audited',
+  ['why'],
+);
+const dlqCopyFailed = counter(
+  'heady_bus_dlq_copy_failed_total',
+  'Rejected messages terminated without a DLQ copy after every copy attempt failed',
+  ['stream', 'consumer'],
+);
+const rpcOverloaded = counter(
+  'heady_bus_rpc_overloaded_total',
+  'Requests answered RESOURCE_EXHAUSTED because the responder had its cap of requests running and queued',
+  ['subject'],
+);
 const handlerSeconds = histogram('heady_bus_handler_seconds', 'Time a handler took per delivery', [
   'consumer',
 ]);
 
+/** A UUID (v8 layout) derived from `name`: the same name always gives the same id. */
+function uuidOf(name: string): string {
+  const h = createHash('sha256').update(name).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x80;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** Whether `subject` is an audit event's (`audit.>`): refusing one is never audited again. */
+export function isAuditSubject(subject: string): boolean {
+  // `audit` itself counts too: `audit.` is covered by `audit.>`
+  return subjectPermitted([STREAM_SUBJECTS.audit], `${subject}.`);
+}
+
+/** Requests that may wait for a slot, per slot of the RPC concurrency cap. */
+const RPC_QUEUE_FACTOR = 16;
+
+/** Records a rejection of an audit event without publishing one (e.g. a row in `audit_logs`). */
+export type RejectedAuditSink = (e: AuditEvent) => Promise<void>;
+
 /** Options of {@link JetStreamServer}. */
 export interface JetStreamServerOptions {
   config: Pick<CommonConfig, 'nats' | 'instanceId' | 'service'>;
+  /** Requests (`@MessagePattern`) run at once (default `config.nats.rpcConcurrency`, else 64); 16 × as many wait, the rest are refused. */
+  rpcConcurrency?: number;
   /** Durable pull consumers to run; each message goes to the `@EventPattern` matching its subject. */
   consumers: ConsumerSpec[];
   streams?: readonly StreamSpec[];
@@ -56,6 +108,12 @@ export interface JetStreamServerOptions {
   verifier?: MessageVerifier;
   /** Publishes `audit.security.rejected` events (signed when it has a signer). */
   publisher?: BusPublisher;
+  /**
+   * Records rejections of audit events (`audit.>`) — which are never published as audit
+   * events again, so a forged audit event cannot start a chain. Without a sink they are
+   * only counted and logged. The audit writer's process stores them in `audit_logs` directly.
+   */
+  rejectedAuditSink?: RejectedAuditSink;
   /** Opens RESTRICTED payloads sealed to this service (a RESTRICTED message that does not open is refused). */
   sealing?: PayloadSealing;
 }
@@ -76,8 +134,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   /** Durables whose `consume()` iterator is currently open. */
   private readonly live = new Set<string>();
   private warnedFilter = false;
-  /** msg id → stream sequence of recent deliveries: the same id at another sequence is a replay. */
-  private readonly recentIds = new Map<string, number>();
+  /** (stream, msg id) and request ids seen within the duplicate window, shared by every replica. */
+  private dedup: DedupStore | undefined;
+  private rpcRunning = 0;
+  private readonly rpcWaiting: (() => void)[] = [];
   private closing = false;
 
   constructor(private readonly opts: JetStreamServerOptions) {
@@ -94,6 +154,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   private async start(): Promise<void> {
     const { config } = this.opts;
+    const ungranted = ungrantedPatterns(config.service, this.messageHandlers.keys());
+    if (ungranted.length)
+      throw new Error(
+        `${config.service} handles ${ungranted.join(', ')}, which the bus catalog (libs/contracts) does not grant it`,
+      );
     this.bus = await connectBus(config, { name: `${config.instanceId}-server` });
     this.connected = true;
     this.watchStatus(this.bus);
@@ -104,6 +169,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       kv: this.opts.kv ?? KV_BUCKETS,
       config,
     });
+    if (this.opts.verifier)
+      this.dedup = await DedupStore.open(
+        this.bus.nc,
+        this.bus.jsm,
+        config.nats.duplicateWindowSeconds,
+      );
     for (const [pattern, handler] of this.messageHandlers) {
       if (!handler.isEventHandler) this.subs.push(this.serveRequests(pattern, handler));
     }
@@ -182,7 +253,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   private async consumeLoop(spec: ConsumerSpec): Promise<void> {
-    const limit = this.opts.concurrency ?? 16;
+    const limit = spec.concurrency ?? this.opts.concurrency ?? 16;
     while (!this.closing) {
       try {
         const bus = this.bus;
@@ -248,9 +319,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
             await this.refuse(ctx, v, m.subject);
             return;
           }
+          if (!(await this.firstDelivery(ctx))) {
+            ctx.ack();
+            return;
+          }
           if (v.classification === 'RESTRICTED') {
             const opened = this.opts.sealing
-              ? this.opts.sealing.open(m.subject, ctx.msgId ?? '', m.data)
+              ? this.opts.sealing.open(m.subject, ctx.msgId ?? '', m.data, v.replayOf)
               : ({
                   ok: false,
                   reason: RejectReason.Undecryptable,
@@ -306,7 +381,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async verifyDelivery(m: JsMsg, msgId: string | undefined): Promise<VerifyResult> {
     const verifier = this.opts.verifier;
     if (!verifier) throw new Error('no verifier');
-    const v = await verifier.verify({
+    return verifier.verify({
       subject: m.subject,
       msgId: msgId ?? '',
       contentType: m.headers?.get(Header.ContentType) ?? '',
@@ -314,40 +389,115 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       header: (n) => m.headers?.get(n) || undefined,
       storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
     });
-    if (!v.ok || !msgId) return v;
-    const key = `${m.info.stream}:${msgId}`;
-    const seen = this.recentIds.get(key);
-    if (seen !== undefined && seen !== m.info.streamSequence) {
-      return {
-        ok: false,
-        reason: RejectReason.Duplicate,
-        detail: `msg id ${msgId} was already delivered as sequence ${seen}`,
-      };
-    }
-    this.recentIds.set(key, m.info.streamSequence);
-    if (this.recentIds.size > 50_000)
-      this.recentIds.delete(this.recentIds.keys().next().value as string);
-    return v;
   }
 
-  /** A refused message: copied to DLQ with the reason, audited, counted; never handed to a handler. */
+  /**
+   * Whether this delivery's (stream, msg id) is new within the duplicate window, or a
+   * redelivery of the same stored message. The same id at another sequence inside the
+   * window is a duplicate JetStream should have dropped (a purged or re-created stream):
+   * skipped and counted, not a security rejection — the signature already proved who sent
+   * it. A store that cannot answer does not stop the message (JetStream's window still holds).
+   */
+  private async firstDelivery(ctx: JetStreamContext): Promise<boolean> {
+    const { dedup } = this;
+    if (!dedup || !ctx.msgId) return true;
+    try {
+      const c = await dedup.claim(ctx.stream, ctx.msgId, String(ctx.streamSequence));
+      if (c.first || c.owner === String(ctx.streamSequence)) return true;
+      duplicates.inc({ scope: ctx.stream });
+      this.opts.logger?.info(
+        { consumer: ctx.spec.durable, seq: ctx.streamSequence, first: c.owner, msg_id: ctx.msgId },
+        'duplicate msg id within the duplicate window; skipped',
+      );
+      return false;
+    } catch (err) {
+      this.opts.logger?.warn(
+        { err, consumer: ctx.spec.durable },
+        'de-duplication store unavailable',
+      );
+      return true;
+    }
+  }
+
+  /**
+   * A refused message: counted, logged, copied to DLQ with the reason and terminated — once:
+   * a failed copy is tried again a few times, then the message is terminated anyway (logged
+   * and counted), so a refused message is never handed out again. Audited only when this
+   * call made the DLQ copy (one audit event per stream sequence, whichever consumer or
+   * replica refused it first) and never when the refused message is itself an audit event:
+   * auditing that would feed the consumer that refused it.
+   */
   private async refuse(
     ctx: JetStreamContext,
     v: Extract<VerifyResult, { ok: false }>,
     subject: string,
   ): Promise<void> {
     rejected.inc({ reason: v.reason });
-    this.opts.logger?.warn(
-      { reason: v.reason, detail: v.detail, subject, seq: ctx.streamSequence },
-      'message rejected',
-    );
-    await ctx.deadLetter(`rejected (${v.reason}): ${v.detail}`);
+    const where = {
+      reason: v.reason,
+      detail: v.detail,
+      subject,
+      seq: ctx.streamSequence,
+      consumer: ctx.spec.durable,
+    };
+    this.opts.logger?.warn(where, 'message rejected');
+    const reason = `rejected (${v.reason}): ${v.detail}`;
+    const copy = await ctx.deadLetterOrTerm(reason);
+    if (copy.error !== undefined) {
+      dlqCopyFailed.inc({ stream: ctx.stream, consumer: ctx.spec.durable });
+      this.opts.logger?.error(
+        { ...where, err: copy.error, class: reasonClass(reason) },
+        'rejected message terminated without a DLQ copy',
+      );
+    } else if (!copy.created) {
+      rejectionsUnaudited.inc({ why: 'repeat' });
+      return;
+    }
+    if (isAuditSubject(subject)) {
+      rejectionsUnaudited.inc({ why: 'audit-event' });
+      this.opts.logger?.warn(where, 'rejected an audit event: recorded, not published as one');
+      const sink = this.opts.rejectedAuditSink;
+      if (sink)
+        await sink(
+          this.rejectionEvent(v, subject, {
+            stream: ctx.stream,
+            consumer: ctx.spec.durable,
+            seq: ctx.streamSequence,
+            msgId: ctx.msgId ?? '',
+          }).event,
+        ).catch((err: unknown) =>
+          this.opts.logger?.error({ err }, 'could not record a rejected audit event'),
+        );
+      return;
+    }
     await this.auditRejection(v, subject, {
       stream: ctx.stream,
       consumer: ctx.spec.durable,
       seq: ctx.streamSequence,
       msgId: ctx.msgId ?? '',
     });
+  }
+
+  /** The audit event of a rejection; its id is derived from what was rejected, so it is stored once ever. */
+  private rejectionEvent(
+    v: Extract<VerifyResult, { ok: false }>,
+    subject: string,
+    where: Record<string, string | number>,
+  ): { event: AuditEvent; msgId: string } {
+    const id = `rejected:${where.stream ?? 'rpc'}:${where.seq ?? where.msgId}`;
+    return {
+      msgId: `audit:${id}`,
+      event: create(AuditEventSchema, {
+        // one row per rejected message ever: audit_logs ignores a second insert of an id
+        id: uuidOf(id),
+        actor: this.opts.config.instanceId,
+        action: 'MESSAGE_REJECTED',
+        target: subject,
+        status: v.reason,
+        details: { ...where, detail: v.detail },
+        at: timestampNow(),
+      }),
+    };
   }
 
   private async auditRejection(
@@ -357,24 +507,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   ): Promise<void> {
     const pub = this.opts.publisher;
     if (!pub) return;
-    const id = `rejected:${where.stream ?? 'rpc'}:${where.seq ?? where.msgId}`;
+    const { event, msgId } = this.rejectionEvent(v, subject, where);
     await pub
-      .publish(
-        'audit.security.rejected',
-        {
-          schema: AuditEventSchema,
-          message: create(AuditEventSchema, {
-            id: crypto.randomUUID(),
-            actor: this.opts.config.instanceId,
-            action: 'MESSAGE_REJECTED',
-            target: subject,
-            status: v.reason,
-            details: { ...where, detail: v.detail },
-            at: timestampNow(),
-          }),
-        },
-        { msgId: `audit:${id}` },
-      )
+      .publish(SECURITY_REJECTED_SUBJECT, { schema: AuditEventSchema, message: event }, { msgId })
       .catch((err: unknown) => this.opts.logger?.error({ err }, 'could not audit a rejection'));
   }
 
@@ -414,9 +549,43 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       queue: this.opts.queueGroup ?? this.opts.config.service,
     });
     void (async () => {
-      for await (const m of sub) void this.answer(m, handler);
+      for await (const m of sub) void this.admit(m, handler);
     })();
     return sub;
+  }
+
+  /** The cap of requests running at once. */
+  private get rpcCap(): number {
+    return this.opts.rpcConcurrency ?? this.opts.config.nats.rpcConcurrency ?? 64;
+  }
+
+  /**
+   * Runs {@link answer} within the concurrency cap: a request over the cap waits for a
+   * slot while fewer than 16 × the cap wait already (a burst is queued, not refused; the
+   * caller's timeout bounds the wait); past that it is answered at once with
+   * RESOURCE_EXHAUSTED (the caller sees an overload, not a timeout).
+   */
+  private async admit(m: Msg, handler: MessageHandler): Promise<void> {
+    const cap = this.rpcCap;
+    if (this.rpcRunning >= cap) {
+      if (this.rpcWaiting.length >= cap * RPC_QUEUE_FACTOR) {
+        rpcOverloaded.inc({ subject: m.subject });
+        await this.respondError(m, {
+          code: 'RESOURCE_EXHAUSTED',
+          message: `${this.opts.config.service} is answering ${cap} requests and has ${cap * RPC_QUEUE_FACTOR} waiting; retry later`,
+          details: { subject: m.subject, cap },
+        });
+        return;
+      }
+      await new Promise<void>((r) => this.rpcWaiting.push(r));
+    }
+    this.rpcRunning++;
+    try {
+      await this.answer(m, handler);
+    } finally {
+      this.rpcRunning--;
+      this.rpcWaiting.shift()?.();
+    }
   }
 
   /** A reply's headers: signed and bound to its request when this server's publisher signs. */
@@ -436,6 +605,27 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return h;
   }
 
+  /**
+   * Answers with an error: the body `{ code, message, details }` is the signed payload
+   * under {@link ERROR_CONTENT_TYPE} (also signed), and is repeated in the `Heady-Error`
+   * header for readers that only look there; a verifying caller trusts the header only when
+   * it equals the signed body.
+   */
+  private async respondError(
+    m: Msg,
+    body: { code: string; message: string; details: object },
+  ): Promise<void> {
+    const json = JSON.stringify(body);
+    const bytes = new TextEncoder().encode(json);
+    try {
+      m.respond(bytes, {
+        headers: await this.replyHeaders(m, ERROR_CONTENT_TYPE, bytes, { [Header.Error]: json }),
+      });
+    } catch (e) {
+      this.opts.logger?.error({ err: e, subject: m.subject }, 'could not answer a request');
+    }
+  }
+
   private async answer(m: Msg, handler: MessageHandler): Promise<void> {
     const parent = extractTrace(m.headers);
     const span = trace.getTracer('@heady/bus').startSpan(
@@ -449,21 +639,23 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     await context.with(trace.setSpan(parent, span), async () => {
       try {
         if (this.opts.verifier) {
+          const msgId = m.headers?.get(Header.MsgId) ?? '';
           const v = await this.opts.verifier.verify({
             subject: m.subject,
-            msgId: m.headers?.get(Header.MsgId) ?? '',
+            msgId,
             contentType: m.headers?.get(Header.ContentType) ?? '',
             payload: m.data,
             header: (n) => m.headers?.get(n) || undefined,
           });
           if (!v.ok) {
             rejected.inc({ reason: v.reason });
-            void this.auditRejection(v, m.subject, { msgId: m.headers?.get(Header.MsgId) ?? '' });
+            if (!isAuditSubject(m.subject)) void this.auditRejection(v, m.subject, { msgId });
             throw Object.assign(new Error(`request rejected (${v.reason}): ${v.detail}`), {
               code: 'UNAUTHENTICATED',
               details: { reason: v.reason },
             });
           }
+          await this.firstRequest(m.subject, msgId);
         }
         const data = decode(m.headers?.get(Header.ContentType), m.data);
         const result = await this.invoke(handler, data, undefined);
@@ -480,20 +672,37 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           span.recordException(err as Error);
           this.opts.logger?.error({ err, subject: m.subject }, 'request handler failed');
         }
-        const json = JSON.stringify(body);
-        const bytes = new TextEncoder().encode(json);
-        try {
-          m.respond(bytes, {
-            headers: await this.replyHeaders(m, 'application/json', bytes, {
-              [Header.Error]: json,
-            }),
-          });
-        } catch (e) {
-          this.opts.logger?.error({ err: e, subject: m.subject }, 'could not answer a request');
-        }
+        await this.respondError(m, body);
       } finally {
         span.end();
       }
+    });
+  }
+
+  /**
+   * Refuses a request whose signed msg id was already answered within the duplicate window
+   * (by any replica): a captured request replayed while still fresh runs once. A store
+   * that cannot answer refuses the request (UNAVAILABLE) rather than run it unchecked.
+   */
+  private async firstRequest(subject: string, msgId: string): Promise<void> {
+    const dedup = this.dedup;
+    if (!dedup) return;
+    let claim;
+    try {
+      claim = await dedup.claim('rpc', msgId, this.opts.config.instanceId);
+    } catch (err) {
+      this.opts.logger?.warn({ err, subject }, 'de-duplication store unavailable');
+      throw Object.assign(new Error('cannot check the request for a replay; retry later'), {
+        code: 'UNAVAILABLE',
+      });
+    }
+    if (claim.first) return;
+    duplicates.inc({ scope: 'rpc' });
+    rejected.inc({ reason: RejectReason.Duplicate });
+    this.opts.logger?.warn({ subject, msg_id: msgId }, 'replayed request refused');
+    throw Object.assign(new Error(`request ${msgId} was already received`), {
+      code: 'UNAUTHENTICATED',
+      details: { reason: RejectReason.Duplicate },
     });
   }
 }

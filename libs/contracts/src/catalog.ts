@@ -1,0 +1,254 @@
+import { SERVICE_NAMES, type ServiceName } from './vocabulary.js';
+
+/**
+ * The bus catalog: every subject Heady puts on NATS, who may publish it and who may receive
+ * it. Certificates (what a service may sign), NATS permissions (what it may publish and
+ * subscribe to), sealing (whom a RESTRICTED payload is encrypted to) and the test that
+ * checks every handler and publisher of the services are all derived from this one table.
+ */
+export interface SubjectGrant {
+  /** A NATS subject or pattern (`*` one token, `>` the rest). */
+  subject: string;
+  /** What travels on it. */
+  kind: 'rpc' | 'command' | 'event';
+  /** The services that may publish (and sign) it. */
+  publishers: readonly ServiceName[];
+  /** The services that consume it (a request's answerer, a stream's durable consumers). */
+  receivers: readonly ServiceName[];
+  /**
+   * The one service a RESTRICTED payload on it is sealed to, and the one that may subscribe
+   * to it with core NATS (a request's answerer, a work queue's consumer). Omitted for
+   * subjects read by many (run events, audit, billing), which carry no RESTRICTED payload.
+   */
+  recipient?: ServiceName;
+  /** What it is for, in a sentence. */
+  doc: string;
+}
+
+const EVERY_SERVICE = SERVICE_NAMES;
+
+function rpc(subject: string, from: ServiceName, to: ServiceName, doc: string): SubjectGrant {
+  return { subject, kind: 'rpc', publishers: [from], receivers: [to], recipient: to, doc };
+}
+
+/** Request/reply subjects, one per RPC (see `rpc.ts` for their payload types). */
+export const RPC_SUBJECTS = {
+  startRun: 'conductor.runs.start',
+  insertVectors: 'memory.vectors.insert',
+  searchMemory: 'memory.search',
+  memoryZone: 'memory.zone',
+  memoryStats: 'memory.stats',
+  deleteMemorySession: 'memory.sessions.delete',
+} as const;
+
+/** `runs.<runId>.<event>`: the subject of a run event. */
+export const RUN_EVENTS_PREFIX = 'runs.';
+
+/** Subject patterns of the streams (see `libs/bus` topology for the streams themselves). */
+export const STREAM_SUBJECTS = {
+  /** `pipeline.stage.<stage>`: a stage command (PIPELINE). */
+  stageCommands: 'pipeline.stage.*',
+  /** `pipeline.compensate.<stage>`: a compensation command (PIPELINE). */
+  compensationCommands: 'pipeline.compensate.*',
+  /** `work.<group>`: a task for a service group's executors (WORK). */
+  work: 'work.*',
+  /** `runs.<runId>.<event>`: what happened to a run (RUN_EVENTS). */
+  runEvents: `${RUN_EVENTS_PREFIX}>`,
+  /** `audit.<kind>`: an audit event (AUDIT). */
+  audit: 'audit.>',
+  /** `billing.<event>`: plan changes and usage (BILLING). */
+  billing: 'billing.>',
+  /** `dlq.<stream>.<consumer>`: a dead letter, copied by the bus library (DLQ). */
+  deadLetters: 'dlq.>',
+  /** `device.<userId>.<event>`: device sync (DEVICE; its service is not built yet, so no grant below). */
+  device: 'device.>',
+} as const;
+
+/** `dlq.<stream>.<consumer>`: where the bus library copies a dead letter. */
+export function deadLetterSubject(stream: string, consumer: string): string {
+  return `${STREAM_SUBJECTS.deadLetters.slice(0, -1)}${stream}.${consumer}`;
+}
+
+/** `pipeline.stage.<stage>`: the subject a stage consumes its commands from. */
+export const STAGE_SUBJECT_PREFIX = 'pipeline.stage.';
+/** `pipeline.compensate.<stage>`: the subject a stage's compensation consumer reads. */
+export const COMPENSATION_SUBJECT_PREFIX = 'pipeline.compensate.';
+
+/** The first stage's subject: the only stage command the conductor may publish. */
+export const FIRST_STAGE_SUBJECT = `${STAGE_SUBJECT_PREFIX}channel-entry`;
+
+/** `billing.tier.changed`: an organization's plan changed (consumed by the gateway's tier cache). */
+export const TIER_CHANGED_SUBJECT = 'billing.tier.changed';
+
+/** `audit.security.rejected`: a message refused before any handler ran. */
+export const SECURITY_REJECTED_SUBJECT = 'audit.security.rejected';
+/** `audit.routing`: the conductor's routing decisions. */
+export const ROUTING_AUDIT_SUBJECT = 'audit.routing';
+/** `audit.access`: the gateway's access decisions. */
+export const ACCESS_AUDIT_SUBJECT = 'audit.access';
+/** `audit.ban`: a new auto-ban with its evidence. */
+export const BAN_AUDIT_SUBJECT = 'audit.ban';
+
+/**
+ * Every subject, who may publish it and who receives it. Order matters for overlapping
+ * patterns: the first grant whose pattern covers a subject names its recipient.
+ */
+export const CATALOG: readonly SubjectGrant[] = [
+  rpc(
+    RPC_SUBJECTS.startRun,
+    'gateway',
+    'conductor',
+    'start a run (StartRunRequest → StartRunReply)',
+  ),
+  rpc(RPC_SUBJECTS.insertVectors, 'gateway', 'vector-memory', 'store texts in vector memory'),
+  rpc(RPC_SUBJECTS.searchMemory, 'gateway', 'vector-memory', 'cosine top-k over vector memory'),
+  rpc(RPC_SUBJECTS.memoryZone, 'gateway', 'vector-memory', "a query's octant"),
+  rpc(RPC_SUBJECTS.memoryStats, 'gateway', 'vector-memory', "an organization's memory statistics"),
+  rpc(RPC_SUBJECTS.deleteMemorySession, 'gateway', 'vector-memory', 'forget a session'),
+  {
+    subject: FIRST_STAGE_SUBJECT,
+    kind: 'command',
+    // the pipeline publishes it too, under the stage-commands grant below
+    publishers: ['conductor'],
+    receivers: ['pipeline'],
+    recipient: 'pipeline',
+    doc: 'the first stage command of an admitted run',
+  },
+  {
+    subject: STREAM_SUBJECTS.stageCommands,
+    kind: 'command',
+    publishers: ['pipeline'],
+    receivers: ['pipeline'],
+    recipient: 'pipeline',
+    doc: 'the next stage command, published by the stage before it',
+  },
+  {
+    subject: STREAM_SUBJECTS.compensationCommands,
+    kind: 'command',
+    publishers: ['pipeline'],
+    receivers: ['pipeline'],
+    recipient: 'pipeline',
+    doc: 'undo one completed stage of a failed, cancelled or overdue run',
+  },
+  {
+    subject: STREAM_SUBJECTS.work,
+    kind: 'command',
+    publishers: ['pipeline'],
+    receivers: ['pipeline'],
+    recipient: 'pipeline',
+    doc: "a task for a service group's executors",
+  },
+  // Each answering service's namespace: whoever else signs a reply there is refused, and
+  // only that service subscribes to it (no publisher: certificates stay as narrow as above).
+  ...(
+    [
+      ['conductor.>', 'conductor'],
+      ['memory.>', 'vector-memory'],
+      ['pipeline.>', 'pipeline'],
+    ] as const
+  ).map(([subject, to]): SubjectGrant => ({
+    subject,
+    kind: 'rpc',
+    publishers: [],
+    receivers: [to],
+    recipient: to,
+    doc: `the namespace ${to} answers in`,
+  })),
+  {
+    subject: STREAM_SUBJECTS.runEvents,
+    kind: 'event',
+    publishers: ['conductor', 'pipeline'],
+    receivers: ['gateway'],
+    doc: 'what happened to a run (SSE, billing usage, any subscriber)',
+  },
+  {
+    subject: STREAM_SUBJECTS.audit,
+    kind: 'event',
+    publishers: EVERY_SERVICE,
+    receivers: ['conductor'],
+    doc: 'audit events, stored by the audit writer',
+  },
+  {
+    subject: STREAM_SUBJECTS.billing,
+    kind: 'event',
+    publishers: ['billing'],
+    receivers: ['gateway'],
+    doc: 'plan changes and usage',
+  },
+];
+
+/** Subjects outside the certificates: unsigned copies the bus library writes for operators. */
+export const UNSIGNED_SUBJECTS: readonly SubjectGrant[] = [
+  {
+    subject: STREAM_SUBJECTS.deadLetters,
+    kind: 'event',
+    publishers: EVERY_SERVICE,
+    receivers: [],
+    doc: 'dead letters (read by operators with `heady dlq`)',
+  },
+];
+
+/** Whether `subject` is covered by a list of NATS subject patterns. */
+export function subjectPermitted(patterns: readonly string[], subject: string): boolean {
+  return patterns.some((p) => {
+    const a = p.split('.');
+    const s = subject.split('.');
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === '>') return s.length > i;
+      if (i >= s.length || (a[i] !== '*' && a[i] !== s[i])) return false;
+    }
+    return a.length === s.length;
+  });
+}
+
+/**
+ * Whether pattern `outer` covers every subject pattern `inner` matches (`pipeline.>` covers
+ * `pipeline.stage.*`; `pipeline.stage.*` does not cover `pipeline.>`).
+ */
+export function patternCovers(outer: string, inner: string): boolean {
+  const a = outer.split('.');
+  const b = inner.split('.');
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '>') return b.length > i;
+    if (i >= b.length || b[i] === '>') return false;
+    if (a[i] !== '*' && (b[i] === '*' || a[i] !== b[i])) return false;
+  }
+  return a.length === b.length;
+}
+
+const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
+
+/** The subject patterns `service` may publish and sign (its certificate's subjects). */
+export function publishableBy(service: string): string[] {
+  return uniq(
+    CATALOG.filter((g) => (g.publishers as readonly string[]).includes(service)).map(
+      (g) => g.subject,
+    ),
+  );
+}
+
+/** The subject patterns `service` consumes (as an answerer or a durable consumer). */
+export function receivableBy(service: string): string[] {
+  return uniq(
+    CATALOG.filter((g) => (g.receivers as readonly string[]).includes(service)).map(
+      (g) => g.subject,
+    ),
+  );
+}
+
+/** Whether the catalog lets `service` publish every subject `pattern` matches. */
+export function mayPublish(service: string, pattern: string): boolean {
+  return publishableBy(service).some((p) => patternCovers(p, pattern));
+}
+
+/** Whether the catalog lets `service` receive every subject `pattern` matches. */
+export function mayReceive(service: string, pattern: string): boolean {
+  return receivableBy(service).some((p) => patternCovers(p, pattern));
+}
+
+/** Subject pattern → the service a RESTRICTED payload on it is sealed to (and that alone may subscribe). */
+export function recipients(): Record<string, ServiceName> {
+  const out: Record<string, ServiceName> = {};
+  for (const g of CATALOG) if (g.recipient && !(g.subject in out)) out[g.subject] = g.recipient;
+  return out;
+}

@@ -1,0 +1,159 @@
+import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { type z } from 'zod';
+import { CATALOG, RPC_SUBJECTS } from './catalog.js';
+import { ErrorCode, HeadyError } from './errors.js';
+import { StartRunReplySchema, StartRunRequestSchema } from './gen/heady/v1/run_pb.js';
+import {
+  type DeleteSessionReply,
+  type MemoryStatsReply,
+  type SearchMemoryReply,
+  type ZoneReply,
+  deleteMemorySessionRequest,
+  insertVectorsRequest,
+  memoryStatsRequest,
+  memoryZoneRequest,
+  searchMemoryRequest,
+} from './memory.js';
+
+/** A protobuf body: encoded as `application/protobuf; proto=<type>`. */
+export interface ProtoBody<S extends DescMessage = DescMessage> {
+  kind: 'proto';
+  schema: S;
+}
+
+/** A JSON body, checked by the receiver against `schema` when one is given. */
+export interface JsonBody<In = unknown, Out = In> {
+  kind: 'json';
+  schema: z.ZodType<Out, In> | undefined;
+}
+
+export type RpcBody = ProtoBody | JsonBody<unknown, unknown>;
+
+/** A protobuf request or reply body. */
+export function proto<S extends DescMessage>(schema: S): ProtoBody<S> {
+  return { kind: 'proto', schema };
+}
+
+/** A JSON body validated by `schema` (what is sent: its input type; what is handled: its output). */
+export function json<S extends z.ZodType>(schema: S): JsonBody<z.input<S>, z.output<S>>;
+/** A JSON body of type `T`, not validated (a reply the requester trusts as signed). */
+export function json<T>(): JsonBody<T, T>;
+export function json(schema?: z.ZodType): JsonBody<unknown, unknown> {
+  return { kind: 'json', schema };
+}
+
+/** What a sender puts in a body. */
+export type Sent<B> =
+  B extends ProtoBody<infer S>
+    ? MessageShape<S>
+    : B extends JsonBody<infer In, unknown>
+      ? In
+      : never;
+/** What a handler receives from a body (a JSON body parsed by its schema). */
+export type Received<B> =
+  B extends ProtoBody<infer S>
+    ? MessageShape<S>
+    : B extends JsonBody<unknown, infer Out>
+      ? Out
+      : never;
+
+/** A request/reply RPC on the bus: its subject (from the catalog) and the shapes of both ends. */
+export interface Rpc<Req extends RpcBody = RpcBody, Rep extends RpcBody = RpcBody> {
+  subject: string;
+  request: Req;
+  reply: Rep;
+}
+
+/** What the caller sends to `R`. */
+export type RpcRequest<R extends Rpc> = Sent<R['request']>;
+/** What the handler of `R` receives, after validation. */
+export type RpcHandled<R extends Rpc> = Received<R['request']>;
+/** What the handler of `R` answers and the caller gets back. */
+export type RpcReply<R extends Rpc> = Received<R['reply']>;
+
+/**
+ * Defines an RPC on `subject`, which the catalog must grant as an RPC (so a subject is
+ * written once, in the catalog, and a typo is an error at start-up, not a silent timeout).
+ */
+export function defineRpc<Req extends RpcBody, Rep extends RpcBody>(
+  subject: string,
+  request: Req,
+  reply: Rep,
+): Rpc<Req, Rep> {
+  if (!CATALOG.some((g) => g.kind === 'rpc' && g.subject === subject))
+    throw new Error(`defineRpc: the bus catalog has no RPC ${subject}`);
+  return { subject, request, reply };
+}
+
+/**
+ * The handled form of a request to `rpc`: a JSON request parsed by its schema (a
+ * {@link HeadyError} `VALIDATION_FAILED` listing each issue when it does not fit), any other
+ * body as decoded.
+ */
+export function parseRpcRequest<R extends Rpc>(rpc: R, value: unknown): RpcHandled<R> {
+  const body = rpc.request;
+  if (body.kind !== 'json' || !body.schema) return value as RpcHandled<R>;
+  const r = body.schema.safeParse(value);
+  if (r.success) return r.data as RpcHandled<R>;
+  const errors = r.error.issues.map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  throw new HeadyError(
+    ErrorCode.ValidationFailed,
+    `invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    { errors },
+  );
+}
+
+/** `conductor.runs.start`: the gateway asks the conductor to admit a run. */
+export const StartRun = defineRpc(
+  RPC_SUBJECTS.startRun,
+  proto(StartRunRequestSchema),
+  proto(StartRunReplySchema),
+);
+
+/** `memory.vectors.insert`: store texts (embedded unless given); answers their ids. */
+export const InsertVectors = defineRpc(
+  RPC_SUBJECTS.insertVectors,
+  json(insertVectorsRequest),
+  json<{ ids: string[] }>(),
+);
+
+/** `memory.search`: cosine top-k by text or by embedding, optionally within a session. */
+export const SearchMemory = defineRpc(
+  RPC_SUBJECTS.searchMemory,
+  json(searchMemoryRequest),
+  json<SearchMemoryReply>(),
+);
+
+/** `memory.zone`: the query's octant (0–7) on the organization's principal axes. */
+export const MemoryZone = defineRpc(
+  RPC_SUBJECTS.memoryZone,
+  json(memoryZoneRequest),
+  json<ZoneReply>(),
+);
+
+/** `memory.stats`: an organization's totals, sessions, time range and index health. */
+export const MemoryStats = defineRpc(
+  RPC_SUBJECTS.memoryStats,
+  json(memoryStatsRequest),
+  json<MemoryStatsReply>(),
+);
+
+/** `memory.sessions.delete`: forget a session (erasure). */
+export const DeleteMemorySession = defineRpc(
+  RPC_SUBJECTS.deleteMemorySession,
+  json(deleteMemorySessionRequest),
+  json<DeleteSessionReply>(),
+);
+
+/** Every RPC of the catalog, for checks that walk them all. */
+export const RPCS: readonly Rpc[] = [
+  StartRun,
+  InsertVectors,
+  SearchMemory,
+  MemoryZone,
+  MemoryStats,
+  DeleteMemorySession,
+];
