@@ -1,16 +1,39 @@
 import { type Kysely, sql } from 'kysely';
 import { createHash, randomBytes } from 'node:crypto';
+import { SEED_GROUPS } from './migrations/1763800002000-RoutingTable.js';
+import { CLASSIFICATIONS, PLANS, ROLES } from '@heady/contracts';
 import type { ApiKey, Classification, Database, Plan, Role } from './schema.js';
 
-/** Clearance levels, lowest first. */
-export const CLEARANCES: readonly Classification[] = [
-  'PUBLIC',
-  'INTERNAL',
-  'PROPRIETARY',
-  'RESTRICTED',
-];
-export const ROLES: readonly Role[] = ['viewer', 'member', 'developer', 'admin'];
-export const PLANS: readonly Plan[] = ['FREE', 'PRO', 'ENTERPRISE'];
+/** Clearance levels, lowest first: the classifications a caller may be cleared for. */
+export const CLEARANCES: readonly Classification[] = CLASSIFICATIONS;
+export { PLANS, ROLES };
+
+/**
+ * The actions each plan may start as a run, whichever route starts it (`POST /api/runs`,
+ * `POST /api/brain/chat`, ...). Free: basic chat (`complete`, a plain completion — `chat`,
+ * the premium brain chat, is Pro), search and analyze. Pro: all tools, i.e. every action of
+ * the standard routing table. Enterprise (`'*'`): every action, including those added to the
+ * routing table at run time (custom routing). Each plan includes the ones before it.
+ */
+export const PLAN_ACTIONS: Readonly<Record<Plan, readonly string[] | '*'>> = {
+  FREE: ['complete', 'analyze', 'search', 'query'],
+  PRO: SEED_GROUPS.flatMap(([, , actions]) => actions),
+  ENTERPRISE: '*',
+};
+
+/** The first plan (in {@link PLANS} order) whose organizations may start `action`. */
+export function requiredPlanFor(action: string): Plan {
+  for (const plan of PLANS) {
+    const allowed = PLAN_ACTIONS[plan];
+    if (allowed === '*' || allowed.includes(action)) return plan;
+  }
+  return 'ENTERPRISE';
+}
+
+/** True when an organization on `plan` may start runs of `action`. */
+export function planAllows(plan: Plan, action: string): boolean {
+  return PLANS.indexOf(plan) >= PLANS.indexOf(requiredPlanFor(action));
+}
 
 /** The clearance a role grants. */
 export const ROLE_CLEARANCE: Record<Role, Classification> = {
@@ -23,6 +46,11 @@ export const ROLE_CLEARANCE: Record<Role, Classification> = {
 /** True when `have` is at or above `need`. */
 export function clears(have: Classification, need: Classification): boolean {
   return CLEARANCES.indexOf(have) >= CLEARANCES.indexOf(need);
+}
+
+/** The roles whose clearance is at or below `clearance`: the keys such a caller may manage. */
+export function rolesWithin(clearance: Classification): Role[] {
+  return ROLES.filter((r) => clears(clearance, ROLE_CLEARANCE[r]));
 }
 
 /** SHA-256 (hex) of an API key: keys are 256 random bits, so a fast hash is enough (no password stretching needed). */
@@ -113,10 +141,10 @@ function toInfo(r: ApiKey & { org_name: string }): ApiKeyInfo {
   };
 }
 
-/** Keys, newest first; filtered by organization and/or id. */
+/** Keys, newest first; filtered by organization, id and/or role. */
 export async function listApiKeys(
   db: Kysely<Database>,
-  filter: { orgId?: string; id?: string } = {},
+  filter: { orgId?: string; id?: string; roles?: readonly Role[] } = {},
 ): Promise<ApiKeyInfo[]> {
   let q = db
     .selectFrom('api_keys as k')
@@ -126,22 +154,33 @@ export async function listApiKeys(
     .orderBy('k.created_at', 'desc');
   if (filter.orgId) q = q.where('k.org_id', '=', filter.orgId);
   if (filter.id) q = q.where('k.id', '=', filter.id);
+  if (filter.roles) {
+    if (!filter.roles.length) return [];
+    q = q.where('k.role', 'in', filter.roles);
+  }
   return (await q.execute()).map(toInfo);
 }
 
-/** Revokes the key (idempotent); false when no such key exists in the organization (if given). */
+/**
+ * Revokes the key (idempotent) and answers its hash; undefined when no such key exists in the
+ * organization (if given) with one of `roles` (if given), so a caller cannot tell a key above
+ * its clearance from none.
+ */
 export async function revokeApiKey(
   db: Kysely<Database>,
   id: string,
   orgId?: string,
-): Promise<boolean> {
+  roles?: readonly Role[],
+): Promise<string | undefined> {
+  if (roles && !roles.length) return undefined;
   let q = db
     .updateTable('api_keys')
     .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
     .where('id', '=', id);
   if (orgId) q = q.where('org_id', '=', orgId);
-  const r = await q.executeTakeFirst();
-  return r.numUpdatedRows > 0n;
+  if (roles) q = q.where('role', 'in', roles);
+  const r = await q.returning('key_hash').executeTakeFirst();
+  return r?.key_hash;
 }
 
 /** The active (not revoked) key with this hash and its organization's plan. */

@@ -10,14 +10,26 @@ export {
 } from './migrate.js';
 export { migrations, SEED_GROUPS } from './migrations/index.js';
 export type * from './schema.js';
+export {
+  COMPENSATION_FAILED,
+  RUN_GOING,
+  RUN_TRANSITIONS,
+  RunStateRepository,
+  type RunHandle,
+  type RunTransition,
+} from './run-state.repository.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
 export {
   CLEARANCES,
   PLANS,
+  PLAN_ACTIONS,
+  planAllows,
+  requiredPlanFor,
   applyPlanChange,
   ROLES,
   ROLE_CLEARANCE,
   clears,
+  rolesWithin,
   createApiKey,
   ensureOrganization,
   findActiveApiKey,

@@ -8,6 +8,12 @@ export interface DbOptions {
   poolMax?: number;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * PostgreSQL `statement_timeout` of every connection, in ms (0 or unset: none): a query
+   * running longer is cancelled by the server (SQLSTATE 57014) and its connection returns
+   * to the pool, so one runaway query cannot hold a connection and its locks forever.
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -24,6 +30,7 @@ export function createDb(opts: DbOptions): Kysely<Database> {
     application_name: opts.applicationName ?? 'heady',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   // An idle client's socket error would otherwise be an unhandled 'error' event.
   pool.on('error', () => undefined);

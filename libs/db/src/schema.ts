@@ -1,3 +1,4 @@
+import type { Classification, Plan, Role, RunStatusName, StageStatus } from '@heady/contracts';
 import type {
   ColumnType,
   Generated,
@@ -22,10 +23,9 @@ export type Json = JSONColumnType<
   Record<string, unknown>
 >;
 
-export type RunStatus =
-  'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED' | 'CANCELLED';
-export type StageStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'COMPENSATED';
-export type Classification = 'PUBLIC' | 'INTERNAL' | 'PROPRIETARY' | 'RESTRICTED';
+export type { Classification, Plan, Role, StageStatus };
+/** A run's state as `pipeline_runs.status` stores it (the vocabulary's `RunStatusName`). */
+export type RunStatus = RunStatusName;
 
 export interface ServicesTable {
   id: string;
@@ -60,7 +60,13 @@ export interface WorkflowsTable {
 export interface PipelineRunsTable {
   id: string;
   workflow_id: string;
-  /** The client's Idempotency-Key; unique when present. */
+  /** The organization whose API key started the run (null only for runs older than tenancy). */
+  org_id: string | null;
+  /** The API key that started the run: with `org_id` and `request_route`, the Idempotency-Key's scope. */
+  api_key_id: string | null;
+  /** The route that started the run (`POST /api/runs`, `POST /api/brain/chat`). */
+  request_route: string | null;
+  /** The client's Idempotency-Key; unique within (org_id, api_key_id, request_route) when present. */
   request_id: string | null;
   request_hash: string | null;
   seed: BigIntColumn;
@@ -136,10 +142,6 @@ export interface RoutingActionsTable {
   group_name: string;
   created_at: Timestamp;
 }
-
-export type Plan = 'FREE' | 'PRO' | 'ENTERPRISE';
-/** A role grants a clearance: viewer PUBLIC, member INTERNAL, developer PROPRIETARY, admin RESTRICTED. */
-export type Role = 'viewer' | 'member' | 'developer' | 'admin';
 
 export interface OrganizationsTable {
   id: Generated<string>;

@@ -9,6 +9,7 @@ import {
   migrateToLatest,
   migrationStatus,
   migrations,
+  ensureOrganization,
   sql,
 } from '../src/index.js';
 
@@ -140,5 +141,47 @@ describe('schema', () => {
         .values({ id: randomUUID(), ...values })
         .execute(),
     ).rejects.toThrow(/request_id/);
+  });
+
+  it('scopes an idempotency key to organization, API key and route', async () => {
+    const acme = await ensureOrganization(db, 'mig-acme');
+    const globex = await ensureOrganization(db, 'mig-globex');
+    const keyId = randomUUID();
+    const run = (org_id: string, api_key_id: string, request_route: string) => ({
+      id: randomUUID(),
+      workflow_id: 'hcfullpipeline',
+      seed: '1',
+      status: 'PENDING' as const,
+      action: 'chat',
+      service_group: 'reasoning',
+      request_id: 'k-scoped',
+      request_hash: 'h',
+      org_id,
+      api_key_id,
+      request_route,
+    });
+    await db
+      .insertInto('pipeline_runs')
+      .values(run(acme.id, keyId, 'POST /api/runs'))
+      .execute();
+    // another organization, another key of the same organization, another route: all new
+    await db
+      .insertInto('pipeline_runs')
+      .values(run(globex.id, keyId, 'POST /api/runs'))
+      .execute();
+    await db
+      .insertInto('pipeline_runs')
+      .values(run(acme.id, randomUUID(), 'POST /api/runs'))
+      .execute();
+    await db
+      .insertInto('pipeline_runs')
+      .values(run(acme.id, keyId, 'POST /api/brain/chat'))
+      .execute();
+    await expect(
+      db
+        .insertInto('pipeline_runs')
+        .values(run(acme.id, keyId, 'POST /api/runs'))
+        .execute(),
+    ).rejects.toThrow(/pipeline_runs_request_id_scope_key/);
   });
 });

@@ -42,4 +42,17 @@ describe('createDb', () => {
       await admin.destroy();
     }
   });
+
+  it('cancels a statement that runs past statementTimeoutMs and keeps serving', async () => {
+    const db = createDb({ url: pg.url, poolMax: 1, statementTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      await expect(sql`SELECT pg_sleep(3)`.execute(db)).rejects.toMatchObject({ code: '57014' });
+      expect(Date.now() - started).toBeLessThan(2_500);
+      const { rows } = await sql<{ x: number }>`SELECT 1 AS x`.execute(db);
+      expect(rows[0]?.x).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+  });
 });

@@ -7,6 +7,7 @@ import * as identity from './1764000000000-Identity.js';
 import * as planChanges from './1764100000000-PlanChanges.js';
 import * as apiKeyChanges from './1764200000000-ApiKeyChanges.js';
 import * as compensationCommands from './1764300000000-CompensationCommands.js';
+import * as runTenancy from './1764400000000-RunTenancy.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -18,5 +19,6 @@ export const migrations: Record<string, Migration> = {
   '1764100000000-PlanChanges': planChanges,
   '1764200000000-ApiKeyChanges': apiKeyChanges,
   '1764300000000-CompensationCommands': compensationCommands,
+  '1764400000000-RunTenancy': runTenancy,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';
