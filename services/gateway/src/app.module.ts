@@ -25,6 +25,8 @@ import { RunsController } from './runs/runs.controller.js';
 import { RunEventsRepository } from './runs/run-events.repository.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
+import { RunStreamService } from './runs/run-stream.service.js';
+import { StreamLeasesRepository } from './runs/stream-leases.repository.js';
 import { WhoamiController } from './whoami/whoami.controller.js';
 
 /** Every controller of the gateway (the OpenAPI document reads their route metadata). */
@@ -59,6 +61,8 @@ export class GatewayModule {
         ApiKeysRepository,
         ApiKeysService,
         RunEventsRepository,
+        StreamLeasesRepository,
+        RunStreamService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
         IdempotencyRepository,

@@ -5,7 +5,8 @@ import { bootstrapService } from '@heady/runtime';
 import { GATEWAY_CONTROLLERS, GatewayModule } from './app.module.js';
 import { buildOpenApiDocument, serveOpenApi } from './openapi/openapi.js';
 import { frameworkErrorOptions } from './problem/framework-errors.js';
-import { jsonBodyParser } from './problem/json-body.js';
+import { httpTimeouts, keepEventStreamsOpen } from './problem/timeouts.js';
+import { acceptJsonOnly } from './problem/json-body.js';
 
 const config = loadGatewayConfig();
 
@@ -28,13 +29,18 @@ await bootstrapService({
     port: config.http.port,
     host: config.http.host,
     bodyLimit: config.http.bodyLimitBytes,
-    fastify: frameworkErrorOptions,
+    fastify: (logger) => ({
+      ...frameworkErrorOptions(logger),
+      ...httpTimeouts(config.http),
+    }),
   },
+  // /readyz and /metrics only on the ops port: the API port is public
+  ops: config.ops,
   bodyParser: false,
   configure: (app) => {
     const fastify = app.getHttpAdapter().getInstance();
-    fastify.removeContentTypeParser('application/json');
-    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser);
+    acceptJsonOnly(fastify);
+    fastify.addHook('onRequest', keepEventStreamsOpen);
     serveOpenApi(app, buildOpenApiDocument(app, GATEWAY_CONTROLLERS));
   },
 });

@@ -147,6 +147,33 @@ describe('gateway identity: API keys, roles and access classes', () => {
     expect(bad.type).toMatch(/^application\/problem\+json/);
   });
 
+  it('lets a member neither list nor revoke keys with more clearance than its own (404 as for an unknown key)', async () => {
+    const admins = await call('GET', '/api/admin/api-keys', keys.admin);
+    const all = admins.body.items as { id: string; role: string }[];
+    const above = all.filter((k) => k.role === 'admin' || k.role === 'developer');
+    expect(above.length).toBeGreaterThan(0);
+    const seen = await call('GET', '/api/admin/api-keys', keys.member);
+    expect(seen.status).toBe(200);
+    const roles = (seen.body.items as { role: string }[]).map((k) => k.role);
+    expect(roles.length).toBeGreaterThan(0);
+    expect(roles.filter((r) => r !== 'viewer' && r !== 'member')).toEqual([]);
+    for (const k of above) {
+      const r = await call('DELETE', `/api/admin/api-keys/${k.id}`, keys.member);
+      expect(r.status, k.role).toBe(404);
+      expect(r.body.code).toBe('API_KEY_NOT_FOUND');
+    }
+    // the admin key still works: nothing above the member was revoked
+    expect((await call('GET', '/api/admin/api-keys', keys.admin)).status).toBe(200);
+    expect((await call('GET', '/api/admin/api-keys', keys.developer)).status).toBe(200);
+    // a key at the member's own clearance it may revoke
+    const peer = await call('POST', '/api/admin/api-keys', keys.admin, {
+      name: 'peer',
+      role: 'member',
+    });
+    const del = await call('DELETE', `/api/admin/api-keys/${peer.body.id as string}`, keys.member);
+    expect(del.status).toBe(204);
+  });
+
   it('revokes a key (refused from then on), records its last use, and keeps organizations apart', async () => {
     const created = await call('POST', '/api/admin/api-keys', keys.admin, {
       name: 'temp',

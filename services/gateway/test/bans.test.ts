@@ -128,7 +128,7 @@ describe('auto-ban of callers that keep sending after their 429s', () => {
     }
     let total = 0;
     for (const g of stack.gateways) {
-      const text = await (await fetch(`${g.url}/metrics`)).text();
+      const text = await (await fetch(`${g.opsUrl}/metrics`)).text();
       total += Number(/heady_gateway_bans_total\{[^}]*kind="ip"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
     }
     expect(total).toBe(1);

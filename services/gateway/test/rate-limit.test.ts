@@ -163,7 +163,7 @@ describe('rate limits when Redis goes away', () => {
       expect(r.status).toBe(200);
       expect(r.headers.get('ratelimit-policy')).toBe('"free";q=1000;w=60');
     }
-    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.services.gateway.opsUrl}/metrics`)).text();
     const fallbacks = Number(
       /heady_gateway_ratelimit_fallback_total(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1],
     );

@@ -1,10 +1,9 @@
 import { type ApiKeyInfo } from '@heady/db';
-import { ApiKeyNotFoundError } from '@heady/contracts';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { type FastifyRequest } from 'fastify';
 import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
-import { apiKeyId, createApiKeyBody } from './api-keys.schema.js';
+import { apiKeyId, apiKeyList, createApiKeyBody, createdApiKey } from './api-keys.schema.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { Idempotent } from '../idempotency/idempotent.js';
 import { ApiRoute } from '../openapi/route-doc.js';
@@ -19,7 +18,7 @@ export class ApiKeysController {
     summary: "Create an API key in the caller's organization (the key is shown once)",
     body: createApiKeyBody,
     idempotent: true,
-    success: { status: 201, description: 'the key and its record' },
+    success: { status: 201, description: 'the key and its record', schema: createdApiKey },
     problems: [400, 409, 413, 415, 422],
   })
   @Idempotent()
@@ -31,7 +30,7 @@ export class ApiKeysController {
 
   @ApiRoute({
     summary: "The API keys of the caller's organization (never the keys themselves)",
-    success: { status: 200, description: 'the keys' },
+    success: { status: 200, description: 'the keys', schema: apiKeyList },
   })
   @Get()
   async list(@Req() req: FastifyRequest): Promise<{ items: ApiKeyInfo[] }> {
@@ -42,12 +41,11 @@ export class ApiKeysController {
     summary: 'Revoke an API key',
     params: { id: apiKeyId },
     success: { status: 204, description: 'revoked' },
-    problems: [404],
+    problems: [404, 422],
   })
   @Delete(':id')
   @HttpCode(204)
   async revoke(@Req() req: FastifyRequest, @Param('id') id: string): Promise<void> {
-    if (!apiKeyId.safeParse(id).success) throw new ApiKeyNotFoundError(id);
-    await this.keys.revoke(callerOf(req), id);
+    await this.keys.revoke(callerOf(req), parseOrThrow(apiKeyId, id, 'path.id'));
   }
 }

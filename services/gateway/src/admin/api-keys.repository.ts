@@ -22,11 +22,13 @@ export class ApiKeysRepository {
     return createApiKey(this.db, input);
   }
 
-  list(orgId: string): Promise<ApiKeyInfo[]> {
-    return listApiKeys(this.db, { orgId });
+  /** The organization's keys with one of `roles`. */
+  list(orgId: string, roles: readonly Role[]): Promise<ApiKeyInfo[]> {
+    return listApiKeys(this.db, { orgId, roles });
   }
 
-  revoke(id: string, orgId: string): Promise<boolean> {
-    return revokeApiKey(this.db, id, orgId);
+  /** The revoked key's hash; undefined when the organization has no such key with one of `roles`. */
+  revoke(id: string, orgId: string, roles: readonly Role[]): Promise<string | undefined> {
+    return revokeApiKey(this.db, id, orgId, roles);
   }
 }

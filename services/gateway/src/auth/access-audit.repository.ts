@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { BusPublisher } from '@heady/bus';
-import { AuditEventSchema } from '@heady/contracts';
+import { ACCESS_AUDIT_SUBJECT, AuditEventSchema } from '@heady/contracts';
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 
@@ -23,7 +23,7 @@ export class AccessAuditRepository {
   async publish(d: AccessDecision): Promise<void> {
     const id = randomUUID();
     await this.bus.publish(
-      'audit.access',
+      ACCESS_AUDIT_SUBJECT,
       {
         schema: AuditEventSchema,
         message: create(AuditEventSchema, {

@@ -21,6 +21,16 @@ const lookups = counter(
   ['source'],
 );
 
+/**
+ * What runs around a key lookup that has to ask PostgreSQL: `before` may refuse the request
+ * first (a banned address, one that has used up its failed attempts), so such requests cost
+ * no query; `failed` is told of a key that turned out unknown or revoked.
+ */
+export interface LookupGate {
+  before(): Promise<void>;
+  failed(): Promise<void>;
+}
+
 /** Authenticates `Authorization: Bearer hk_...` and decides access by clearance. */
 @Injectable()
 export class AuthService {
@@ -43,8 +53,16 @@ export class AuthService {
     this.cache = cache;
   }
 
-  /** The caller behind the Authorization header: anonymous when there is none; 401 when it is not a live key. */
-  async authenticate(authorization: string | undefined): Promise<Caller> {
+  /** Drops a key (by hash) this process may have cached, e.g. one it has just revoked. */
+  forget(keyHash: string): void {
+    this.cache.evictKey(keyHash);
+  }
+
+  /**
+   * The caller behind the Authorization header: anonymous when there is none; 401 when it is
+   * not a live key. A key not in the in-process cache passes `gate` before PostgreSQL is asked.
+   */
+  async authenticate(authorization: string | undefined, gate?: LookupGate): Promise<Caller> {
     if (authorization === undefined || authorization === '')
       return { principal: undefined, clearance: 'PUBLIC' };
     const m = BEARER.exec(authorization);
@@ -54,11 +72,14 @@ export class AuthService {
       );
     const hash = hashApiKey(m[1]);
     let principal = this.cache.get(hash);
-    lookups.inc({ source: principal ? 'cache' : 'db' });
-    if (!principal) {
+    if (principal) lookups.inc({ source: 'cache' });
+    else {
+      await gate?.before();
+      lookups.inc({ source: 'db' });
       const since = this.cache.begin();
       principal = await this.keys.findActive(hash);
       if (principal) this.cache.set(hash, principal, since);
+      else await gate?.failed();
     }
     if (!principal) throw new UnauthenticatedError('unknown or revoked API key');
     if (!principal.lastUsedAt || Date.now() - principal.lastUsedAt.getTime() > TOUCH_EVERY_MS) {

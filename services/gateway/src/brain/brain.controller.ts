@@ -1,6 +1,7 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { Access, RequiresPlan } from '../auth/access.js';
+import { Access, RequiresPlan, matchedRoute, principalOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { idempotencyKey, runAccepted } from '../runs/runs.schema.js';
 import { ApiRoute } from '../openapi/route-doc.js';
@@ -37,6 +38,7 @@ export class BrainController {
   async chat(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @Req() req: FastifyRequest,
   ): Promise<RunAccepted> {
     const parsed = parseOrThrow(chatBody, body, 'body');
     const k = key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
@@ -47,6 +49,7 @@ export class BrainController {
         ...(parsed.sessionId ? { sessionId: parsed.sessionId } : {}),
       },
       k,
+      { principal: principalOf(req), route: matchedRoute(req) },
     );
     return accepted;
   }

@@ -3,6 +3,14 @@ import { ReadinessRegistry } from '@heady/telemetry';
 import { type FastifyReply } from 'fastify';
 import { Access } from '../auth/access.js';
 import { ApiRoute } from '../openapi/route-doc.js';
+import { z } from 'zod';
+
+/** What `GET /api/health` answers, 200 (ok) or 503 (degraded) alike. */
+export const healthReply = z.object({
+  status: z.enum(['ok', 'degraded']),
+  /** Each dependency's check by name. */
+  checks: z.record(z.string(), z.enum(['ok', 'failing', 'error', 'timeout'])),
+});
 
 /** `GET /api/health`: the gateway and the dependencies it needs (PostgreSQL, NATS). */
 @Controller('api')
@@ -12,13 +20,16 @@ export class HealthController {
 
   @ApiRoute({
     summary: 'The gateway and the dependencies it needs (PostgreSQL, NATS)',
-    success: { status: 200, description: 'ok (503 with the same shape when degraded)' },
+    success: { status: 200, description: 'ok', schema: healthReply },
+    also: [{ status: 503, description: 'degraded: a dependency fails', schema: healthReply }],
   })
   @Get('health')
   async health(@Res() reply: FastifyReply): Promise<void> {
     const report = await this.readiness.check();
-    await reply
-      .status(report.ready ? 200 : 503)
-      .send({ status: report.ready ? 'ok' : 'degraded', checks: report.checks });
+    const body: z.infer<typeof healthReply> = {
+      status: report.ready ? 'ok' : 'degraded',
+      checks: report.checks,
+    };
+    await reply.status(report.ready ? 200 : 503).send(body);
   }
 }

@@ -1,9 +1,9 @@
 import { type GatewayConfig } from '@heady/config';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type Redis } from 'ioredis';
-import { gatewayRedis } from '../redis/redis-client.js';
+import { closeRedis, gatewayRedis } from '../redis/redis-client.js';
 
 /** What is kept under an idempotency key. */
 export type IdempotencyEntry =
@@ -41,7 +41,7 @@ type WithScripts = Redis & {
 
 /** Idempotency keys in Redis: claimed atomically, settled only by their claimant. */
 @Injectable()
-export class IdempotencyRepository implements OnModuleDestroy {
+export class IdempotencyRepository implements OnApplicationShutdown {
   private readonly redis: WithScripts;
 
   constructor(
@@ -89,8 +89,11 @@ export class IdempotencyRepository implements OnModuleDestroy {
     await this.redis.idemSettle(key, token, '', 0);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.redis.disconnect();
-    await Promise.resolve();
+  /**
+   * After the HTTP server has closed (Nest runs this hook last), so requests still in flight
+   * at shutdown settle their Redis state; then QUIT, which waits for commands already sent.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await closeRedis(this.redis);
   }
 }

@@ -1,4 +1,14 @@
-import { UnauthenticatedError } from '@heady/contracts';
+import {
+  DeleteMemorySession,
+  InsertVectors,
+  MemoryStats,
+  MemoryZone,
+  type Rpc,
+  type RpcReply,
+  type RpcRequest,
+  SearchMemory,
+  UnauthenticatedError,
+} from '@heady/contracts';
 import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
 import { CONFIG } from '@heady/runtime';
@@ -16,7 +26,18 @@ import {
 } from '@nestjs/common';
 import { Access, callerOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
-import { insertVectorsBody, memorySessionId, searchBody, zoneQuery } from './memory.schema.js';
+import {
+  deleteSessionReply,
+  insertVectorsBody,
+  insertVectorsReply,
+  memorySessionId,
+  searchBody,
+  searchReply,
+  statsReply,
+  zoneQuery,
+  zoneReply,
+} from './memory.schema.js';
+import { type z } from 'zod';
 import { Idempotent } from '../idempotency/idempotent.js';
 import { ApiRoute } from '../openapi/route-doc.js';
 
@@ -39,12 +60,19 @@ export class MemoryController {
     @Inject(CONFIG) private readonly config: GatewayConfig,
   ) {}
 
-  private call(subject: string, payload: Record<string, unknown>): Promise<unknown> {
-    return this.bus.request(
-      subject,
-      { json: payload },
-      { timeoutMs: this.config.nats.rpcTimeoutMs },
-    );
+  /**
+   * One typed request/reply to vector memory; its reply is read through the route's
+   * documented schema, so the OpenAPI document and the answers cannot drift apart.
+   */
+  private async call<R extends Rpc, S extends z.ZodType>(
+    rpc: R,
+    request: RpcRequest<R>,
+    reply: S,
+  ): Promise<z.infer<S>> {
+    const answer: RpcReply<R> = await this.bus.call(rpc, request, {
+      timeoutMs: this.config.nats.rpcTimeoutMs,
+    });
+    return reply.parse(answer);
   }
 
   /** insertVector: stores texts (embedded by the deployment's provider unless given). 201 with their ids. */
@@ -52,66 +80,77 @@ export class MemoryController {
     summary: 'insertVector: store texts (embedded unless given)',
     body: insertVectorsBody,
     idempotent: true,
-    success: { status: 201, description: 'the ids of the stored vectors' },
+    success: {
+      status: 201,
+      description: 'the ids of the stored vectors',
+      schema: insertVectorsReply,
+    },
     problems: [400, 409, 413, 415, 422, 503],
   })
   @Idempotent()
   @Post('vectors')
   @HttpCode(201)
-  insert(@Body() body: unknown, @Req() req: object): Promise<unknown> {
+  insert(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof insertVectorsReply>> {
     const b = parseOrThrow(insertVectorsBody, body, 'body');
-    return this.call('memory.vectors.insert', { orgId: organizationOf(req), ...b });
+    return this.call(InsertVectors, { orgId: organizationOf(req), ...b }, insertVectorsReply);
   }
 
   /** similaritySearch: cosine top-k by text or by embedding, optionally within a session. */
   @ApiRoute({
     summary: 'similaritySearch: cosine top-k by text or by embedding',
     body: searchBody,
-    success: { status: 200, description: 'the nearest vectors' },
+    success: { status: 200, description: 'the nearest vectors', schema: searchReply },
     problems: [400, 413, 415, 422, 503],
   })
   @Post('search')
   @HttpCode(200)
-  search(@Body() body: unknown, @Req() req: object): Promise<unknown> {
+  search(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof searchReply>> {
     const b = parseOrThrow(searchBody, body, 'body');
-    return this.call('memory.search', { orgId: organizationOf(req), ...b });
+    return this.call(SearchMemory, { orgId: organizationOf(req), ...b }, searchReply);
   }
 
   /** getZoneForQuery: the query's octant (0–7) on the organization's three principal axes. */
   @ApiRoute({
     summary: "getZoneForQuery: the query's octant (0–7)",
     query: zoneQuery,
-    success: { status: 200, description: 'the zone' },
+    success: { status: 200, description: 'the zone', schema: zoneReply },
     problems: [409, 422, 503],
   })
   @Get('zone')
-  zone(@Query() query: unknown, @Req() req: object): Promise<unknown> {
+  zone(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof zoneReply>> {
     const q = parseOrThrow(zoneQuery, query, 'query');
-    return this.call('memory.zone', { orgId: organizationOf(req), query: q.q });
+    return this.call(MemoryZone, { orgId: organizationOf(req), query: q.q }, zoneReply);
   }
 
   /** getStats: totals, sessions, time range, index health. */
   @ApiRoute({
     summary: 'getStats: totals, sessions, time range, index health',
-    success: { status: 200, description: 'the statistics' },
+    success: { status: 200, description: 'the statistics', schema: statsReply },
     problems: [503],
   })
   @Get('stats')
-  stats(@Req() req: object): Promise<unknown> {
-    return this.call('memory.stats', { orgId: organizationOf(req) });
+  stats(@Req() req: object): Promise<z.infer<typeof statsReply>> {
+    return this.call(MemoryStats, { orgId: organizationOf(req) }, statsReply);
   }
 
   /** Forgets a session (erasure: PROPRIETARY clearance). */
   @ApiRoute({
     summary: 'Forget a session (erasure)',
     params: { id: memorySessionId },
-    success: { status: 200, description: 'what was deleted' },
+    success: { status: 200, description: 'what was deleted', schema: deleteSessionReply },
     problems: [422, 503],
   })
   @Delete('sessions/:id')
   @Access('PROPRIETARY')
-  deleteSession(@Param('id') id: string, @Req() req: object): Promise<unknown> {
-    const sessionId = parseOrThrow(memorySessionId, id, 'sessionId');
-    return this.call('memory.sessions.delete', { orgId: organizationOf(req), sessionId });
+  deleteSession(
+    @Param('id') id: string,
+    @Req() req: object,
+  ): Promise<z.infer<typeof deleteSessionReply>> {
+    const sessionId = parseOrThrow(memorySessionId, id, 'path.id');
+    return this.call(
+      DeleteMemorySession,
+      { orgId: organizationOf(req), sessionId },
+      deleteSessionReply,
+    );
   }
 }

@@ -129,7 +129,8 @@ export function buildOpenApiDocument(
         'roles clear viewer PUBLIC, member INTERNAL, developer PROPRIETARY, admin RESTRICTED) and, when ' +
         `reserved for some plans, those in \`${REQUIRED_PLANS_EXTENSION}\`. Every error is ` +
         "`application/problem+json` (RFC 9457). Requests under /api count against the plan's rate limit " +
-        '(RateLimit-Policy / RateLimit headers; 429 with Retry-After).',
+        '(RateLimit-Policy / RateLimit headers; 429 with Retry-After). Enterprise is not metered: its ' +
+        "responses carry neither header (the draft's policy has no value for unlimited).",
     )
     .setVersion('1')
     .addBearerAuth(

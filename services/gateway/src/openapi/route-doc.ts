@@ -34,14 +34,33 @@ export interface RouteDoc {
   query?: z.ZodObject;
   /** The route honours `Idempotency-Key`. */
   idempotent?: boolean;
-  success: {
-    status: number;
-    description: string;
-    schema?: z.ZodType | SchemaObject;
-    contentType?: string;
-  };
+  /** The success response: its schema is required unless the status has no content (204). */
+  success: Response & ({ status: 204 } | { status: number; schema: z.ZodType | SchemaObject });
+  /** Other non-problem responses (a degraded health check's 503, same shape as its 200). */
+  also?: (Response & { schema: z.ZodType | SchemaObject })[];
   /** Problem statuses this route can answer (the common ones are added for every /api route). */
   problems?: ProblemStatus[];
+}
+
+/** A documented response besides problem+json. */
+interface Response {
+  status: number;
+  description: string;
+  schema?: z.ZodType | SchemaObject;
+  contentType?: string;
+  /** Response headers worth naming (RateLimit and traceparent are on every response). */
+  headers?: Record<string, { description: string; schema: SchemaObject }>;
+}
+
+function response(r: Response): MethodDecorator {
+  const { status, description, schema, contentType = 'application/json', headers } = r;
+  const resolved = schema instanceof z.ZodType ? schemaOf(schema, 'output') : schema;
+  return ApiResponse({
+    status,
+    description,
+    ...(resolved ? { content: { [contentType]: { schema: resolved } } } : {}),
+    ...(headers ? { headers } : {}),
+  });
 }
 
 const IDEMPOTENCY_KEY_DESCRIPTION =
@@ -80,15 +99,8 @@ export function ApiRoute(doc: RouteDoc): MethodDecorator {
         description: IDEMPOTENCY_KEY_DESCRIPTION,
       }),
     );
-  const { status, description, schema, contentType = 'application/json' } = doc.success;
-  const resolved = schema instanceof z.ZodType ? schemaOf(schema, 'output') : schema;
-  decorators.push(
-    ApiResponse({
-      status,
-      description,
-      ...(resolved ? { content: { [contentType]: { schema: resolved } } } : {}),
-    }),
-  );
+  decorators.push(response(doc.success));
+  for (const r of doc.also ?? []) decorators.push(response(r));
   for (const p of doc.problems ?? [])
     decorators.push(
       ApiResponse({
@@ -106,12 +118,12 @@ export const PROBLEM_DESCRIPTIONS: Record<ProblemStatus | 401 | 403 | 429 | 500,
   400: 'MALFORMED_BODY: the body is not valid JSON',
   401: 'UNAUTHENTICATED: no API key where one is needed, or not a live key',
   403: 'FORBIDDEN (clearance below the route class, or plan not allowed) or BANNED',
-  404: 'not found (an id that names nothing, or not a valid id)',
+  404: 'not found (an id that names nothing the caller may see)',
   409: 'conflict: IDEMPOTENCY_IN_FLIGHT, or the run has ended',
   413: 'the body is over the size limit',
   415: 'unsupported content type (send application/json)',
-  422: 'VALIDATION_FAILED: the body, query or path does not match the schema (errors[] lists each problem)',
-  429: 'RATE_LIMITED: the plan limit is spent; see Retry-After and RateLimit',
+  422: 'VALIDATION_FAILED: the body, query or a path parameter does not match the schema (errors[] lists each problem)',
+  429: 'RATE_LIMITED: the plan limit is spent; see Retry-After and RateLimit (TOO_MANY_STREAMS on an event stream past the per-key cap)',
   500: 'an unexpected error (it has been logged)',
   503: 'UNAVAILABLE: a service the route needs does not answer; retry later',
 };

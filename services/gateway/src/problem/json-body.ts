@@ -1,5 +1,5 @@
 import { ErrorCode, HeadyError } from '@heady/contracts';
-import { type FastifyRequest } from 'fastify';
+import { type FastifyInstance, type FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 
 /**
@@ -32,4 +32,15 @@ export function jsonBodyParser(
       ),
     );
   }
+}
+
+/**
+ * Makes JSON the only body the gateway parses: Fastify's built-in `text/plain` parser goes
+ * (a text body then answers 415 like every other media type, instead of reaching a
+ * handler's schema as a string and answering 422), and `application/json` is read by
+ * {@link jsonBodyParser}.
+ */
+export function acceptJsonOnly(fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser);
 }

@@ -28,6 +28,8 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Banned]: 403,
   [ErrorCode.IdempotencyInFlight]: 409,
+  [ErrorCode.TooManyStreams]: 429,
+  [ErrorCode.PayloadTooLarge]: 413,
 };
 
 const TITLE: Record<number, string> = {

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { BusPublisher } from '@heady/bus';
-import { AuditEventSchema, type BanRecord } from '@heady/contracts';
+import { AuditEventSchema, BAN_AUDIT_SUBJECT, type BanRecord } from '@heady/contracts';
 import { Inject, Injectable } from '@nestjs/common';
 
 /** Publishes each new auto-ban with its evidence on `audit.ban` (AUDIT stream → `audit_logs`). */
@@ -13,7 +13,7 @@ export class BanAuditRepository {
     // one ban per subject and ban time: a retried publish is dropped by the duplicate window
     const id = `ban:${ban.subject}:${ban.bannedAt}`;
     await this.bus.publish(
-      'audit.ban',
+      BAN_AUDIT_SUBJECT,
       {
         schema: AuditEventSchema,
         message: create(AuditEventSchema, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrSet, clientIp, contains } from './client-ip.js';
+import { cidrSet, clientIp, contains, resolveClient } from './client-ip.js';
 import { LocalLimiter } from './local-limiter.js';
 
 describe('clientIp', () => {
@@ -20,6 +20,36 @@ describe('clientIp', () => {
     expect(contains(mesh, '::ffff:10.1.2.3')).toBe(true);
     expect(contains(mesh, '11.0.0.1')).toBe(false);
     expect(contains(mesh, 'not-an-ip')).toBe(false);
+  });
+});
+
+describe('resolveClient', () => {
+  const mesh = cidrSet(['10.0.0.0/8']);
+  const lb = cidrSet(['10.0.0.2/32']); // a trusted load balancer inside the mesh range
+
+  it('does not exempt the world behind a trusted load balancer in 10/8: the client behind it decides', () => {
+    expect(resolveClient('10.0.0.2', '203.0.113.5', lb, mesh)).toEqual({
+      ip: '203.0.113.5',
+      mesh: false,
+    });
+    // forwarded without naming a client, or naming only the balancer: the origin is unknown
+    expect(resolveClient('10.0.0.2', undefined, lb, mesh).mesh).toBe(false);
+    expect(resolveClient('::ffff:10.0.0.2', '10.0.0.2', lb, mesh).mesh).toBe(false);
+  });
+
+  it('exempts a mesh address the load balancer forwarded for, and a mesh peer calling directly', () => {
+    expect(resolveClient('10.0.0.2', '198.51.100.1, 10.4.5.6', lb, mesh)).toEqual({
+      ip: '10.4.5.6',
+      mesh: true,
+    });
+    expect(resolveClient('10.9.9.9', undefined, lb, mesh)).toEqual({ ip: '10.9.9.9', mesh: true });
+  });
+
+  it('does not exempt a request an untrusted proxy in the mesh forwarded for someone else', () => {
+    expect(resolveClient('10.9.9.9', '203.0.113.5', lb, mesh)).toEqual({
+      ip: '10.9.9.9',
+      mesh: false,
+    });
   });
 });
 

@@ -45,3 +45,35 @@ export function clientIp(
   while (hops.length > 0 && contains(trusted, ip)) ip = normalize(hops.pop() ?? ip);
   return ip;
 }
+
+/** Who sent a request, as far as the gateway can tell. */
+export interface ClientAddress {
+  /** The client's address (see {@link clientIp}): the rate-limit and ban subject when anonymous. */
+  ip: string;
+  /** True only when that address is the request's real origin and lies in the mesh. */
+  mesh: boolean;
+}
+
+/**
+ * The client address and whether it really comes from the mesh. A trusted proxy's own
+ * address never counts as the mesh (a load balancer in 10/8 forwards the whole world):
+ * behind one, the address it forwarded for decides, and a request it forwarded without
+ * naming a client is not exempt. A request that came through an untrusted proxy in the mesh
+ * (it carries X-Forwarded-For) is not exempt either: its origin is unknown.
+ */
+export function resolveClient(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trusted: BlockList,
+  mesh: BlockList,
+): ClientAddress {
+  const ip = clientIp(peer, forwardedFor, trusted);
+  const viaProxy = contains(trusted, normalize(peer ?? ''));
+  const inMesh =
+    contains(mesh, ip) &&
+    // walking stopped on a trusted proxy: the client behind it is unknown
+    !contains(trusted, ip) &&
+    // an untrusted hop forwarded this on behalf of someone else
+    (viaProxy || forwardedFor === undefined);
+  return { ip, mesh: inMesh };
+}

@@ -1,9 +1,10 @@
 import { type GatewayConfig } from '@heady/config';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type BanRecord, banKey, rejectionsKey } from '@heady/contracts';
 import { Redis } from 'ioredis';
+import { closeRedis } from '../redis/redis-client.js';
 import { withDeadline } from '../redis/deadline.js';
 import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
 
@@ -34,6 +35,13 @@ export interface HitRequest {
   windowMs: number;
   /** What a new ban records besides the counts (route, organization, key prefix). */
   evidence: Omit<BanRecord, 'count' | 'windowMs' | 'firstAt' | 'lastAt' | 'bannedAt' | 'until'>;
+  /**
+   * Another window of the same subject (its 429s and ban are the subject's): `authfail`
+   * counts an address's unknown or revoked API keys.
+   */
+  window?: 'authfail';
+  /** Look without counting a request that fits (a refusal still counts towards the ban). */
+  peek?: boolean;
 }
 type BanRecordSubject = BanRecord['subject'];
 
@@ -49,6 +57,7 @@ type WithScript = Redis & {
     banWindowMs: number,
     banTtlMs: number,
     evidence: string,
+    peek: string,
   ): Promise<[number, number, number, string]>;
 };
 
@@ -59,7 +68,7 @@ type WithScript = Redis & {
  * would admit a request Redis has already counted, and break exactness across replicas.
  */
 @Injectable()
-export class RateLimitRepository implements OnModuleDestroy {
+export class RateLimitRepository implements OnApplicationShutdown {
   private readonly redis: WithScript;
   private lastErrorLog = 0;
 
@@ -97,7 +106,7 @@ export class RateLimitRepository implements OnModuleDestroy {
     const bans = this.config.bans;
     const [allowed, remaining, reset, ban] = await withDeadline(
       this.redis.slidingWindow(
-        `${prefix}rl:${r.bucket}`,
+        `${prefix}rl:${r.window ? `${r.window}:` : ''}${r.bucket}`,
         rejectionsKey(prefix, r.bucket),
         banKey(prefix, r.bucket),
         banKey(prefix, `ip:${r.ip}`),
@@ -107,6 +116,7 @@ export class RateLimitRepository implements OnModuleDestroy {
         bans.windowMs,
         bans.ttlMs,
         JSON.stringify(r.evidence),
+        r.peek ? '1' : '0',
       ),
       this.config.rateLimit.redisTimeoutMs,
     );
@@ -119,8 +129,11 @@ export class RateLimitRepository implements OnModuleDestroy {
     return { allowed: allowed === 1, remaining: Math.max(0, remaining), resetMs: reset };
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.redis.disconnect();
-    await Promise.resolve();
+  /**
+   * After the HTTP server has closed (Nest runs this hook last), so requests still in flight
+   * at shutdown settle their Redis state; then QUIT, which waits for commands already sent.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await closeRedis(this.redis);
   }
 }

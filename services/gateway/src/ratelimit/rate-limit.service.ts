@@ -5,7 +5,7 @@ import { type Logger, counter } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { type BlockList } from 'node:net';
 import { type Caller } from '../auth/access.js';
-import { cidrSet, clientIp, contains } from './client-ip.js';
+import { type ClientAddress, cidrSet, clientIp, resolveClient } from './client-ip.js';
 import { LocalLimiter } from './local-limiter.js';
 import { BanAuditRepository } from './ban-audit.repository.js';
 import { type BanHit, RateLimitRepository, type WindowHit } from './rate-limit.repository.js';
@@ -65,13 +65,19 @@ export class RateLimitService {
     return clientIp(peer, xff, this.trusted);
   }
 
+  /** The client address and whether it really comes from the mesh (see {@link resolveClient}). */
+  client(peer: string | undefined, xff: string | string[] | undefined): ClientAddress {
+    return resolveClient(peer, xff, this.trusted, this.mesh);
+  }
+
   /**
    * Refuses a banned caller (403 BANNED), counts the request, and returns the headers to
    * send, or throws RATE_LIMITED (429) with them in `headers`. A caller that keeps
    * sending after its 429s is banned here (see sliding-window.lua.ts).
    */
-  async admit(caller: Caller, ip: string, facts: RequestFacts): Promise<RateHeaders> {
-    if (contains(this.mesh, ip)) return {};
+  async admit(caller: Caller, client: ClientAddress, facts: RequestFacts): Promise<RateHeaders> {
+    if (client.mesh) return {};
+    const { ip } = client;
     const rl = this.config.rateLimit;
     const p = caller.principal;
     const policy = p ? p.plan.toLowerCase() : 'anonymous';
@@ -113,6 +119,65 @@ export class RateLimitService {
     if (!hit.allowed)
       throw Object.assign(new RateLimitedError(policy, limit, w, Math.max(1, t)), { headers });
     return headers;
+  }
+
+  /**
+   * Runs before an API key is looked up in PostgreSQL: refuses a banned address (403
+   * BANNED), and one that has presented `HEADY_ANON_LIMIT` unknown or revoked keys within
+   * the window (429, counted towards its ban like any 429), so neither costs a query.
+   * Counts nothing itself ({@link authFailed} does); fails open when Redis does not answer.
+   */
+  async screen(client: ClientAddress, facts: RequestFacts): Promise<void> {
+    const hit = await this.authWindow(client, facts, true);
+    if (!hit) return;
+    if ('banned' in hit) this.refuse(hit);
+    if (hit.allowed) return;
+    decisions.inc({ outcome: 'limited', source: 'redis' });
+    const limit = this.config.rateLimit.anonymous;
+    const w = Math.ceil(this.config.rateLimit.windowMs / 1000);
+    const t = Math.max(1, Math.ceil(hit.resetMs / 1000));
+    throw Object.assign(new RateLimitedError('unauthenticated', limit, w, t), {
+      headers: {
+        'ratelimit-policy': `"unauthenticated";q=${limit};w=${w}`,
+        ratelimit: `"unauthenticated";r=0;t=${t}`,
+      },
+    });
+  }
+
+  /** Counts an unknown or revoked API key against the address's `authfail` window. */
+  async authFailed(client: ClientAddress, facts: RequestFacts): Promise<void> {
+    const hit = await this.authWindow(client, facts, false);
+    if (hit && 'banned' in hit) this.refuse(hit);
+  }
+
+  private async authWindow(
+    client: ClientAddress,
+    facts: RequestFacts,
+    peek: boolean,
+  ): Promise<WindowHit | BanHit | undefined> {
+    if (client.mesh) return undefined;
+    const { ip } = client;
+    const rl = this.config.rateLimit;
+    try {
+      return await this.redis.hit({
+        bucket: `ip:${ip}`,
+        window: 'authfail',
+        peek,
+        ip,
+        limit: rl.anonymous,
+        windowMs: rl.windowMs,
+        evidence: {
+          subject: `ip:${ip}`,
+          kind: 'ip',
+          ip,
+          route: facts.route,
+          ...(facts.keyPrefix ? { keyPrefix: facts.keyPrefix } : {}),
+        },
+      });
+    } catch {
+      banChecksSkipped.inc();
+      return undefined;
+    }
   }
 
   private refuse(hit: BanHit): never {

@@ -8,7 +8,9 @@
  * rejections (429s); KEYS[3] the bucket's ban; KEYS[4] the client IP's ban (may be KEYS[3]).
  * ARGV[1] limit (0 = unlimited: only the bans are checked); ARGV[2] window in ms;
  * ARGV[3] ban threshold (0 = never ban); ARGV[4] ban window in ms; ARGV[5] ban TTL in ms;
- * ARGV[6] the evidence to record with a new ban (JSON object: subject, ip, route, ...).
+ * ARGV[6] the evidence to record with a new ban (JSON object: subject, ip, route, ...);
+ * ARGV[7] '1' to look without counting: a request that fits is not added to the window
+ * (one that does not is still a 429 towards the ban).
  *
  * Returns { allowed (1 | 0 | -1 banned | -2 banned by this request), remaining,
  * seconds until a slot frees (for -1/-2: ms until the ban expires), the ban (JSON) }.
@@ -27,6 +29,7 @@ if limit == 0 then return { 1, 0, 0, '' } end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
 local allowed = 0
+if count < limit and ARGV[7] == '1' then return { 1, limit - count, 0, '' } end
 if count < limit then
   local seq = redis.call('INCR', key .. ':seq')
   redis.call('ZADD', key, now, t[1] .. '.' .. t[2] .. '-' .. seq)

@@ -23,3 +23,12 @@ export function gatewayRedis(config: GatewayConfig, log: Logger, whenDown: strin
   });
   return redis;
 }
+
+/** QUITs the connection (commands already sent are answered first); drops it when Redis is away. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  await redis.quit().catch(() => redis.disconnect());
+}

@@ -7,18 +7,33 @@ import {
   Inject,
   Param,
   Post,
+  Query,
   Req,
   Res,
 } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
-import { Access } from '../auth/access.js';
+import { Access, matchedRoute, principalOf } from '../auth/access.js';
 import { parseOrThrow } from '../problem/validation.js';
-import { RunEventsRepository } from './run-events.repository.js';
-import { type RunAccepted, type RunView, RunsService } from './runs.service.js';
-import { idempotencyKey, runAccepted, runId, startRunBody } from './runs.schema.js';
+import { RunStreamService } from './run-stream.service.js';
+import { type RunAccepted, RunsService } from './runs.service.js';
+import {
+  type RunList,
+  type RunView,
+  idempotencyKey,
+  listRunsQuery,
+  runAccepted,
+  runCancelled,
+  runId,
+  runList,
+  runView,
+  startRunBody,
+} from './runs.schema.js';
 import { ApiRoute } from '../openapi/route-doc.js';
-import { RunNotFoundError } from '@heady/contracts';
+import { type z } from 'zod';
+
+/** The response header naming the run's own trace (the `traceparent` header names the request's). */
+export const RUN_TRACE_HEADER = 'Heady-Trace-Id';
 import { Idempotent } from '../idempotency/idempotent.js';
 
 @Controller('api/runs')
@@ -26,7 +41,7 @@ import { Idempotent } from '../idempotency/idempotent.js';
 export class RunsController {
   constructor(
     @Inject(RunsService) private readonly runs: RunsService,
-    @Inject(RunEventsRepository) private readonly events: RunEventsRepository,
+    @Inject(RunStreamService) private readonly streams: RunStreamService,
   ) {}
 
   /** Starts a run. 202: accepted and durable; follow `links.self` for its progress. */
@@ -44,55 +59,100 @@ export class RunsController {
   async start(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @Req() req: FastifyRequest,
   ): Promise<RunAccepted> {
     const parsed = parseOrThrow(startRunBody, body, 'body');
     const k = key === undefined ? undefined : parseOrThrow(idempotencyKey, key, 'Idempotency-Key');
-    const { replayed: _replayed, ...accepted } = await this.runs.start(parsed, k);
+    const { replayed: _replayed, ...accepted } = await this.runs.start(parsed, k, {
+      principal: principalOf(req),
+      route: matchedRoute(req),
+    });
     return accepted;
   }
 
+  /** The caller's organization's runs, newest first, a page at a time. */
   @ApiRoute({
-    summary: 'A run: status, stages, result',
+    summary: "The caller's organization's runs, newest first (filter, then page with nextCursor)",
+    description:
+      'Only runs of the organization of the API key. `since` is inclusive, `until` exclusive ' +
+      '(ISO 8601 times with an offset). `nextCursor` is opaque: pass it back as `cursor` with ' +
+      'the same filters for the next page; it is null on the last page.',
+    query: listRunsQuery,
+    success: { status: 200, description: 'a page of runs', schema: runList },
+    problems: [422, 503],
+  })
+  @Get()
+  list(@Query() query: unknown, @Req() req: FastifyRequest): Promise<RunList> {
+    return this.runs.list(principalOf(req).orgId, parseOrThrow(listRunsQuery, query, 'query'));
+  }
+
+  @ApiRoute({
+    summary: 'A run: status, error, stages with their compensation, result, trace id',
+    description:
+      "`traceId` (and the `Heady-Trace-Id` header) is the run's own trace; the response's " +
+      '`traceparent` names the trace of this request.',
     params: { id: runId },
-    success: { status: 200, description: 'the run' },
-    problems: [404, 503],
+    success: {
+      status: 200,
+      description: 'the run',
+      schema: runView,
+      headers: {
+        [RUN_TRACE_HEADER]: {
+          description: "the run's W3C trace id (absent when the run was started untraced)",
+          schema: { type: 'string' },
+        },
+      },
+    },
+    problems: [404, 422, 503],
   })
   @Get(':id')
-  get(@Param('id') id: string): Promise<RunView> {
-    if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
-    return this.runs.get(id);
+  async get(
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RunView> {
+    const view = await this.runs.get(parseOrThrow(runId, id, 'path.id'), principalOf(req).orgId);
+    if (view.traceId) void reply.header(RUN_TRACE_HEADER, view.traceId);
+    return view;
   }
 
   /** Cancels a run: 202 with CANCELLING (or CANCELLED); repeating it is harmless; 409 once it ended otherwise. */
   @ApiRoute({
     summary: 'Cancel a run',
     params: { id: runId },
-    success: { status: 202, description: 'CANCELLING (or CANCELLED)' },
-    problems: [404, 409, 503],
+    success: { status: 202, description: 'CANCELLING (or CANCELLED)', schema: runCancelled },
+    problems: [404, 409, 422, 503],
   })
   @Post(':id/cancel')
   @HttpCode(202)
-  cancel(@Param('id') id: string): Promise<{ runId: string; status: string }> {
-    if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
-    return this.runs.cancel(id);
+  cancel(
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+  ): Promise<z.infer<typeof runCancelled>> {
+    return this.runs.cancel(parseOrThrow(runId, id, 'path.id'), principalOf(req).orgId);
   }
 
   /**
-   * The run's events as server-sent events: history first, then live, until the run ends.
-   * Each event's id is its RUN_EVENTS sequence; `Last-Event-ID` resumes after it.
+   * The run's events as server-sent events: history first, then live, until the run's
+   * terminal event (or an idle timeout). Each event's id is its RUN_EVENTS sequence;
+   * `Last-Event-ID` resumes after it. Open streams are capped per API key (429).
    */
   @ApiRoute({
     summary: "The run's events as server-sent events (history, then live)",
     params: { id: runId },
     description:
-      'Each event id is its RUN_EVENTS sequence; send `Last-Event-ID` to resume after it.',
+      'Each event id is its RUN_EVENTS sequence; send `Last-Event-ID` to resume after it. ' +
+      "The stream ends after the run's terminal event (run.succeeded, run.failed, " +
+      'run.compensated, run.cancelled) or after HEADY_SSE_IDLE_TIMEOUT_MS without an event ' +
+      '(keep-alive comments do not count). 429 when the API key already holds ' +
+      'HEADY_SSE_MAX_PER_KEY open streams.',
     success: {
       status: 200,
       description: 'an event stream',
       contentType: 'text/event-stream',
       schema: { type: 'string' },
     },
-    problems: [404, 503],
+    problems: [404, 422, 503],
   })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this event id' })
   @Get(':id/events')
@@ -102,28 +162,13 @@ export class RunsController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    if (!runId.safeParse(id).success) throw new RunNotFoundError(id);
-    await this.runs.get(id); // 404 before the stream opens
+    parseOrThrow(runId, id, 'path.id');
+    // 404 before the stream opens, for an unknown run and another organization's alike
+    await this.runs.assertVisible(id, principalOf(req).orgId);
     const after = /^\d{1,15}$/.test(lastEventId ?? '') ? Number(lastEventId) : 0;
-    const abort = new AbortController();
-    req.raw.on('close', () => abort.abort());
+    // INTERNAL route: the guard let only API keys through
+    const lease = await this.streams.admit(principalOf(req).keyId);
     reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    out.write(': run events\n\n');
-    try {
-      for await (const e of this.events.follow(id, after, abort.signal)) {
-        out.write(`id: ${e.seq}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
-      }
-    } catch (err) {
-      out.write(`event: error\ndata: ${JSON.stringify({ detail: String(err) })}\n\n`);
-    } finally {
-      out.end();
-    }
+    await this.streams.serve(lease, id, after, reply.raw);
   }
 }

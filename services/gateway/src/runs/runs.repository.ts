@@ -1,17 +1,45 @@
-import { type Database, type Kysely, type PipelineRun, type StageRun, sql } from '@heady/db';
+import {
+  type Database,
+  type Kysely,
+  type PipelineRun,
+  RunStateRepository,
+  type RunStatus,
+  type StageRun,
+} from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
+/** The filters and page of a listing (the cursor already decoded to the last run id seen). */
+export interface RunFilter {
+  status?: RunStatus;
+  action?: string;
+  since?: Date;
+  until?: Date;
+  /** List the runs after this one (newest first); it must be `orgId`'s. */
+  afterId?: string;
+  limit: number;
+}
+
+/** Runs as API keys see them: every query names the caller's organization. */
 @Injectable()
 export class RunsReadRepository {
-  constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
+  /** Writes the run's state (the only writer of `pipeline_runs`). */
+  private readonly state: RunStateRepository;
 
-  /** The run and its stage executions, in itinerary order. */
-  async findWithStages(id: string): Promise<{ run: PipelineRun; stages: StageRun[] } | undefined> {
+  constructor(@Inject(DB) private readonly db: Kysely<Database>) {
+    this.state = new RunStateRepository(db);
+  }
+
+  /** The run and its stage executions, in itinerary order, when it belongs to `orgId`. */
+  async findWithStages(
+    id: string,
+    orgId: string,
+  ): Promise<{ run: PipelineRun; stages: StageRun[] } | undefined> {
     const run = await this.db
       .selectFrom('pipeline_runs')
       .selectAll()
       .where('id', '=', id)
+      .where('org_id', '=', orgId)
       .executeTakeFirst();
     if (!run) return undefined;
     const stages = await this.db
@@ -26,15 +54,56 @@ export class RunsReadRepository {
 
   /**
    * Records a cancellation request (the first one's time is kept, so a repeat is harmless).
-   * Returns the run's status, or undefined when there is no such run.
+   * Returns the run's status, or undefined when `orgId` has no such run.
    */
-  async requestCancel(id: string): Promise<string | undefined> {
+  requestCancel(id: string, orgId: string): Promise<string | undefined> {
+    return this.state.requestCancel(id, orgId);
+  }
+
+  /** True when run `id` exists and belongs to `orgId`. */
+  async exists(id: string, orgId: string): Promise<boolean> {
     const r = await this.db
-      .updateTable('pipeline_runs')
-      .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
+      .selectFrom('pipeline_runs')
+      .select('id')
       .where('id', '=', id)
-      .returning('status')
+      .where('org_id', '=', orgId)
       .executeTakeFirst();
-    return r?.status;
+    return r !== undefined;
+  }
+
+  /**
+   * Up to `limit` of `orgId`'s runs, newest first (by creation time, then id), after run
+   * `afterId` when given. The cursor run is compared in SQL, at PostgreSQL's microsecond
+   * precision, so no run is skipped or listed twice between pages. Undefined when
+   * `afterId` is not one of `orgId`'s runs.
+   */
+  async list(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
+    if (f.afterId !== undefined && !(await this.exists(f.afterId, orgId))) return undefined;
+    let q = this.db
+      .selectFrom('pipeline_runs as r')
+      .selectAll('r')
+      .where('r.org_id', '=', orgId)
+      .orderBy('r.created_at', 'desc')
+      .orderBy('r.id', 'desc')
+      .limit(f.limit);
+    if (f.status) q = q.where('r.status', '=', f.status);
+    if (f.action) q = q.where('r.action', '=', f.action);
+    if (f.since) q = q.where('r.created_at', '>=', f.since);
+    if (f.until) q = q.where('r.created_at', '<', f.until);
+    if (f.afterId !== undefined) {
+      const afterId = f.afterId;
+      q = q.where((eb) =>
+        eb(
+          eb.refTuple('r.created_at', 'r.id'),
+          '<',
+          eb
+            .selectFrom('pipeline_runs as c')
+            .select(['c.created_at', 'c.id'])
+            .where('c.id', '=', afterId)
+            .$asTuple('created_at', 'id'),
+        ),
+      );
+    }
+    return q.execute();
   }
 }

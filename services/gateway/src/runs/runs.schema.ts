@@ -1,4 +1,4 @@
-import { STAGE_NAMES } from '@heady/config';
+import { CLASSIFICATIONS, RUN_STATUSES, STAGE_NAMES } from '@heady/contracts';
 import { z } from 'zod';
 import { UNSTORABLE_TEXT, storableText } from '../problem/pg-text.js';
 
@@ -20,19 +20,22 @@ export const faultSpec = z
   })
   .strict();
 
+/** An action name: what a run does (`chat`, `analyze`, ...). */
+const actionName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _');
+
 /** Body of `POST /api/runs` (the REST contract; keep it stable). */
 export const startRunBody = z
   .object({
-    action: z
-      .string()
-      .min(1)
-      .max(100)
-      .regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _'),
+    action: actionName,
     input: z.record(z.string(), z.unknown()),
     sessionId: z.string().min(1).max(200).optional(),
     options: z
       .object({
-        classification: z.enum(['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED']).optional(),
+        classification: z.enum(CLASSIFICATIONS).optional(),
         seed: z.union([z.number().int().safe(), z.string().regex(/^-?\d{1,18}$/)]).optional(),
         /** Run deadline: past it the run is compensated. */
         deadlineMs: z.number().int().min(1).max(86_400_000).optional(),
@@ -47,10 +50,12 @@ export const startRunBody = z
   .refine(storableText, UNSTORABLE_TEXT);
 export type StartRunBody = z.infer<typeof startRunBody>;
 
+export { RUN_STATUSES };
+
 /** What `POST /api/runs` (and `POST /api/brain/chat`) answer: 202, the run accepted and durable. */
 export const runAccepted = z.object({
   runId: z.uuid(),
-  status: z.string(),
+  status: z.enum(RUN_STATUSES),
   links: z.object({ self: z.string(), events: z.string() }),
 });
 
@@ -63,3 +68,97 @@ export const idempotencyKey = z
 
 /** A run id is a UUID; anything else cannot name a run. */
 export const runId = z.uuid();
+
+/** What `POST /api/runs/{id}/cancel` answers: 202, the cancellation recorded. */
+export const runCancelled = z.object({
+  runId: z.uuid(),
+  status: z.enum(['CANCELLING', 'CANCELLED']),
+});
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** One stage execution of a run, with the state of its compensation. */
+export const stageView = z.object({
+  num: z.number().int(),
+  name: z.string(),
+  iteration: z.number().int(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATED']),
+  attempts: z.number().int(),
+  startedAt: isoTime,
+  finishedAt: isoTime.nullable(),
+  error: z.string().nullable(),
+  compensation: z.object({
+    /**
+     * NONE: nothing to undo or not asked; PENDING: asked, not (yet) taken effect (see
+     * `error` for the last failed attempt); DONE: undone.
+     */
+    state: z.enum(['NONE', 'PENDING', 'DONE']),
+    attempts: z.number().int(),
+    compensatedAt: isoTime.nullable(),
+    error: z.string().nullable(),
+  }),
+});
+
+/** What `GET /api/runs/{id}` answers. */
+export const runView = z.object({
+  runId: z.uuid(),
+  action: z.string(),
+  group: z.string(),
+  status: z.enum(RUN_STATUSES),
+  /** Why the run failed, was compensated or cancelled (null while it runs or when it succeeded). */
+  error: z.string().nullable(),
+  /** The run's own W3C trace id (32 hex), also in the `Heady-Trace-Id` header; null when it was started untraced. */
+  traceId: z.string().nullable(),
+  stages: z.array(stageView),
+  result: z.record(z.string(), z.unknown()),
+  createdAt: isoTime,
+  finishedAt: isoTime.nullable(),
+});
+export type RunView = z.infer<typeof runView>;
+
+/** The most runs one page of `GET /api/runs` holds. */
+export const MAX_RUNS_PAGE = 100;
+
+/** Query of `GET /api/runs`: filters and the page (newest first). */
+export const listRunsQuery = z
+  .object({
+    status: z.enum(RUN_STATUSES).optional(),
+    action: actionName.optional(),
+    /** Runs created at or after this time. */
+    since: isoTime.optional(),
+    /** Runs created before this time. */
+    until: isoTime.optional(),
+    /** `nextCursor` of the previous page. */
+    cursor: z
+      .string()
+      .max(200)
+      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor from a previous page')
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_RUNS_PAGE).default(20),
+  })
+  .strict()
+  .refine((q) => !q.since || !q.until || Date.parse(q.since) < Date.parse(q.until), {
+    message: 'since must be before until',
+    path: ['until'],
+  });
+export type ListRunsQuery = z.infer<typeof listRunsQuery>;
+
+/** One run in a listing. */
+export const runSummary = z.object({
+  runId: z.uuid(),
+  action: z.string(),
+  group: z.string(),
+  status: z.enum(RUN_STATUSES),
+  error: z.string().nullable(),
+  createdAt: isoTime,
+  finishedAt: isoTime.nullable(),
+  links: z.object({ self: z.string() }),
+});
+export type RunSummary = z.infer<typeof runSummary>;
+
+/** What `GET /api/runs` answers: a page, newest first; `nextCursor` is null on the last. */
+export const runList = z.object({
+  items: z.array(runSummary),
+  nextCursor: z.string().nullable(),
+});
+export type RunList = z.infer<typeof runList>;

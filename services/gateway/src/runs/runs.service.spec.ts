@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
-import { ErrorCode } from '@heady/contracts';
+import { ErrorCode, RunStatus } from '@heady/contracts';
 import { type Logger } from '@heady/telemetry';
 import { type RunsReadRepository } from './runs.repository.js';
 import { RunsService, requestHash } from './runs.service.js';
@@ -26,9 +26,14 @@ describe(RunsService.name, () => {
   const make = (faults: boolean) => {
     const published: unknown[] = [];
     const bus = {
-      request: (...a: unknown[]) => {
+      call: (...a: unknown[]) => {
         published.push(a);
-        return Promise.resolve({ runId: 'r', status: 0, group: 'reasoning', replayed: false });
+        return Promise.resolve({
+          runId: 'r',
+          status: RunStatus.PENDING,
+          group: 'reasoning',
+          replayed: false,
+        });
       },
     } as unknown as BusPublisher;
     const log = { info: () => undefined } as unknown as Logger;
@@ -40,6 +45,17 @@ describe(RunsService.name, () => {
     );
     return { service, published };
   };
+  const by = {
+    principal: {
+      keyId: '00000000-0000-4000-8000-000000000001',
+      orgId: '00000000-0000-4000-8000-000000000002',
+      orgName: 'acme',
+      plan: 'PRO' as const,
+      role: 'member' as const,
+      lastUsedAt: null,
+    },
+    route: 'POST /api/runs',
+  };
   const body = {
     action: 'chat',
     input: {},
@@ -48,7 +64,7 @@ describe(RunsService.name, () => {
 
   it('refuses a run carrying faults with VALIDATION_FAILED (422) when HEADY_FAULTS is off', async () => {
     const { service, published } = make(false);
-    await expect(service.start(body, undefined)).rejects.toMatchObject({
+    await expect(service.start(body, undefined, by)).rejects.toMatchObject({
       code: ErrorCode.ValidationFailed,
       message: expect.stringMatching(/HEADY_FAULTS=1/) as unknown,
     });
@@ -57,7 +73,21 @@ describe(RunsService.name, () => {
 
   it('passes the faults on to the conductor when HEADY_FAULTS is on', async () => {
     const { service, published } = make(true);
-    await expect(service.start(body, undefined)).resolves.toMatchObject({ runId: 'r' });
+    await expect(service.start(body, undefined, by)).resolves.toMatchObject({ runId: 'r' });
     expect(published).toHaveLength(1);
+  });
+
+  it("tells the conductor the caller's organization, key, route and plan", async () => {
+    const { service, published } = make(true);
+    await service.start(body, 'k-1', by);
+    const [rpc, request] = published[0] as [{ subject: string }, unknown];
+    expect(rpc.subject).toBe('conductor.runs.start');
+    expect(request).toMatchObject({
+      orgId: by.principal.orgId,
+      apiKeyId: by.principal.keyId,
+      route: 'POST /api/runs',
+      plan: 'PRO',
+      idempotencyKey: 'k-1',
+    });
   });
 });

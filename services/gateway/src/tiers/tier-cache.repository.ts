@@ -2,13 +2,13 @@ import { type GatewayConfig } from '@heady/config';
 import { type Plan } from '@heady/db';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { type Redis } from 'ioredis';
-import { gatewayRedis } from '../redis/redis-client.js';
+import { closeRedis, gatewayRedis } from '../redis/redis-client.js';
 
 /** Each organization's plan in Redis (`<prefix>tier:<orgId>`), for `HEADY_TIER_CACHE_TTL_MS`. */
 @Injectable()
-export class TierCacheRepository implements OnModuleDestroy {
+export class TierCacheRepository implements OnApplicationShutdown {
   private readonly redis: Redis;
 
   constructor(
@@ -33,8 +33,11 @@ export class TierCacheRepository implements OnModuleDestroy {
     await this.redis.set(this.key(orgId), plan, 'PX', this.config.tiers.cacheTtlMs);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.redis.disconnect();
-    await Promise.resolve();
+  /**
+   * After the HTTP server has closed (Nest runs this hook last), so requests still in flight
+   * at shutdown settle their Redis state; then QUIT, which waits for commands already sent.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await closeRedis(this.redis);
   }
 }

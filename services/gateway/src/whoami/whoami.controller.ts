@@ -1,4 +1,4 @@
-import { UnauthenticatedError } from '@heady/contracts';
+import { CLASSIFICATIONS, PLANS, ROLES, UnauthenticatedError } from '@heady/contracts';
 import { Controller, Get, Req } from '@nestjs/common';
 import { type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -8,9 +8,9 @@ import { ApiRoute } from '../openapi/route-doc.js';
 /** What `GET /api/whoami` answers. */
 export const whoamiResponse = z.object({
   organization: z.object({ id: z.string(), name: z.string() }),
-  plan: z.enum(['FREE', 'PRO', 'ENTERPRISE']),
-  role: z.enum(['viewer', 'member', 'developer', 'admin']),
-  clearance: z.enum(['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED']),
+  plan: z.enum(PLANS),
+  role: z.enum(ROLES),
+  clearance: z.enum(CLASSIFICATIONS),
   key: z.object({ id: z.string(), prefix: z.string() }),
 });
 export type Whoami = z.infer<typeof whoamiResponse>;
