@@ -1,7 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuditWriterController } from './audit/audit-writer.controller.js';
+import { AuditBatcher } from './audit/audit-batcher.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
+import { DlqGauge } from './audit/dlq-gauge.js';
 import { ConductorHealthController } from './routing/conductor-health.controller.js';
 import { RoutingRepository } from './routing/routing.repository.js';
 import { RoutingService } from './routing/routing.service.js';
@@ -27,7 +29,9 @@ export class ConductorModule {
         RunsRepository,
         RunsService,
         AuditRepository,
+        AuditBatcher,
         AuditService,
+        ...(opts.auditWriter ? [DlqGauge] : []),
       ],
     };
   }

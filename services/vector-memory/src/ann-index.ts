@@ -1,4 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import { type VectorStore } from './store.js';
@@ -16,11 +28,39 @@ export const DEFAULT_HNSW: HnswParams = {
   expansionSearch: 512,
 };
 
-/** What a saved index file covers, so a restart can tell whether it is still in step with DuckDB. */
+/**
+ * What a saved index file covers, so a restart can tell whether it is still in step with
+ * DuckDB, and the file's length and SHA-256, so a corrupt or half-written file is rebuilt
+ * rather than handed to usearch (whose loader aborts the process on some garbage).
+ */
 interface Manifest {
   count: number;
   maxLabel: string;
   savedAt: number;
+  bytes?: number;
+  sha256?: string;
+}
+
+/** SHA-256 (hex) of a file, read in chunks (an index can be gigabytes). */
+function fileDigest(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(8 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Why a saved file cannot be trusted, or undefined when it is the one the manifest describes. */
+function fileProblem(file: string, manifest: Manifest): string | undefined {
+  if (manifest.bytes === undefined || manifest.sha256 === undefined)
+    return 'saved index has no checksum';
+  if (statSync(file).size !== manifest.bytes) return 'saved index is corrupt (length)';
+  if (fileDigest(file) !== manifest.sha256) return 'saved index is corrupt (checksum)';
+  return undefined;
 }
 
 /** One organization's HNSW graph and the session of each key (for filtered search). */
@@ -47,7 +87,8 @@ export interface IndexHealth {
  * metric, keyed by the row's label. DuckDB is the truth: at start each organization's
  * saved graph is loaded when its manifest matches DuckDB (row count and largest label),
  * caught up when DuckDB only gained rows since the save, and rebuilt from DuckDB
- * otherwise. Saves happen every `saveEvery` changes and at shutdown.
+ * otherwise (also when the file is corrupt, half-written or does not load). Saves happen
+ * every `saveEvery` changes and at shutdown, atomically (temporary file, then rename).
  */
 export class AnnIndex {
   private readonly orgs = new Map<string, OrgIndex>();
@@ -99,9 +140,18 @@ export class AnnIndex {
     }
     let org: OrgIndex | undefined;
     let reason = 'no saved index';
-    if (manifest && existsSync(file)) {
+    const problem = manifest && existsSync(file) ? fileProblem(file, manifest) : undefined;
+    if (problem) reason = problem;
+    else if (manifest && existsSync(file)) {
       const index = this.create();
-      index.load(file);
+      try {
+        index.load(file);
+      } catch (err) {
+        return this.opened(
+          orgId,
+          await this.rebuild(orgId, `saved index does not load: ${String(err)}`),
+        );
+      }
       org = new OrgIndex(index, BigInt(manifest.maxLabel));
       const gained = summary.maxLabel > org.maxLabel;
       if (manifest.count === summary.count && !gained) reason = '';
@@ -110,8 +160,10 @@ export class AnnIndex {
         org = undefined;
         // only rows were added since the save: add those; anything else (deletes) rebuilds
         if (gained) {
-          const caught = await this.catchUp(index, BigInt(manifest.maxLabel), orgId);
-          if (caught.count + manifest.count === summary.count) {
+          const caught = await this.catchUp(index, BigInt(manifest.maxLabel), orgId).catch(
+            () => ({ count: -1 }), // e.g. a key already in the graph: rebuild
+          );
+          if (caught.count >= 0 && caught.count + manifest.count === summary.count) {
             org = new OrgIndex(index, summary.maxLabel);
             reason = '';
           }
@@ -120,6 +172,10 @@ export class AnnIndex {
       if (org) await this.loadSessions(orgId, org);
     }
     if (!org) org = await this.rebuild(orgId, reason);
+    return this.opened(orgId, org);
+  }
+
+  private opened(orgId: string, org: OrgIndex): OrgIndex {
     this.orgs.set(orgId, org);
     this.refreshSize();
     return org;
@@ -243,12 +299,24 @@ export class AnnIndex {
     return this.orgs.get(orgId)?.index.size() ?? 0;
   }
 
+  /**
+   * Writes the graph and its manifest each to a temporary file and renames them into place
+   * (a crash leaves the old file or the new one, never half of one); the manifest carries
+   * the new file's length and checksum, so a crash between the two renames is seen at the
+   * next start and the graph rebuilt.
+   */
   private save(orgId: string, org: OrgIndex, count = org.sessions.size): void {
     const file = this.file(orgId);
     org.index.save(`${file}.tmp`);
-    renameSync(`${file}.tmp`, file);
-    const manifest: Manifest = { count, maxLabel: String(org.maxLabel), savedAt: Date.now() };
+    const manifest: Manifest = {
+      count,
+      maxLabel: String(org.maxLabel),
+      savedAt: Date.now(),
+      bytes: statSync(`${file}.tmp`).size,
+      sha256: fileDigest(`${file}.tmp`),
+    };
     writeFileSync(`${file}.json.tmp`, JSON.stringify(manifest));
+    renameSync(`${file}.tmp`, file);
     renameSync(`${file}.json.tmp`, `${file}.json`);
     org.dirty = 0;
     this.health.lastSave = new Date().toISOString();

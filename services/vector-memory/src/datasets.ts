@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-// Evaluation data for the recall tests and `pnpm bench:memory` (not used when serving).
+// Evaluation data for the recall tests and `npm run bench:memory` (not used when serving).
 
 /** A deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {

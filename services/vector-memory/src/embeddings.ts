@@ -61,6 +61,16 @@ export class LocalHashEmbedder implements EmbeddingProvider {
   }
 }
 
+/**
+ * A provider failure as the client sees it (UNAVAILABLE): never the provider's URL nor its
+ * response body, which can name internal hosts or echo secrets; those stay in `cause`, for
+ * this service's logs.
+ */
+function unavailable(what: string, cause: Error, log?: (err: Error) => void): HeadyError {
+  log?.(cause);
+  return new HeadyError(ErrorCode.Unavailable, `the embedding provider ${what}`, {}, { cause });
+}
+
 /** Options of {@link OpenAICompatibleEmbedder}. */
 export interface OpenAICompatibleOptions {
   /** e.g. `https://api.openai.com`, `http://127.0.0.1:11434` (Ollama), a vLLM or TEI server. */
@@ -69,6 +79,8 @@ export interface OpenAICompatibleOptions {
   model: string;
   dimensions: number;
   timeoutMs?: number;
+  /** Told the whole story (URL, status, body) of a provider failure the client sees only briefly. */
+  onFailure?: (err: Error) => void;
 }
 
 /** `POST <baseUrl>/v1/embeddings`, the API OpenAI, Ollama, vLLM and TEI all serve. */
@@ -94,16 +106,20 @@ export class OpenAICompatibleEmbedder implements EmbeddingProvider {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
       });
     } catch (e) {
-      throw new HeadyError(
-        ErrorCode.Unavailable,
-        `embedding provider ${url} unreachable: ${(e as Error).message}`,
+      throw unavailable(
+        'is unreachable',
+        new Error(`${url} unreachable`, { cause: e }),
+        this.opts.onFailure,
       );
     }
-    if (!res.ok)
-      throw new HeadyError(
-        ErrorCode.Unavailable,
-        `embedding provider ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`,
+    if (!res.ok) {
+      const body = (await res.text().catch(() => '')).slice(0, 300);
+      throw unavailable(
+        `answered HTTP ${res.status}`,
+        new Error(`${url} answered ${res.status}: ${body}`),
+        this.opts.onFailure,
       );
+    }
     const body = (await res.json()) as { data?: { index?: number; embedding?: unknown }[] };
     const data = [...(body.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     if (data.length !== texts.length)

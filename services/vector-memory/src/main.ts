@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import { loadVectorMemoryConfig } from '@heady/config';
 import { bootstrapService } from '@heady/runtime';
+import { createLogger } from '@heady/telemetry';
 import { VectorMemoryModule } from './app.module.js';
 import { openMemory } from './memory.js';
 
 const config = loadVectorMemoryConfig();
-const memory = await openMemory(config);
+const log = createLogger(config);
+// clients read only "the embedding provider answered HTTP 500"; the URL and body go here
+const memory = await openMemory(config, (err) => log.warn({ err }, 'embedding provider failed'));
 
 await bootstrapService({
   config,

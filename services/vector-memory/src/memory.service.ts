@@ -1,6 +1,15 @@
-import { ErrorCode, HeadyError } from '@heady/contracts';
+import {
+  DeleteMemorySession,
+  ErrorCode,
+  HeadyError,
+  InsertVectors,
+  MemoryStats,
+  MemoryZone,
+  SearchMemory,
+  type SearchHit,
+  parseRpcRequest,
+} from '@heady/contracts';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { type AnnIndex } from './ann-index.js';
 import { type EmbeddingProvider } from './embeddings.js';
 import { type VectorStore } from './store.js';
@@ -8,79 +17,6 @@ import { type Zone, type ZoneBasis, fitZones, zoneOf } from './zones.js';
 
 /** Largest session searched exactly in DuckDB rather than by filtering the HNSW graph. */
 export const EXACT_SESSION_MAX = 2000;
-const MAX_CONTENT = 32_768;
-
-const orgId = z.string().min(1).max(200);
-const sessionId = z.string().min(1).max(200);
-const embedding = z.array(z.number().finite()).min(1).max(8192);
-
-export const insertRequest = z
-  .object({
-    orgId,
-    items: z
-      .array(
-        z
-          .object({
-            content: z
-              .string()
-              .max(MAX_CONTENT)
-              .refine((s) => s.trim().length > 0, 'must not be empty'),
-            embedding: embedding.optional(),
-            sessionId: sessionId.optional(),
-            role: z.enum(['user', 'assistant', 'system', 'tool']).default('user'),
-            metadata: z.record(z.string(), z.unknown()).optional(),
-            tokenCount: z.number().int().min(0).max(10_000_000).optional(),
-          })
-          .strict(),
-      )
-      .min(1)
-      .max(1000),
-  })
-  .strict();
-
-export const searchRequest = z
-  .object({
-    orgId,
-    query: z
-      .string()
-      .max(MAX_CONTENT)
-      .refine((s) => s.trim().length > 0, 'must not be empty')
-      .optional(),
-    embedding: embedding.optional(),
-    topK: z.number().int().min(1).max(100).default(10),
-    sessionId: sessionId.optional(),
-  })
-  .strict()
-  .refine((r) => (r.query === undefined) !== (r.embedding === undefined), {
-    message: 'give exactly one of query or embedding',
-    path: ['query'],
-  });
-
-export const zoneRequest = z
-  .object({
-    orgId,
-    query: z
-      .string()
-      .max(MAX_CONTENT)
-      .refine((s) => s.trim().length > 0, 'must not be empty'),
-  })
-  .strict();
-export const orgRequest = z.object({ orgId }).strict();
-export const deleteSessionRequest = z.object({ orgId, sessionId }).strict();
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const errors = r.error.issues.map((i) => ({
-    path: i.path.map(String).join('.'),
-    message: i.message,
-  }));
-  throw new HeadyError(
-    ErrorCode.ValidationFailed,
-    `invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-    { errors },
-  );
-}
 
 /**
  * recall@k of approximate hits against the exact top-k: the share of approximate hits
@@ -98,15 +34,7 @@ export function recallOf(
   return Math.min(1, hits / Math.min(k, exact.length));
 }
 
-export interface SearchHit {
-  id: string;
-  score: number;
-  content: string;
-  role: string;
-  sessionId: string | null;
-  ts: number;
-  metadata: Record<string, unknown> | null;
-}
+export type { SearchHit };
 
 /**
  * insertVector / similaritySearch / getZoneForQuery / getStats of DESIGN-REFERENCE, per
@@ -149,7 +77,7 @@ export class MemoryService {
 
   /** insertVector(content, embedding, metadata), many at once; resolves when committed. */
   async insert(req: unknown): Promise<{ ids: string[] }> {
-    const r = parse(insertRequest, req);
+    const r = parseRpcRequest(InsertVectors, req);
     r.items.forEach(
       (it, i) => it.embedding && this.checkDimensions(it.embedding, `items.${i}.embedding`),
     );
@@ -166,7 +94,7 @@ export class MemoryService {
         id: randomUUID(),
         orgId: r.orgId,
         ts: now,
-        role: it.role,
+        role: it.role ?? 'user',
         content: it.content,
         embedding: e,
         tokenCount: it.tokenCount ?? Math.ceil(it.content.length / 4),
@@ -188,7 +116,7 @@ export class MemoryService {
 
   /** similaritySearch(queryEmbedding, topK): cosine, by the HNSW index (exact for small sessions). */
   async search(req: unknown): Promise<{ results: SearchHit[]; exact: boolean }> {
-    const r = parse(searchRequest, req);
+    const r = parseRpcRequest(SearchMemory, req);
     if (r.embedding) this.checkDimensions(r.embedding, 'embedding');
     const q = r.embedding ? Float32Array.from(r.embedding) : await this.embedOne(r.query ?? '');
     const exact =
@@ -220,7 +148,7 @@ export class MemoryService {
 
   /** getZoneForQuery(queryText): the octant of the query on the organization's three principal axes. */
   async zone(req: unknown): Promise<Zone & { basis: Omit<ZoneBasis, 'mean' | 'axes'> }> {
-    const r = parse(zoneRequest, req);
+    const r = parseRpcRequest(MemoryZone, req);
     const basis = await this.basis(r.orgId);
     const q = await this.embedOne(r.query);
     const { mean: _m, axes: _a, ...about } = basis;
@@ -249,7 +177,7 @@ export class MemoryService {
 
   /** getStats(): totals, sessions, time range and the index's health, with a recall probe. */
   async stats(req: unknown): Promise<Record<string, unknown>> {
-    const r = parse(orgRequest, req);
+    const r = parseRpcRequest(MemoryStats, req);
     const s = await this.store.summary(r.orgId);
     return {
       orgId: r.orgId,
@@ -299,7 +227,7 @@ export class MemoryService {
 
   /** Forgets a session of an organization (DuckDB and the index). */
   async deleteSession(req: unknown): Promise<{ deleted: number }> {
-    const r = parse(deleteSessionRequest, req);
+    const r = parseRpcRequest(DeleteMemorySession, req);
     const labels = await this.store.deleteSession(r.orgId, r.sessionId);
     this.index.remove(r.orgId, labels);
     return { deleted: labels.length };

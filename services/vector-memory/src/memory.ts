@@ -8,8 +8,11 @@ import {
 import { MemoryService } from './memory.service.js';
 import { VectorStore } from './store.js';
 
-/** The embedding provider the configuration names. */
-export function createEmbedder(config: VectorMemoryConfig): EmbeddingProvider {
+/** The embedding provider the configuration names; `onFailure` hears a provider's failures in full. */
+export function createEmbedder(
+  config: VectorMemoryConfig,
+  onFailure?: (err: Error) => void,
+): EmbeddingProvider {
   const e = config.embeddings;
   return e.provider === 'local'
     ? new LocalHashEmbedder(config.memory.dimensions)
@@ -18,11 +21,15 @@ export function createEmbedder(config: VectorMemoryConfig): EmbeddingProvider {
         model: e.model,
         dimensions: config.memory.dimensions,
         ...(e.apiKey ? { apiKey: e.apiKey } : {}),
+        ...(onFailure ? { onFailure } : {}),
       });
 }
 
 /** Opens the DuckDB store and brings the HNSW index in step with it. */
-export async function openMemory(config: VectorMemoryConfig): Promise<{
+export async function openMemory(
+  config: VectorMemoryConfig,
+  onProviderFailure?: (err: Error) => void,
+): Promise<{
   store: VectorStore;
   index: AnnIndex;
   service: MemoryService;
@@ -31,7 +38,7 @@ export async function openMemory(config: VectorMemoryConfig): Promise<{
   const store = await VectorStore.open(config.memory.dbFile, config.memory.dimensions);
   const index = new AnnIndex(store, config.memory.indexDir, config.memory.hnsw);
   await index.open();
-  const service = new MemoryService(store, index, createEmbedder(config));
+  const service = new MemoryService(store, index, createEmbedder(config, onProviderFailure));
   return {
     store,
     index,

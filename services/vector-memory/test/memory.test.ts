@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AddressInfo } from 'node:net';
@@ -327,6 +327,64 @@ describe('vector memory across restarts', () => {
   }, 120_000);
 });
 
+describe('vector memory with a damaged saved index', () => {
+  /** Opens the built service in a child process (a loader abort must not take this runner down). */
+  async function reopen(dir: string): Promise<{ code: number | null; out: string; err: string }> {
+    const script = `
+      import { VectorStore } from './dist/store.js';
+      import { AnnIndex } from './dist/ann-index.js';
+      const store = await VectorStore.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
+      const index = new AnnIndex(store, ${JSON.stringify(join(dir, 'memory.duckdb.hnsw'))});
+      await index.open();
+      process.stdout.write(JSON.stringify({ size: index.size('o'), status: index.status }));
+      index.saveAll();
+      await store.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    return { code, out, err };
+  }
+
+  it('rebuilds from DuckDB, instead of crashing, when the saved graph is garbage or cut short', async () => {
+    const dir = tmp();
+    try {
+      const m = await open(dir);
+      const vs = clustered(300, DIM, 5, 0.35, 7);
+      await m.service.insert({
+        orgId: 'o',
+        items: vs.map((v, i) => ({ content: `v${i}`, embedding: Array.from(v) })),
+      });
+      await m.close();
+      const hnsw = join(dir, 'memory.duckdb.hnsw');
+      const file = join(hnsw, readdirSync(hnsw).find((f) => f.endsWith('.usearch')) ?? '');
+      const saved = readFileSync(file);
+      // garbage of the same length (usearch's loader aborts the process on this), then half a file
+      for (const [damage, bytes] of [
+        ['garbage', Buffer.alloc(saved.length, 'garbage')],
+        ['half-written', saved.subarray(0, saved.length >> 1)],
+      ] as const) {
+        writeFileSync(file, bytes);
+        const r = await reopen(dir);
+        expect(r.code, `${damage}: ${r.err}`).toBe(0);
+        const opened = JSON.parse(r.out) as { size: number; status: { lastRebuildReason: string } };
+        expect(opened.size, damage).toBe(300);
+        expect(opened.status.lastRebuildReason, damage).toMatch(/corrupt/);
+      }
+      // the rebuilt graph was saved whole: the next start loads it as it is
+      const again = JSON.parse((await reopen(dir)).out) as { status: { lastRebuild: unknown } };
+      expect(again.status.lastRebuild).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('openai-compatible embeddings', () => {
   let server: Server;
   let url: string;
@@ -387,5 +445,37 @@ describe('openai-compatible embeddings', () => {
     await expect(wrong.embed(['x'])).rejects.toThrow(/4 dimensions; this deployment is fixed at 8/);
     const broken = new OpenAICompatibleEmbedder({ baseUrl: url, model: 'broken', dimensions: 8 });
     await expect(broken.embed(['x'])).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('never puts the provider URL or its response body in the error a client sees', async () => {
+    const logged: Error[] = [];
+    const broken = new OpenAICompatibleEmbedder({
+      baseUrl: url,
+      model: 'broken',
+      dimensions: 8,
+      onFailure: (e) => logged.push(e),
+    });
+    const err = (await broken.embed(['x']).catch((e: unknown) => e)) as Error & {
+      details: object;
+    };
+    expect(err).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'the embedding provider answered HTTP 500',
+    });
+    const seenByClient = JSON.stringify({ message: err.message, details: err.details });
+    expect(seenByClient).not.toContain('127.0.0.1');
+    expect(seenByClient).not.toContain('model crashed');
+    // the whole story goes to the service's own log
+    expect(logged.map(String)).toEqual([expect.stringContaining('model crashed')]);
+    expect(String(logged[0])).toContain(url);
+    const closed = new OpenAICompatibleEmbedder({
+      baseUrl: 'http://internal-embedder.invalid:1',
+      model: 'm',
+      dimensions: 8,
+      timeoutMs: 2_000,
+    });
+    const down = (await closed.embed(['x']).catch((e: unknown) => e)) as Error;
+    expect(down.message).toBe('the embedding provider is unreachable');
+    expect(down.message).not.toContain('internal-embedder');
   });
 });

@@ -30,6 +30,18 @@ export class AuditRepository {
       .execute();
   }
 
+  /** Inserts many in one statement; ids already stored (redeliveries) are skipped. */
+  async insertMany(rs: readonly AuditRecord[]): Promise<void> {
+    if (!rs.length) return;
+    // one row per id: a batch can hold a message and its redelivery
+    const unique = [...new Map(rs.map((r) => [r.id, r])).values()];
+    await this.db
+      .insertInto('audit_logs')
+      .values(unique.map((r) => ({ ...r, details: r.details })))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
   /** Appends one JSON line; O_APPEND keeps concurrent lines whole. */
   async appendJsonl(file: string, r: AuditRecord): Promise<void> {
     let ready = this.dirReady.get(file);

@@ -1,4 +1,4 @@
-import { AuditEventSchema } from '@heady/contracts';
+import { AuditEventSchema, ROUTING_AUDIT_SUBJECT } from '@heady/contracts';
 import { BusPublisher } from '@heady/bus';
 import { type ConductorConfig } from '@heady/config';
 import { CONFIG } from '@heady/runtime';
@@ -43,7 +43,7 @@ export class AuditService {
     await Promise.all([
       this.repo.appendJsonl(this.config.audit.jsonlFile, record),
       this.bus.publish(
-        'audit.routing',
+        ROUTING_AUDIT_SUBJECT,
         {
           schema: AuditEventSchema,
           message: create(AuditEventSchema, {

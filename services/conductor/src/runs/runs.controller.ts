@@ -1,6 +1,7 @@
-import { type StartRunReply, type StartRunRequest } from '@heady/contracts';
+import { HandleRpc } from '@heady/bus';
+import { type RpcHandled, type RpcReply, StartRun } from '@heady/contracts';
 import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { RunsService } from './runs.service.js';
 
 /** Request/reply `conductor.runs.start` (queue group `conductor`, so replicas share it). */
@@ -8,8 +9,8 @@ import { RunsService } from './runs.service.js';
 export class RunsController {
   constructor(@Inject(RunsService) private readonly runs: RunsService) {}
 
-  @MessagePattern('conductor.runs.start')
-  start(@Payload() req: StartRunRequest): Promise<StartRunReply> {
+  @HandleRpc(StartRun)
+  start(@Payload() req: RpcHandled<typeof StartRun>): Promise<RpcReply<typeof StartRun>> {
     return this.runs.start(req);
   }
 }

@@ -1,16 +1,24 @@
-import { BusPublisher, stageMsgId } from '@heady/bus';
+import { create } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { BusPublisher, eventMsgId, stageMsgId } from '@heady/bus';
 import {
+  type Classification,
   ErrorCode,
+  ForbiddenError,
   HeadyError,
   IdempotencyConflictError,
+  RunEventSchema,
   RunStatus,
   StageCommandSchema,
   type StartRunReply,
   type StartRunRequest,
+  runEventSubject,
   stageCommand,
+  isClassification,
+  isPlan,
   stageSubject,
 } from '@heady/contracts';
-import { type PipelineRun } from '@heady/db';
+import { type PipelineRun, type Plan, planAllows, requiredPlanFor } from '@heady/db';
 import { type Logger } from '@heady/telemetry';
 import { LOGGER } from '@heady/runtime';
 import { trace } from '@opentelemetry/api';
@@ -18,16 +26,31 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { AuditService } from '../audit/audit.service.js';
 import { RoutingService } from '../routing/routing.service.js';
-import { RunsRepository } from './runs.repository.js';
+import { type RequestScope, RunsRepository } from './runs.repository.js';
 
-const CLASSIFICATIONS = ['PUBLIC', 'INTERNAL', 'PROPRIETARY', 'RESTRICTED'] as const;
-type Classification = (typeof CLASSIFICATIONS)[number];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A plan name from the request; anything else is the most restricted plan (fail closed). */
+function planOf(plan: string): Plan {
+  return isPlan(plan) ? plan : 'FREE';
+}
+
+/** The organization, API key and route the request came from; a run without an organization is refused. */
+function scopeOf(req: StartRunRequest): RequestScope {
+  if (!UUID.test(req.orgId))
+    throw new HeadyError(ErrorCode.ValidationFailed, 'a run needs the organization it belongs to', {
+      errors: [{ path: 'orgId', message: 'a UUID is required' }],
+    });
+  return {
+    orgId: req.orgId,
+    apiKeyId: UUID.test(req.apiKeyId) ? req.apiKeyId : null,
+    route: req.route || null,
+  };
+}
 
 function classificationOf(options: Record<string, unknown>): Classification {
   const c = options.classification;
-  return typeof c === 'string' && (CLASSIFICATIONS as readonly string[]).includes(c)
-    ? (c as Classification)
-    : 'INTERNAL';
+  return isClassification(c) ? c : 'INTERNAL';
 }
 
 /** A caller-supplied seed (so simulations replay) or a random one that fits a BIGINT. */
@@ -64,20 +87,32 @@ export class RunsService {
   ) {}
 
   async start(req: StartRunRequest): Promise<StartRunReply> {
+    const scope = scopeOf(req);
     const route = await this.routing.resolve(req.action);
+    // the plan gate is here, where every run starts, so no route can start what the plan forbids
+    const plan = planOf(req.plan);
+    if (!planAllows(plan, req.action)) {
+      const required = requiredPlanFor(req.action);
+      throw new ForbiddenError(
+        `the action "${req.action}" needs the ${required} plan; this organization is on ${plan}`,
+        { requiredPlan: required, plan, action: req.action },
+      );
+    }
     const key = req.idempotencyKey || null;
     if (key) {
-      const existing = await this.runs.findByRequestId(key);
+      const existing = await this.runs.findByRequestId(key, scope);
       if (existing) return this.replay(existing, key, req.requestHash);
     }
     const options = (req.options ?? {}) as Record<string, unknown>;
     const run = await this.runs.insertPending({
       id: randomUUID(),
       workflow_id: 'hcfullpipeline',
+      org_id: scope.orgId,
+      api_key_id: scope.apiKeyId,
+      request_route: scope.route,
       request_id: key,
       request_hash: req.requestHash || null,
       seed: seedOf(options),
-      status: 'PENDING',
       action: req.action,
       service_group: route.group,
       input: req.input ?? {},
@@ -89,7 +124,7 @@ export class RunsService {
     });
     if (!run) {
       // Lost the race for this key to a concurrent request: answer as that request did.
-      const winner = key ? await this.runs.findByRequestId(key) : undefined;
+      const winner = key ? await this.runs.findByRequestId(key, scope) : undefined;
       if (!winner || !key)
         throw new HeadyError(ErrorCode.Unavailable, 'run could not be stored; retry');
       return this.replay(winner, key, req.requestHash);
@@ -129,6 +164,39 @@ export class RunsService {
     };
   }
 
+  /**
+   * Ends a run that was never admitted FAILED, and says so on `runs.<runId>.run.failed` like
+   * the pipeline does for the runs it ends, so the run's event stream ends too. The event is
+   * best effort: when the bus that refused the command refuses it as well, the row is the
+   * record and an open stream ends at its idle timeout.
+   */
+  private async fail(run: PipelineRun, error: string): Promise<void> {
+    if (!(await this.runs.failPending(run.id, error))) return;
+    const message = create(RunEventSchema, {
+      runId: run.id,
+      event: 'run.failed',
+      stage: 'channel-entry',
+      stageNum: 0,
+      attempt: 0,
+      status: RunStatus.FAILED,
+      error,
+      detail: { reason: 'admission' },
+      at: timestampNow(),
+    });
+    await this.bus
+      .publish(
+        runEventSubject(run.id, 'run.failed'),
+        { schema: RunEventSchema, message },
+        { msgId: eventMsgId(run.id, 'run.failed', 'admission') },
+      )
+      .catch((err: unknown) =>
+        this.log.error(
+          { err, run_id: run.id },
+          'could not publish run.failed of a failed admission',
+        ),
+      );
+  }
+
   private async publishEntry(run: PipelineRun, failOnError: boolean): Promise<void> {
     const cmd = stageCommand(
       { runId: run.id, action: run.action, group: run.service_group, seed: BigInt(run.seed) },
@@ -148,8 +216,7 @@ export class RunsService {
       this.log.error({ err, run_id: run.id }, 'could not publish channel-entry command');
       // Without an idempotency key the client cannot safely retry this run, so end it;
       // with one, a retry of the same request re-publishes the command.
-      if (failOnError)
-        await this.runs.failPending(run.id, 'the first stage command could not be published');
+      if (failOnError) await this.fail(run, 'the first stage command could not be published');
       throw new HeadyError(
         ErrorCode.Unavailable,
         'the run could not be started: the bus is unavailable; retry',

@@ -7,7 +7,7 @@ import {
   PermanentError,
   RetryableError,
 } from '@heady/bus';
-import { type PipelineConfig, STAGE_NAMES } from '@heady/config';
+import { type PipelineConfig } from '@heady/config';
 import {
   type CompensationCommand,
   CompensationCommandSchema,
@@ -17,6 +17,7 @@ import {
   compensationSubject,
   isStageName,
   stageNum,
+  STAGE_NAMES,
 } from '@heady/contracts';
 import { type PipelineRun } from '@heady/db';
 import { CONFIG, LOGGER } from '@heady/runtime';
@@ -136,9 +137,14 @@ export class CompensationRunner {
             row.id,
             this.config.instanceId,
             async (tx, data) => {
-              injectCompensationFaults(faults, stage.name, attempt);
+              injectCompensationFaults(faults, stage.name, attempt, this.config.faultsMayKill);
               await withTimeout(stage.timeoutMs, `compensation of ${stage.name}`, () =>
-                stage.compensate(data, { run, tx, config: this.config }),
+                stage.compensate(data, {
+                  run,
+                  tx,
+                  state: this.repo.runHandle(tx, run.id),
+                  config: this.config,
+                }),
               );
             },
           );

@@ -1,5 +1,5 @@
 import { type JetStreamContext } from '@heady/bus';
-import { type CompensationCommand } from '@heady/contracts';
+import { type CompensationCommand, STREAM_SUBJECTS } from '@heady/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { CompensationRunner } from './compensation-runner.service.js';
@@ -9,7 +9,7 @@ import { CompensationRunner } from './compensation-runner.service.js';
 export class CompensationController {
   constructor(@Inject(CompensationRunner) private readonly runner: CompensationRunner) {}
 
-  @EventPattern('pipeline.compensate.*')
+  @EventPattern(STREAM_SUBJECTS.compensationCommands)
   handle(@Payload() cmd: CompensationCommand, @Ctx() ctx: JetStreamContext): Promise<void> {
     return this.runner.handle(cmd, ctx);
   }

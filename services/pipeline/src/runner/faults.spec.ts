@@ -1,9 +1,31 @@
 import { isPermanentError, isRetryableError } from '@heady/bus';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { faultsOf, injectCompensationFaults, injectFaults } from './faults.js';
 import { isInfrastructureError } from './infra-errors.js';
 
 describe('injectFaults', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('never kills the process for a crash fault unless allowed (NODE_ENV=test): the attempt fails permanently', async () => {
+    // a stand-in for the signal, so a regression fails this test instead of killing the runner
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const faults = faultsOf({
+      faults: [
+        { stage: 'plan', mode: 'crash' },
+        { stage: 'ingest', mode: 'compensation-crash' },
+      ],
+    });
+    const err = await injectFaults(faults, 'plan', 1).catch((e: unknown) => e);
+    expect(isPermanentError(err)).toBe(true);
+    expect(String(err)).toMatch(/NODE_ENV=test/);
+    expect(isPermanentError(catchSync(() => injectCompensationFaults(faults, 'ingest', 1)))).toBe(
+      true,
+    );
+    expect(kill).not.toHaveBeenCalled();
+    await injectFaults(faults, 'plan', 1, undefined, true);
+    expect(kill).toHaveBeenCalledWith(process.pid, 'SIGKILL');
+  });
+
   it('fails the first `times` attempts of its stage transiently, then lets it through', async () => {
     const faults = faultsOf({ faults: [{ stage: 'plan', mode: 'transient', times: 2 }] });
     for (const attempt of [1, 2]) {

@@ -34,12 +34,28 @@ export function faultsOf(options: unknown): FaultSpec[] {
   return parsed.success ? parsed.data : [];
 }
 
-/** Applies the faults aimed at `stage` on this attempt: throws, sleeps or kills the process. */
+/**
+ * A crash fault: SIGKILLs this process when `mayKill` (NODE_ENV=test only), else fails the
+ * attempt permanently, so no client request can kill a development or production process.
+ */
+function crash(mayKill: boolean, where: string): void {
+  if (!mayKill)
+    throw new PermanentError(
+      `injected crash at ${where} refused: SIGKILL only under NODE_ENV=test`,
+    );
+  process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * Applies the faults aimed at `stage` on this attempt: throws, sleeps or kills the process
+ * (the last only when `mayKill`, i.e. `config.faultsMayKill`).
+ */
 export async function injectFaults(
   faults: FaultSpec[],
   stage: string,
   attempt: number,
   signal?: AbortSignal,
+  mayKill = false,
 ): Promise<void> {
   for (const f of faults) {
     if (f.stage !== stage) continue;
@@ -53,7 +69,7 @@ export async function injectFaults(
           throw new PermanentError('injected permanent fault');
         break;
       case 'crash':
-        if (attempt <= (f.times ?? 1)) process.kill(process.pid, 'SIGKILL');
+        if (attempt <= (f.times ?? 1)) crash(mayKill, stage);
         break;
       case 'delay':
         if (attempt <= (f.times ?? 1))
@@ -70,12 +86,13 @@ export async function injectFaults(
 /**
  * Applies the faults aimed at `stage`'s compensation on its `attempt`-th attempt: `compensation`
  * fails it (transiently on attempts 1..times, permanently on every one without times),
- * `compensation-crash` SIGKILLs the process on attempts 1..times (default 1).
+ * `compensation-crash` SIGKILLs the process on attempts 1..times (default 1) when `mayKill`.
  */
 export function injectCompensationFaults(
   faults: FaultSpec[],
   stage: string,
   attempt: number,
+  mayKill = false,
 ): void {
   for (const f of faults) {
     if (f.stage !== stage) continue;
@@ -87,7 +104,7 @@ export function injectCompensationFaults(
           `injected transient compensation fault at ${stage} (attempt ${attempt})`,
         );
     } else if (f.mode === 'compensation-crash' && attempt <= (f.times ?? 1)) {
-      process.kill(process.pid, 'SIGKILL');
+      crash(mayKill, `${stage}'s compensation`);
     }
   }
 }

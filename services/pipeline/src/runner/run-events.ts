@@ -1,21 +1,10 @@
 import { create, type JsonObject } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { BusPublisher, eventMsgId } from '@heady/bus';
-import { RunEventSchema, RunStatus, runEventSubject } from '@heady/contracts';
+import { type RunEventName, RunEventSchema, RunStatus, runEventSubject } from '@heady/contracts';
 import { Inject, Injectable } from '@nestjs/common';
 
-/** The events a stage publishes about its run on `runs.<runId>.<event>`. */
-export type RunEventName =
-  | 'run.started'
-  | 'stage.started'
-  | 'stage.succeeded'
-  | 'stage.failed'
-  | 'stage.compensated'
-  | 'run.succeeded'
-  | 'run.compensating'
-  | 'run.compensated'
-  | 'run.cancelled'
-  | 'run.failed';
+export type { RunEventName };
 
 export interface RunEventInput {
   runId: string;

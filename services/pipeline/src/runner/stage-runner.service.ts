@@ -1,23 +1,23 @@
 import {
   BusPublisher,
   type JetStreamContext,
-  isPermanentError,
   isRetryableError,
   PermanentError,
   RetryableError,
   stageMsgId,
 } from '@heady/bus';
-import { type PipelineConfig, STAGE_NAMES } from '@heady/config';
+import { type PipelineConfig } from '@heady/config';
 import {
   RunStatus,
   type StageCommand,
+  type StageName,
   StageCommandSchema,
-  isStageName,
   nextStage,
   stageCommand,
   stageSubject,
+  STAGE_NAMES,
 } from '@heady/contracts';
-import { type PipelineRun } from '@heady/db';
+import { type PipelineRun, type StageRun } from '@heady/db';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
@@ -26,8 +26,17 @@ import { maxAttemptsOf } from '../stages/stage.js';
 import { CompensationRunner } from './compensation-runner.service.js';
 import { faultsOf, injectFaults } from './faults.js';
 import { messageOf, outageAsRetry, withTimeout } from './handler-errors.js';
-import { isInfrastructureError } from './infra-errors.js';
 import { RunEvents } from './run-events.js';
+import {
+  type Decision,
+  type RunEnd,
+  type Stop,
+  decide,
+  decideAfterSuccess,
+  decideFailure,
+  settledOrRun,
+  stopOf,
+} from './stage-decision.js';
 import { type StageKey, StageRunsRepository } from './stage-runs.repository.js';
 
 const stageSeconds = histogram('heady_stage_duration_seconds', 'Time a stage took, per attempt', [
@@ -75,7 +84,7 @@ export class StageRunner {
           this.repo
             .getRun(cmd.runId)
             .then((r) => {
-              const why = r && stopOf(r);
+              const why = r && stopOf(r, Date.now());
               if (why) stop.abort(new StageStopped(why));
             })
             .catch(() => undefined)
@@ -93,53 +102,78 @@ export class StageRunner {
     });
   }
 
+  /**
+   * The executor: reads the run and the stage's row, asks `decide` what to do, and does it.
+   * Every branch of what a delivery may lead to lives in `stage-decision.ts` (pure, table
+   * tested); this only performs the reads, writes and publishes.
+   */
   private async run(cmd: StageCommand, signal: AbortSignal): Promise<void> {
-    if (!isStageName(cmd.stage)) throw new PermanentError(`unknown stage "${cmd.stage}"`);
-    const stage = STAGES[cmd.stage];
     const key: StageKey = {
       runId: cmd.runId,
       stageNum: cmd.stageNum,
       stageName: cmd.stage,
       iteration: cmd.iteration,
     };
+    // the run first, then the row: a row read after its run is never older than the run
     const run = await this.repo.getRun(cmd.runId);
-    if (!run) throw new PermanentError(`run ${cmd.runId} does not exist`);
-    const faults = this.config.faults ? faultsOf(run.options) : [];
-    if (run.status !== 'PENDING' && run.status !== 'RUNNING') {
-      await this.ended(cmd, run, key);
-      return;
-    }
-
-    // a cancelled run, or one past its deadline, goes no further: what completed is undone
-    const stop = stopOf(run);
-    if (stop) {
-      await this.compensate(cmd, run, stop.reason, stop.status);
-      return;
-    }
-
-    // a stage that failed for good, redelivered: its compensation is what is left to start
-    const existing = await this.repo.getStageRow(key);
-    if (existing?.status === 'FAILED') {
-      await this.compensate(cmd, run, existing.error ?? 'stage failed', 'COMPENSATED');
-      return;
-    }
+    const row = run && (await this.repo.getStageRow(key));
+    const decision = decide({ cmd, run, row, now: Date.now() });
+    if (decision.kind !== 'run' || !run) return this.follow(decision, cmd, run, row);
 
     const attempt = await this.repo.beginAttempt(key);
     if (!attempt) {
+      // another delivery settled the stage since it was read: follow what it did
       await this.settled(cmd, run, key);
       return;
     }
+    await this.attempt(cmd, run, key, attempt.attempts, signal);
+  }
+
+  /** Does what `decide` said, for every decision but `run`. */
+  private async follow(
+    d: Decision,
+    cmd: StageCommand,
+    run: PipelineRun | undefined,
+    row: StageRun | undefined,
+  ): Promise<void> {
+    switch (d.kind) {
+      case 'reject':
+        throw new PermanentError(d.reason);
+      case 're-announce':
+        if (!run) return;
+        if (d.attempt === 0) {
+          this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
+        }
+        await this.emitNext(cmd, run, d.attempt);
+        return;
+      case 'compensate':
+        if (run) await this.compensate(cmd, run, d.reason, d.end, row);
+        return;
+      case 'skip':
+        this.log.info({ run_id: cmd.runId, status: run?.status, row: row?.status }, d.reason);
+        return;
+      case 'run':
+        return;
+    }
+  }
+
+  /** One attempt of the stage's work: it and its SUCCEEDED mark commit together. */
+  private async attempt(
+    cmd: StageCommand,
+    run: PipelineRun,
+    key: StageKey,
+    attempt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stage = STAGES[cmd.stage as StageName];
+    const faults = this.config.faults ? faultsOf(run.options) : [];
     // Published without waiting: messages on one connection reach JetStream in the order
     // sent, so subscribers still see started before succeeded; their acks are awaited below.
     const announced: Promise<void>[] = [];
-    if (cmd.stage === 'channel-entry' && attempt.attempts === 1) {
-      announced.push(
-        this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'run.started' }),
-      );
+    if (cmd.stage === 'channel-entry' && attempt === 1) {
+      announced.push(this.events.publish({ ...this.ev(cmd, attempt), event: 'run.started' }));
     }
-    announced.push(
-      this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'stage.started' }),
-    );
+    announced.push(this.events.publish({ ...this.ev(cmd, attempt), event: 'stage.started' }));
     // a failed publish surfaces through Promise.all below; this only silences the early rejection
     for (const p of announced) p.catch(() => undefined);
 
@@ -148,13 +182,14 @@ export class StageRunner {
     try {
       ran = await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage.timeoutMs, `stage ${stage.name}`, async () => {
-          await injectFaults(faults, cmd.stage, attempt.attempts, signal);
+          await injectFaults(faults, cmd.stage, attempt, signal, this.config.faultsMayKill);
           return stage.invoke({
             run,
             cmd,
             tx,
+            state: this.repo.runHandle(tx, run.id),
             config: this.config,
-            attempt: attempt.attempts,
+            attempt,
             signal,
           });
         });
@@ -173,29 +208,35 @@ export class StageRunner {
         (performance.now() - started) / 1000,
       );
       await Promise.allSettled(announced);
-      if (isInfrastructureError(err)) throw err;
-      // stopped at a heartbeat: cancelled or past its deadline; nothing of it committed
-      const stopped: unknown = signal.reason;
-      if (signal.aborted && stopped instanceof StageStopped) {
-        await this.recordFailure(cmd, attempt.attempts, stopped, true);
-        await this.compensate(cmd, run, stopped.why.reason, stopped.why.status);
-        return;
+      const reason: unknown = signal.reason;
+      const failure = decideFailure({
+        err,
+        stopped: signal.aborted && reason instanceof StageStopped ? reason.why : undefined,
+        attempt,
+        maxAttempts: maxAttemptsOf(stage, this.config),
+      });
+      switch (failure.kind) {
+        case 'infrastructure':
+          throw err;
+        case 'stopped':
+          // stopped at a heartbeat: cancelled or past its deadline; nothing of it committed
+          await this.recordFailure(cmd, attempt, reason, true);
+          await this.compensate(cmd, run, failure.stop.reason, failure.stop.end);
+          return;
+        case 'retry':
+          await this.recordFailure(cmd, attempt, err, false);
+          throw isRetryableError(err)
+            ? err
+            : new RetryableError(messageOf(err), undefined, { cause: err });
+        case 'final':
+          if (!(await this.recordFailure(cmd, attempt, err, true))) {
+            // another delivery settled the stage while this one failed: follow what it did
+            await this.settled(cmd, run, key);
+            return;
+          }
+          await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, 'COMPENSATED');
+          return;
       }
-      const final = isPermanentError(err) || attempt.attempts >= maxAttemptsOf(stage, this.config);
-      const recorded = await this.recordFailure(cmd, attempt.attempts, err, final);
-      if (!final) {
-        throw isRetryableError(err)
-          ? err
-          : new RetryableError(messageOf(err), undefined, { cause: err });
-      }
-      if (!recorded) {
-        // another delivery settled the stage while this one failed: follow what it did
-        await Promise.allSettled(announced);
-        await this.settled(cmd, run, key);
-        return;
-      }
-      await this.compensate(cmd, run, `${cmd.stage}: ${messageOf(err)}`, 'COMPENSATED');
-      return;
     }
     if (!ran) {
       // another delivery settled the stage while this one waited for the row's lock
@@ -205,65 +246,34 @@ export class StageRunner {
     }
     stageSeconds.observe({ stage: cmd.stage, outcome: 'ok' }, (performance.now() - started) / 1000);
     this.log.info(
-      { run_id: run.id, attempt: attempt.attempts, ms: Math.round(performance.now() - started) },
+      { run_id: run.id, attempt, ms: Math.round(performance.now() - started) },
       `stage ${cmd.stage} succeeded`,
     );
     // cancelled, or past its deadline, while this stage worked: the run goes no further
-    const after = await this.repo.getRun(run.id);
-    const stopped = after && stopOf(after);
-    if (stopped) {
+    const after = decideAfterSuccess(await this.repo.getRun(run.id), Date.now());
+    if (after.kind === 'compensate') {
       await Promise.all([
         ...announced,
-        this.events.publish({ ...this.ev(cmd, attempt.attempts), event: 'stage.succeeded' }),
+        this.events.publish({ ...this.ev(cmd, attempt), event: 'stage.succeeded' }),
       ]);
-      await this.compensate(cmd, run, stopped.reason, stopped.status);
+      await this.compensate(cmd, run, after.stop.reason, after.stop.end);
       return;
     }
-    await Promise.all([...announced, this.emitNext(cmd, run, attempt.attempts)]);
+    await Promise.all([...announced, this.emitNext(cmd, run, attempt)]);
   }
 
   /**
-   * A delivery for a run that already ended. When this stage is the one that ended it, the
-   * events announcing the end may not have gone out (the process died, or NATS was away,
-   * between the commit and the publishes), so they are published again — their msg ids make
-   * that a no-op when they did: the last stage re-emits stage.succeeded and run.succeeded;
-   * the stage that failed (or that found the run cancelled) starts the compensation again,
-   * whose commands and events carry the same msg ids, and whose consumers skip what is
-   * already undone. Any other delivery is skipped.
-   */
-  private async ended(cmd: StageCommand, run: PipelineRun, key: StageKey): Promise<void> {
-    const row = await this.repo.getStageRow(key);
-    if (run.status === 'SUCCEEDED' && row?.status === 'SUCCEEDED' && !nextStage(cmd)) {
-      await this.emitNext(cmd, run, row.attempts);
-    } else if (run.status === 'COMPENSATED' && row?.status === 'FAILED') {
-      await this.compensate(cmd, run, run.error ?? 'stage failed', 'COMPENSATED');
-    } else if (
-      (run.status === 'CANCELLED' || run.status === 'COMPENSATED') &&
-      (!row || row.status === 'RUNNING')
-    ) {
-      // the stage that found the run cancelled (or past its deadline) ended it
-      await this.compensate(cmd, run, run.error ?? 'stopped', run.status);
-    } else {
-      this.log.info({ run_id: run.id, status: run.status }, 'run already ended; stage skipped');
-    }
-  }
-
-  /**
-   * A delivery of a stage another delivery already settled: after a success the successor
-   * is re-emitted (its msg id makes that a no-op if it went out); after a final failure the
-   * compensation is started (again: its msg ids make a repeat a no-op); once the stage was undone (COMPENSATED) nothing is done —
-   * running it again would redo an effect that compensation removed.
+   * A delivery of a stage another delivery settled meanwhile: its fresh row decides (see
+   * `settledOrRun`); a row still RUNNING here means nothing is left for this delivery.
    */
   private async settled(cmd: StageCommand, run: PipelineRun, key: StageKey): Promise<void> {
     const row = await this.repo.getStageRow(key);
-    if (row?.status === 'SUCCEEDED') {
-      this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
-      await this.emitNext(cmd, run, 0);
-    } else if (row?.status === 'FAILED') {
-      await this.compensate(cmd, run, row.error ?? 'stage failed', 'COMPENSATED');
-    } else {
+    const d = settledOrRun(row);
+    if (d.kind === 'run') {
       this.log.info({ run_id: run.id, status: row?.status }, 'stage already undone; skipped');
+      return;
     }
+    await this.follow(d, cmd, run, row);
   }
 
   /**
@@ -275,15 +285,18 @@ export class StageRunner {
     cmd: StageCommand,
     run: PipelineRun,
     reason: string,
-    end: 'COMPENSATED' | 'CANCELLED',
+    end: RunEnd,
+    row?: StageRun,
   ): Promise<void> {
     const completed = [...(cmd.slip?.completed ?? [])];
-    const own = await this.repo.getStageRow({
-      runId: cmd.runId,
-      stageNum: cmd.stageNum,
-      stageName: cmd.stage,
-      iteration: cmd.iteration,
-    });
+    const own =
+      row ??
+      (await this.repo.getStageRow({
+        runId: cmd.runId,
+        stageNum: cmd.stageNum,
+        stageName: cmd.stage,
+        iteration: cmd.iteration,
+      }));
     if (
       (own?.status === 'SUCCEEDED' || own?.status === 'COMPENSATED') &&
       !completed.includes(cmd.stage)
@@ -372,21 +385,7 @@ export class StageRunner {
 
 /** Why a working stage was stopped (its abort reason). */
 class StageStopped extends Error {
-  constructor(readonly why: { status: 'CANCELLED' | 'COMPENSATED'; reason: string }) {
+  constructor(readonly why: Stop) {
     super(`stopped: ${why.reason}`);
   }
-}
-
-/** Why a run still going must stop: a cancellation request, or its `options.deadlineMs` passed. */
-function stopOf(
-  run: PipelineRun,
-): { status: 'CANCELLED' | 'COMPENSATED'; reason: string } | undefined {
-  // a run that ended (monitor closed it SUCCEEDED, say) is past stopping
-  if (run.status !== 'PENDING' && run.status !== 'RUNNING') return undefined;
-  if (run.cancel_requested_at) return { status: 'CANCELLED', reason: 'cancelled on request' };
-  const deadlineMs = (run.options as { deadlineMs?: unknown }).deadlineMs;
-  if (typeof deadlineMs === 'number' && Date.now() > run.created_at.getTime() + deadlineMs) {
-    return { status: 'COMPENSATED', reason: `deadline of ${deadlineMs} ms exceeded` };
-  }
-  return undefined;
 }

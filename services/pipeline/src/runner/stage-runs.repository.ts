@@ -2,14 +2,15 @@ import {
   type Database,
   type Kysely,
   type PipelineRun,
+  type RunHandle,
+  RunStateRepository,
   type StageRun,
   type Transaction,
 } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
-/** How the error of a run that ended FAILED because a compensation failed begins. */
-export const COMPENSATION_FAILED = 'compensation of ';
+export { COMPENSATION_FAILED } from '@heady/db';
 
 /** Identifies one execution of a stage: the idempotency key of its effects. */
 export interface StageKey {
@@ -21,10 +22,20 @@ export interface StageKey {
 
 @Injectable()
 export class StageRunsRepository {
-  constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
+  /** Writes the run's state (the only writer of `pipeline_runs`). */
+  private readonly state: RunStateRepository;
+
+  constructor(@Inject(DB) private readonly db: Kysely<Database>) {
+    this.state = new RunStateRepository(db);
+  }
 
   getRun(id: string): Promise<PipelineRun | undefined> {
-    return this.db.selectFrom('pipeline_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.state.get(id);
+  }
+
+  /** Run `runId`'s writes, joining the stage's transaction `tx`. */
+  runHandle(tx: Transaction<Database>, runId: string): RunHandle {
+    return this.state.handle(tx, runId);
   }
 
   /**
@@ -212,48 +223,20 @@ export class StageRunsRepository {
    * Ends a run whose compensation completed with `status`: a run still going, or one that
    * ended FAILED because a compensation failed (its dead-lettered compensation was redriven).
    */
-  async endCompensation(
+  endCompensation(
     runId: string,
     status: 'COMPENSATED' | 'CANCELLED',
     error: string,
   ): Promise<boolean> {
-    const r = await this.db
-      .updateTable('pipeline_runs')
-      .set({ status, error, finished_at: new Date(), updated_at: new Date() })
-      .where('id', '=', runId)
-      .where((eb) =>
-        eb.or([
-          eb('status', 'in', ['PENDING', 'RUNNING']),
-          eb.and([eb('status', '=', 'FAILED'), eb('error', 'like', `${COMPENSATION_FAILED}%`)]),
-        ]),
-      )
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    return this.state.endCompensation(runId, status, error);
   }
 
   /** Ends a run with `status` unless it already ended. */
-  async endRun(
+  endRun(
     runId: string,
     status: 'FAILED' | 'COMPENSATED' | 'CANCELLED',
     error: string | null,
   ): Promise<boolean> {
-    const r = await this.db
-      .updateTable('pipeline_runs')
-      .set({ status, error, finished_at: new Date(), updated_at: new Date() })
-      .where('id', '=', runId)
-      .where('status', 'in', ['PENDING', 'RUNNING'])
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
-  }
-
-  /** Ends a run FAILED unless it already ended. */
-  async failRun(runId: string, error: string): Promise<boolean> {
-    const r = await this.db
-      .updateTable('pipeline_runs')
-      .set({ status: 'FAILED', error, finished_at: new Date(), updated_at: new Date() })
-      .where('id', '=', runId)
-      .where('status', 'in', ['PENDING', 'RUNNING'])
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    return this.state.end(runId, status, error);
   }
 }

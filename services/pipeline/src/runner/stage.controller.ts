@@ -1,5 +1,5 @@
 import { type JetStreamContext } from '@heady/bus';
-import { type StageCommand } from '@heady/contracts';
+import { STREAM_SUBJECTS, type StageCommand } from '@heady/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { StageRunner } from './stage-runner.service.js';
@@ -9,7 +9,7 @@ import { StageRunner } from './stage-runner.service.js';
 export class StageController {
   constructor(@Inject(StageRunner) private readonly runner: StageRunner) {}
 
-  @EventPattern('pipeline.stage.*')
+  @EventPattern(STREAM_SUBJECTS.stageCommands)
   handle(@Payload() cmd: StageCommand, @Ctx() ctx: JetStreamContext): Promise<void> {
     return this.runner.handle(cmd, ctx);
   }

@@ -7,17 +7,11 @@ import { defineStage } from './stage.js';
  */
 export const channelEntry = defineStage(
   { name: 'channel-entry', retry: { maxAttempts: 5 }, timeoutMs: 10_000 },
-  async ({ run, tx }) => {
-    const admitted = await tx
-      .updateTable('pipeline_runs')
-      .set({ status: 'RUNNING', started_at: new Date(), updated_at: new Date() })
-      .where('id', '=', run.id)
-      .where('status', '=', 'PENDING')
-      .returning(['started_at'])
-      .executeTakeFirst();
+  async ({ run, state }) => {
+    const admitted = await state.admit();
     return {
       output: {
-        admitted: !!admitted,
+        admitted,
         seed: run.seed,
         classification: run.classification,
         idempotencyKey: run.request_id,
@@ -27,13 +21,8 @@ export const channelEntry = defineStage(
       compensation: run.request_id ? { requestId: run.request_id } : null,
     };
   },
-  async (data, { run, tx }) => {
+  async (data: { requestId: string } | null, { state }) => {
     if (typeof data?.requestId !== 'string') return;
-    await tx
-      .updateTable('pipeline_runs')
-      .set({ request_id: null, updated_at: new Date() })
-      .where('id', '=', run.id)
-      .where('request_id', '=', data.requestId)
-      .execute();
+    await state.releaseRequestId(data.requestId);
   },
 );

@@ -3,7 +3,7 @@ import { defineStage } from './stage.js';
 /** Stage 7. Packages the run's result from what the earlier stages recorded, and stores it on the run. */
 export const finalize = defineStage(
   { name: 'finalize' },
-  async ({ run, cmd, tx }) => {
+  async ({ run, cmd, tx, state }) => {
     const rows = await tx
       .selectFrom('pipeline_stage_runs')
       .select(['stage_name', 'output', 'attempts'])
@@ -21,23 +21,15 @@ export const finalize = defineStage(
       execution: outputs.execute ?? null,
       output: null,
     };
-    await tx
-      .updateTable('pipeline_runs')
-      .set({ result, updated_at: new Date() })
-      .where('id', '=', run.id)
-      .execute();
+    await state.setResult(result);
     return {
       output: { stored: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) },
       compensation: { iteration: cmd.iteration },
     };
   },
-  async (data, { run, tx }) => {
+  async (data: { iteration: number } | null, { state }) => {
     if (!data) return;
     // retract the stored result
-    await tx
-      .updateTable('pipeline_runs')
-      .set({ result: {}, updated_at: new Date() })
-      .where('id', '=', run.id)
-      .execute();
+    await state.retractResult();
   },
 );

@@ -1,7 +1,8 @@
+import { MAX_RUN_INPUT_BYTES } from '@heady/config';
 import { defineStage, permanentFailure } from './stage.js';
 
-/** Largest input a run may carry, in bytes of JSON. */
-export const MAX_INPUT_BYTES = 256 * 1024;
+/** Largest input a run may carry, in bytes of JSON (the gateway refuses larger ones first). */
+export const MAX_INPUT_BYTES = MAX_RUN_INPUT_BYTES;
 
 /**
  * Stage 1. Validates the payload: an object within the size limit. Schema checks per

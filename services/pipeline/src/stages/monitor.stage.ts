@@ -1,7 +1,7 @@
 import { defineStage } from './stage.js';
 
 /** Stage 8. Measures the run (total and per-stage time), then closes it SUCCEEDED. Drift baselines arrive later. */
-export const monitor = defineStage({ name: 'monitor' }, async ({ run, tx }) => {
+export const monitor = defineStage({ name: 'monitor' }, async ({ run, tx, state }) => {
   const now = new Date();
   const rows = await tx
     .selectFrom('pipeline_stage_runs')
@@ -16,11 +16,6 @@ export const monitor = defineStage({ name: 'monitor' }, async ({ run, tx }) => {
     ]),
   );
   const totalMs = now.getTime() - run.created_at.getTime();
-  await tx
-    .updateTable('pipeline_runs')
-    .set({ status: 'SUCCEEDED', finished_at: now, updated_at: now })
-    .where('id', '=', run.id)
-    .where('status', '=', 'RUNNING')
-    .execute();
+  await state.succeed();
   return { output: { totalMs, stageMs }, metrics: { totalMs } };
 });

@@ -5,7 +5,7 @@ import { defineStage } from './stage.js';
  * workflow's task budget, as a one-task graph. Monte Carlo readiness and usage budget
  * reservation arrive with durable runs.
  */
-export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, tx }) => {
+export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, tx, state }) => {
   const group = await tx
     .selectFrom('service_groups')
     .select(['name', 'weight'])
@@ -16,11 +16,7 @@ export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, tx }) => {
     .select(['max_concurrent_tasks'])
     .where('id', '=', run.workflow_id)
     .executeTakeFirst();
-  await tx
-    .updateTable('pipeline_runs')
-    .set({ service_group: cmd.group, updated_at: new Date() })
-    .where('id', '=', run.id)
-    .execute();
+  await state.recordGroup(cmd.group);
   return {
     output: {
       group: cmd.group,

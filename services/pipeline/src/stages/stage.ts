@@ -1,14 +1,19 @@
 import { PermanentError } from '@heady/bus';
 import { type StageCommand, type StageName } from '@heady/contracts';
-import { type Database, type PipelineRun, type Transaction } from '@heady/db';
+import { type Database, type PipelineRun, type RunHandle, type Transaction } from '@heady/db';
 import { type PipelineConfig } from '@heady/config';
 
-/** What a stage's invoke receives: its run, its command, and the transaction its effects join. */
+/**
+ * What a stage's invoke receives: its run, its command, the transaction its effects join, and
+ * the run's state writes bound to that transaction (`pipeline_runs` is written only there).
+ */
 export interface StageInput {
   run: PipelineRun;
   cmd: StageCommand;
   /** The stage's effects and its SUCCEEDED mark commit together, so a redelivery finds the work done. */
   tx: Transaction<Database>;
+  /** The run's guarded transitions (admit, record the group, set the result, succeed), joining `tx`. */
+  state: RunHandle;
   config: PipelineConfig;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
   attempt: number;
@@ -21,18 +26,26 @@ export interface StageInput {
   signal: AbortSignal;
 }
 
+/** A stage's output, or the input of its compensation: JSON kept on the stage row. */
+export type StageData = Record<string, unknown>;
+
 /** What a stage returns: its output (kept on the stage row), metrics, and what its compensation needs. */
-export interface StageResult {
-  output: Record<string, unknown>;
+export interface StageResult<
+  Output extends StageData = StageData,
+  Undo extends StageData = StageData,
+> {
+  output: Output;
   metrics?: Record<string, number>;
   /** The smallest input that undoes this stage; omitted or null means nothing to undo. */
-  compensation?: Record<string, unknown> | null;
+  compensation?: Undo | null;
 }
 
 /** What a compensation receives: its run and the transaction its effects (and the COMPENSATED mark) join. */
 export interface CompensateInput {
   run: PipelineRun;
   tx: Transaction<Database>;
+  /** The run's guarded writes (retract the result, release the idempotency key), joining `tx`. */
+  state: RunHandle;
   config: PipelineConfig;
 }
 
@@ -49,14 +62,21 @@ export interface StageOptions {
   timeoutMs?: number;
 }
 
-/** One of the nine stages: a name, its retry policy and timeout, its work and its undo. */
-export interface StageDefinition {
+/**
+ * One of the nine stages: a name, its retry policy and timeout, its work and its undo. `Output`
+ * is what the stage records; `Undo` what its compensation receives (what invoke returned as
+ * `compensation`, read back from the stage row).
+ */
+export interface StageDefinition<
+  Output extends StageData = StageData,
+  Undo extends StageData = StageData,
+> {
   name: StageName;
   retry: RetryPolicy;
   timeoutMs: number;
-  invoke(input: StageInput): Promise<StageResult>;
+  invoke(input: StageInput): Promise<StageResult<Output, Undo>>;
   /** Undoes the stage; a no-op on null input and safe to run twice. */
-  compensate(data: Record<string, unknown> | null, input: CompensateInput): Promise<void>;
+  compensate(data: Undo | null, input: CompensateInput): Promise<void>;
 }
 
 /** The policy a stage gets when it declares none: 5 deliveries, 250 ms, 1 s, 5 s, 15 s apart. */
@@ -81,14 +101,15 @@ function rejecting<A extends unknown[], R>(fn: (...a: A) => Promise<R>): (...a: 
 }
 
 /**
- * Declares a stage, Medusa-style, one per file: invoke returns its output and, separately,
- * the smallest input its compensation needs; compensate undoes it (no-op on null).
+ * Declares a stage, one per file, like Medusa's `createStep`: invoke returns its output and,
+ * separately, the smallest input its compensation needs (typed `Undo`); compensate undoes it
+ * (no-op on null).
  */
-export function defineStage(
+export function defineStage<Output extends StageData, Undo extends StageData = never>(
   options: StageOptions,
-  invoke: StageDefinition['invoke'],
-  compensate?: StageDefinition['compensate'],
-): StageDefinition {
+  invoke: (input: StageInput) => Promise<StageResult<Output, Undo>>,
+  compensate?: (data: Undo | null, input: CompensateInput) => Promise<void>,
+): StageDefinition<Output, Undo> {
   return {
     name: options.name,
     retry: { ...DEFAULT_RETRY, ...options.retry },
