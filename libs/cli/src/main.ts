@@ -5,9 +5,10 @@ import { bansCommands } from './commands/bans.js';
 import { billingCommands } from './commands/billing.js';
 import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
+import { natsCommands } from './commands/nats.js';
 import { opsCommands } from './commands/ops.js';
 import { runsCommands } from './commands/runs.js';
-import { createOutput } from './output.js';
+import { createOutput, exitAfterFlush } from './output.js';
 
 const program = new Command('heady')
   .description('Heady operator CLI')
@@ -20,12 +21,14 @@ apikeysCommands(program, out);
 bansCommands(program, out);
 billingCommands(program, out);
 opsCommands(program, out);
+natsCommands(program, out);
 
 program
   .parseAsync(process.argv)
-  // a signer's batch timer or a registry watch must not keep a finished command alive
-  .then(() => process.exit(process.exitCode ?? 0))
+  // a signer's batch timer or a registry watch must not keep a finished command alive,
+  // but whatever was written must reach a pipe before the process exits
+  .then(() => exitAfterFlush(Number(process.exitCode ?? 0)))
   .catch((e: unknown) => {
     process.stderr.write(`heady: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    return exitAfterFlush(1);
   });

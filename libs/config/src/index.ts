@@ -1,4 +1,4 @@
-export { DEFAULTS, STAGE_NAMES, type StageName } from './schema.js';
+export { DEFAULTS, ENV_SCHEMAS, MAX_RUN_INPUT_BYTES } from './schema.js';
 export {
   ConfigError,
   loadCliConfig,

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { STAGE_NAMES, type StageName } from '@heady/contracts';
 import { type z } from 'zod';
 import {
   DEFAULTS,
-  STAGE_NAMES,
-  type StageName,
   cliEnv,
   type commonEnv,
   conductorEnv,
@@ -45,18 +44,33 @@ export interface CommonConfig {
   service: string;
   /** HEADY_FAULTS: whether runs may carry `options.faults` (fault injection). */
   faults: boolean;
+  /**
+   * Whether an injected crash fault may SIGKILL this process: only with NODE_ENV=test, so
+   * no client request can kill a development or production process.
+   */
+  faultsMayKill: boolean;
   instanceId: string;
   env: 'development' | 'test' | 'production';
   logLevel: string;
   dataDir: string;
   nats: {
     url: string;
+    /** Absolute path of the nkey seed file this process authenticates with (HEADY_NATS_NKEY_FILE). */
+    nkeySeedFile?: string | undefined;
+    /** Absolute path of the CA the server's certificate must chain to (HEADY_NATS_CA_FILE); TLS when set. */
+    caFile?: string | undefined;
     rpcTimeoutMs: number;
     streamMaxAgeDays: number;
+    /**
+     * JetStream's duplicate window of every stream, and how long consumers and responders
+     * remember a msg id in the shared `heady-dedup` bucket: one setting, so they agree.
+     */
     duplicateWindowSeconds: number;
     consumerConcurrency: number;
+    /** Requests one process answers at once (16 × as many wait; the rest get RESOURCE_EXHAUSTED). */
+    rpcConcurrency?: number;
   };
-  database: { url: string; poolMax: number };
+  database: { url: string; poolMax: number; statementTimeoutMs: number };
   redis: { url: string };
   telemetry: { otlpEndpoint: string | undefined; sampleRatio: number };
   ops: { port: number | undefined };
@@ -74,15 +88,17 @@ export interface CommonConfig {
 }
 
 function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
-  if (e.NODE_ENV === 'production' && e.HEADY_FAULTS) {
+  // NODE_ENV defaults to production: these two need it set to development or test on purpose
+  const explicitlyNotProduction = e.NODE_ENV === 'development' || e.NODE_ENV === 'test';
+  if (e.HEADY_FAULTS && !explicitlyNotProduction) {
     throw new ConfigError(
-      'invalid environment:\n  HEADY_FAULTS: fault injection is refused in production',
+      'invalid environment:\n  HEADY_FAULTS: fault injection is refused in production (set NODE_ENV=development or test to use it)',
       ['HEADY_FAULTS'],
     );
   }
-  if (e.NODE_ENV === 'production' && e.HEADY_SIGNING === 'off') {
+  if (e.HEADY_SIGNING === 'off' && !explicitlyNotProduction) {
     throw new ConfigError(
-      'invalid environment:\n  HEADY_SIGNING: signing cannot be turned off in production',
+      'invalid environment:\n  HEADY_SIGNING: signing cannot be turned off in production (set NODE_ENV=development or test to turn it off)',
       ['HEADY_SIGNING'],
     );
   }
@@ -95,12 +111,20 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
     dataDir,
     nats: {
       url: e.NATS_URL,
+      nkeySeedFile:
+        e.HEADY_NATS_NKEY_FILE === undefined ? undefined : resolve(e.HEADY_NATS_NKEY_FILE),
+      caFile: e.HEADY_NATS_CA_FILE === undefined ? undefined : resolve(e.HEADY_NATS_CA_FILE),
       rpcTimeoutMs: e.HEADY_RPC_TIMEOUT_MS,
       streamMaxAgeDays: e.HEADY_STREAM_MAX_AGE_DAYS,
       duplicateWindowSeconds: e.HEADY_DUPLICATE_WINDOW_SECONDS,
       consumerConcurrency: e.HEADY_CONSUMER_CONCURRENCY,
+      rpcConcurrency: e.HEADY_RPC_CONCURRENCY,
     },
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
     redis: { url: e.REDIS_URL },
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -108,6 +132,7 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
     },
     ops: { port: e.HEADY_OPS_PORT },
     faults: e.HEADY_FAULTS,
+    faultsMayKill: e.HEADY_FAULTS && e.NODE_ENV === 'test',
     signing: {
       enabled: e.HEADY_SIGNING === 'on',
       keysDir: resolve(e.HEADY_KEYS_DIR ?? `${dataDir}/keys`),
@@ -122,7 +147,17 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
 }
 
 export interface GatewayConfig extends CommonConfig {
-  http: { host: string; port: number; bodyLimitBytes: number };
+  /** The ops port (/healthz, /readyz, /metrics), apart from the public API port. */
+  ops: { port: number; host: string };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    /** Fastify `requestTimeout`: the whole request must arrive within it (0 = none). */
+    requestTimeoutMs: number;
+    /** Fastify `connectionTimeout`: a silent socket is closed after it (0 = never). */
+    connectionTimeoutMs: number;
+  };
   rateLimit: {
     /** Requests per window per plan; 0 = unlimited. */
     plans: { FREE: number; PRO: number; ENTERPRISE: number };
@@ -141,10 +176,17 @@ export interface GatewayConfig extends CommonConfig {
   idempotency: { ttlMs: number; lockMs: number };
   /** In-process cache of API key lookups (0 = off). */
   apiKeys: { cacheMs: number };
+  /** Server-sent run event streams: idle close, keep-alive comments, open streams per API key. */
+  eventStreams: { idleTimeoutMs: number; keepAliveMs: number; maxPerKey: number };
 }
 export interface ConductorConfig extends CommonConfig {
   ops: { port: number };
-  audit: { jsonlFile: string; writer: boolean };
+  audit: {
+    jsonlFile: string;
+    writer: boolean;
+    /** Rows one audit_logs insert of the audit writer carries at most (1: one insert per event). */
+    batchMax: number;
+  };
 }
 export interface PipelineConfig extends CommonConfig {
   ops: { port: number };
@@ -155,12 +197,16 @@ export interface PipelineConfig extends CommonConfig {
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const e = parse(gatewayEnv, env);
+  const c = common('gateway', e);
   return {
-    ...common('gateway', e),
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.gatewayOpsPort, host: e.HEADY_OPS_HOST },
     http: {
       host: e.HEADY_GATEWAY_HOST,
       port: e.HEADY_GATEWAY_PORT,
       bodyLimitBytes: e.HEADY_BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.HEADY_HTTP_REQUEST_TIMEOUT_MS,
+      connectionTimeoutMs: e.HEADY_HTTP_CONNECTION_TIMEOUT_MS,
     },
     rateLimit: {
       plans: {
@@ -183,6 +229,11 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     tiers: { cacheTtlMs: e.HEADY_TIER_CACHE_TTL_MS },
     idempotency: { ttlMs: e.HEADY_IDEMPOTENCY_TTL_MS, lockMs: e.HEADY_IDEMPOTENCY_LOCK_MS },
     apiKeys: { cacheMs: e.HEADY_API_KEY_CACHE_MS },
+    eventStreams: {
+      idleTimeoutMs: e.HEADY_SSE_IDLE_TIMEOUT_MS,
+      keepAliveMs: e.HEADY_SSE_KEEPALIVE_MS,
+      maxPerKey: e.HEADY_SSE_MAX_PER_KEY,
+    },
   };
 }
 
@@ -204,6 +255,7 @@ export function loadConductorConfig(env: Env = process.env): ConductorConfig {
         e.HEADY_CONDUCTOR_AUDIT_FILE ?? `${c.dataDir}/audit/conductor-audit.jsonl`,
       ),
       writer: e.HEADY_AUDIT_WRITER,
+      batchMax: e.HEADY_AUDIT_BATCH_MAX,
     },
   };
 }

@@ -1,18 +1,10 @@
 import { z } from 'zod';
 
-/** Names of the nine pipeline stages, in itinerary order. */
-export const STAGE_NAMES = [
-  'channel-entry',
-  'ingest',
-  'plan',
-  'execute',
-  'recover',
-  'self-critique',
-  'optimize',
-  'finalize',
-  'monitor',
-] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+/**
+ * Largest input a run may carry, in bytes of its JSON: ingest fails a run over it, and the
+ * gateway refuses one over it (413) before the run is created.
+ */
+export const MAX_RUN_INPUT_BYTES = 256 * 1024;
 
 /** Infrastructure defaults (ARCHITECTURE §6). These literals live here and nowhere else. */
 export const DEFAULTS = {
@@ -20,6 +12,7 @@ export const DEFAULTS = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/heady',
   redisUrl: 'redis://127.0.0.1:6379',
   gatewayPort: 8080,
+  gatewayOpsPort: 9100,
   conductorOpsPort: 9101,
   pipelineOpsPort: 9102,
   vectorMemoryOpsPort: 9103,
@@ -29,9 +22,13 @@ export const DEFAULTS = {
   duplicateWindowSeconds: 120,
   rpcTimeoutMs: 5000,
   consumerConcurrency: 32,
+  rpcConcurrency: 64,
   keyRotationMs: 86_400_000,
   keyOverlapMs: 3_600_000,
   databasePoolMax: 20,
+  databaseStatementTimeoutMs: 30_000,
+  httpRequestTimeoutMs: 30_000,
+  httpConnectionTimeoutMs: 120_000,
   dataDir: '.heady',
 } as const;
 
@@ -42,101 +39,379 @@ const bool = z
 
 /** Environment shared by every process. */
 export const commonEnv = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  NATS_URL: z.string().min(1).default(DEFAULTS.natsUrl),
-  DATABASE_URL: z.string().url().default(DEFAULTS.databaseUrl),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(DEFAULTS.databasePoolMax),
-  REDIS_URL: z.string().url().default(DEFAULTS.redisUrl),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  HEADY_INSTANCE_ID: z.string().min(1).optional(),
-  HEADY_DATA_DIR: z.string().min(1).default(DEFAULTS.dataDir),
-  HEADY_STREAM_MAX_AGE_DAYS: z.coerce.number().positive().default(DEFAULTS.streamMaxAgeDays),
+  /**
+   * Production unless said otherwise: fault injection and unsigned buses are refused unless
+   * this is explicitly `development` or `test` (`npm start` and the test stack set it).
+   */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('production').meta({
+    description:
+      '`development`, `test` or `production`; `HEADY_FAULTS=1` and `HEADY_SIGNING=off` need `development` or `test` (`npm start` sets `development`)',
+  }),
+  NATS_URL: z
+    .string()
+    .min(1)
+    .default(DEFAULTS.natsUrl)
+    .meta({ description: 'NATS server with JetStream' }),
+  /** File holding this process's NATS nkey user seed (`SU…`); unset = connect without credentials. */
+  HEADY_NATS_NKEY_FILE: z.string().min(1).optional().meta({
+    description:
+      "file with this process's NATS nkey user seed (`SU…`); `npm start` and compose set one per service",
+    defaultText: 'unset (no credentials)',
+  }),
+  /** CA certificate (PEM) the NATS server's TLS certificate must chain to; set = TLS required. */
+  HEADY_NATS_CA_FILE: z.string().min(1).optional().meta({
+    description: "CA (PEM) the NATS server's certificate must chain to; set = TLS required",
+    defaultText: 'unset (no TLS)',
+  }),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .default(DEFAULTS.databaseUrl)
+    .meta({ description: 'PostgreSQL; `npx heady db migrate` creates the database' }),
+  DATABASE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .default(DEFAULTS.databasePoolMax)
+    .meta({ description: 'pool size per process' }),
+  /** PostgreSQL statement_timeout of every service connection (0 = none). */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULTS.databaseStatementTimeoutMs)
+    .meta({
+      description:
+        'PostgreSQL `statement_timeout` of every connection (a longer query is cancelled); `0` = none',
+    }),
+  REDIS_URL: z
+    .string()
+    .url()
+    .default(DEFAULTS.redisUrl)
+    .meta({ description: 'Redis (gateway rate limits, bans, tier cache, Idempotency-Keys)' }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .meta({ description: 'pino level' }),
+  HEADY_INSTANCE_ID: z.string().min(1).optional().meta({
+    description: "this process's name on the bus and in logs",
+    defaultText: '`<service>-<host>-<random>`',
+  }),
+  HEADY_DATA_DIR: z
+    .string()
+    .min(1)
+    .default(DEFAULTS.dataDir)
+    .meta({ description: 'local data: logs, audit JSONL, development keys (git-ignored)' }),
+  HEADY_STREAM_MAX_AGE_DAYS: z.coerce
+    .number()
+    .positive()
+    .default(DEFAULTS.streamMaxAgeDays)
+    .meta({ description: 'how long streams keep messages (replay window)' }),
+  /** JetStream's duplicate window and the consumers' shared de-duplication window (one setting). */
   HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce
     .number()
     .int()
     .positive()
-    .default(DEFAULTS.duplicateWindowSeconds),
+    .default(DEFAULTS.duplicateWindowSeconds)
+    .meta({
+      description:
+        'JetStream duplicate window for `Nats-Msg-Id`, also how long `heady-dedup` remembers msg ids (one setting)',
+    }),
   /** Messages one process handles at once per durable consumer. */
   HEADY_CONSUMER_CONCURRENCY: z.coerce
     .number()
     .int()
     .min(1)
     .max(1024)
-    .default(DEFAULTS.consumerConcurrency),
-  HEADY_RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.rpcTimeoutMs),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
-  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
-  HEADY_OPS_PORT: port.optional(),
-  /** Fault injection (`options.faults` on a run) for tests and chaos drills; never in production. */
-  HEADY_FAULTS: bool.default(false),
-  /** Signing of every bus message; `off` is refused in production. */
-  HEADY_SIGNING: z.enum(['on', 'off']).default('on'),
-  HEADY_KEYS_DIR: z.string().min(1).optional(),
-  HEADY_KEY_ROTATION_MS: z.coerce.number().int().min(1000).default(DEFAULTS.keyRotationMs),
-  HEADY_KEY_OVERLAP_MS: z.coerce.number().int().min(0).default(DEFAULTS.keyOverlapMs),
-  HEADY_SIGN_BATCH_MAX: z.coerce.number().int().min(1).max(4096).default(256),
-  HEADY_SIGN_BATCH_MS: z.coerce.number().min(0).max(1000).default(2),
-  HEADY_SIGNATURE_MAX_SKEW_MS: z.coerce.number().int().min(1000).default(120_000),
+    .default(DEFAULTS.consumerConcurrency)
+    .meta({ description: 'messages a process handles at once per durable consumer' }),
+  HEADY_RPC_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULTS.rpcTimeoutMs)
+    .meta({ description: 'request/reply timeout' }),
+  /** Bus requests one process answers at once; 16 × as many wait, the rest are refused as overloaded. */
+  HEADY_RPC_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .default(DEFAULTS.rpcConcurrency)
+    .meta({
+      description:
+        'requests a process answers at once; 16 × as many wait, the rest get `RESOURCE_EXHAUSTED`',
+    }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .meta({ description: 'send traces over OTLP/HTTP (e.g. `http://127.0.0.1:4318`)' }),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .meta({ description: 'trace sampling ratio' }),
+  HEADY_OPS_PORT: port.optional().meta({
+    description:
+      "port of `/healthz`, `/readyz`, `/metrics` (the gateway's apart from its public API port)",
+    defaultText: 'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`',
+  }),
+  /**
+   * Fault injection (`options.faults` on a run) for tests and chaos drills: refused unless
+   * NODE_ENV is development or test; crash faults (SIGKILL) act only when NODE_ENV=test.
+   */
+  HEADY_FAULTS: bool.default(false).meta({
+    description:
+      'accept `options.faults` (fault injection) on runs; refused unless `NODE_ENV` is `development` or `test`; `crash` faults kill only under `test`',
+    usedBy: 'gateway, pipeline',
+  }),
+  /** Signing of every bus message; `off` is refused unless NODE_ENV is development or test. */
+  HEADY_SIGNING: z
+    .enum(['on', 'off'])
+    .default('on')
+    .meta({ description: 'sign and verify every bus message (`off` refused in production)' }),
+  HEADY_KEYS_DIR: z.string().min(1).optional().meta({
+    description: 'root public key, service identity, epoch KEM secrets',
+    defaultText: '`$HEADY_DATA_DIR/keys`',
+  }),
+  HEADY_KEY_ROTATION_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(DEFAULTS.keyRotationMs)
+    .meta({ description: 'epoch key (signing and KEM) rotation period' }),
+  HEADY_KEY_OVERLAP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULTS.keyOverlapMs)
+    .meta({ description: 'how long a retired epoch key still verifies' }),
+  HEADY_SIGN_BATCH_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .default(256)
+    .meta({ description: 'largest Merkle batch, longest wait before signing' }),
+  HEADY_SIGN_BATCH_MS: z.coerce
+    .number()
+    .min(0)
+    .max(1000)
+    .default(2)
+    .meta({ description: 'largest Merkle batch, longest wait before signing' }),
+  HEADY_SIGNATURE_MAX_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(120_000)
+    .meta({ description: 'largest gap between issued-at and storage' }),
   /** How long an ended epoch's KEM secret is kept (default: the streams' max age). */
-  HEADY_KEM_RETENTION_MS: z.coerce.number().int().min(0).optional(),
+  HEADY_KEM_RETENTION_MS: z.coerce.number().int().min(0).optional().meta({
+    description: "when an ended epoch's KEM secret is deleted",
+    defaultText: "the streams' max age",
+  }),
 });
 
 export const gatewayEnv = commonEnv.extend({
-  HEADY_GATEWAY_PORT: port.default(DEFAULTS.gatewayPort),
-  HEADY_GATEWAY_HOST: z.string().default('127.0.0.1'),
-  HEADY_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  HEADY_GATEWAY_PORT: port
+    .default(DEFAULTS.gatewayPort)
+    .meta({ description: 'HTTP listener (API and ops endpoints)' }),
+  HEADY_GATEWAY_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .meta({ description: 'HTTP listener (API and ops endpoints)' }),
+  /** Interface of the gateway's ops port (HEADY_OPS_PORT, default 9100: /readyz, /metrics). */
+  HEADY_OPS_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .meta({ description: "interface of the gateway's ops port (`/readyz`, `/metrics`)" }),
+  HEADY_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1_048_576)
+    .meta({ description: 'largest request body' }),
+  /** Longest time a client may take to send a whole request (headers and body); 0 = none. */
+  HEADY_HTTP_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULTS.httpRequestTimeoutMs)
+    .meta({
+      description:
+        'the whole request (headers and body) must arrive within it, else `408` problem+json; `0` = none',
+    }),
+  /** A connection silent this long is closed (event streams excepted); 0 = never. */
+  HEADY_HTTP_CONNECTION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULTS.httpConnectionTimeoutMs)
+    .meta({
+      description:
+        'a connection silent this long is closed (run event streams excepted); `0` = never',
+    }),
   /** Requests per window per organization; 0 = unlimited. */
-  HEADY_PLAN_FREE_LIMIT: z.coerce.number().int().min(0).default(30),
-  HEADY_PLAN_PRO_LIMIT: z.coerce.number().int().min(0).default(120),
-  HEADY_PLAN_ENTERPRISE_LIMIT: z.coerce.number().int().min(0).default(0),
+  HEADY_PLAN_FREE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30)
+    .meta({ description: 'requests per window per organization by plan; `0` = unlimited' }),
+  HEADY_PLAN_PRO_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(120)
+    .meta({ description: 'requests per window per organization by plan; `0` = unlimited' }),
+  HEADY_PLAN_ENTERPRISE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: 'requests per window per organization by plan; `0` = unlimited' }),
   /** Requests per window per client IP without an API key. */
-  HEADY_ANON_LIMIT: z.coerce.number().int().min(0).default(30),
-  HEADY_RATE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  HEADY_ANON_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30)
+    .meta({ description: 'requests per window per client IP without an API key' }),
+  HEADY_RATE_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .meta({ description: 'sliding-window length' }),
   /** Comma-separated CIDRs whose X-Forwarded-For is believed. */
-  HEADY_TRUSTED_PROXIES: z.string().default(''),
+  HEADY_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .meta({ description: 'comma-separated CIDRs whose `X-Forwarded-For` is believed' }),
   /** Comma-separated CIDRs of the internal mesh: never rate limited. */
-  HEADY_MESH_CIDRS: z.string().default('10.0.0.0/8'),
+  HEADY_MESH_CIDRS: z.string().default('10.0.0.0/8').meta({
+    description: 'comma-separated CIDRs of the internal mesh, never rate limited or banned',
+  }),
   /** Prefix of every gateway key in Redis (tests use a unique one). */
-  HEADY_REDIS_PREFIX: z.string().default('heady:'),
+  HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
+    description: "prefix of the gateway's Redis keys (`npx heady bans` reads the bans under it)",
+  }),
   /** Longest wait for Redis before the per-process fallback limiter answers. */
-  HEADY_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  HEADY_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100).meta({
+    description:
+      'longest wait for Redis before the per-process fallback limiter answers (also bounds ban, tier-cache and Idempotency-Key calls)',
+  }),
   /** Auto-ban: this many 429s within HEADY_BAN_WINDOW_MS bans the IP or organization; 0 = never ban. */
-  HEADY_BAN_THRESHOLD: z.coerce.number().int().min(0).default(20),
-  HEADY_BAN_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+  HEADY_BAN_THRESHOLD: z.coerce.number().int().min(0).default(20).meta({
+    description:
+      '429s within `HEADY_BAN_WINDOW_MS` that ban the IP or organization; `0` = never ban',
+  }),
+  HEADY_BAN_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60_000)
+    .meta({ description: 'window the 429s are counted in; how long a ban lasts' }),
   /** How long a ban lasts. */
-  HEADY_BAN_TTL_MS: z.coerce.number().int().min(1000).default(900_000),
+  HEADY_BAN_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(900_000)
+    .meta({ description: 'window the 429s are counted in; how long a ban lasts' }),
   /** How long an organization's plan stays cached in Redis (a billing.tier.changed event replaces it at once). */
-  HEADY_TIER_CACHE_TTL_MS: z.coerce.number().int().min(1000).default(60_000),
+  HEADY_TIER_CACHE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60_000)
+    .meta({ description: "how long an organization's plan stays in the Redis tier cache" }),
   /**
    * How long an API key lookup is kept in process (0 = never): PostgreSQL tells every
    * gateway at once when a key is revoked or its organization changes (LISTEN/NOTIFY), and
    * nothing is cached while that channel is down.
    */
-  HEADY_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
+  HEADY_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(60_000).meta({
+    description:
+      'how long an API key lookup is kept in process (evicted at once on revocation); `0` = off',
+  }),
   /** How long a completed Idempotency-Key response is kept for replay. */
-  HEADY_IDEMPOTENCY_TTL_MS: z.coerce.number().int().min(1000).default(86_400_000),
+  HEADY_IDEMPOTENCY_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(86_400_000)
+    .meta({ description: 'how long a response is kept for replay under its `Idempotency-Key`' }),
   /** How long an in-flight Idempotency-Key claim holds (a crashed gateway's claim expires after it). */
-  HEADY_IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).default(60_000),
+  HEADY_IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).default(60_000).meta({
+    description: 'how long an in-flight `Idempotency-Key` claim holds if its gateway dies',
+  }),
+  /**
+   * A run's event stream (SSE) with no run event for this long is closed; keep-alive
+   * comments do not count. The client resumes with Last-Event-ID.
+   */
+  HEADY_SSE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(300_000).meta({
+    description:
+      'a run event stream with no run event for this long is closed (keep-alive comments do not count)',
+  }),
+  /** How often an open event stream gets a `: keep-alive` comment (so proxies keep it open). */
+  HEADY_SSE_KEEPALIVE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(15_000)
+    .meta({ description: 'how often an open run event stream gets a `: keep-alive` comment' }),
+  /** Event streams one API key may hold open at once, across gateway replicas; past it 429. */
+  HEADY_SSE_MAX_PER_KEY: z.coerce.number().int().min(1).default(20).meta({
+    description:
+      'open run event streams per API key across gateways; past it `429 TOO_MANY_STREAMS`',
+  }),
 });
 
 export const conductorEnv = commonEnv.extend({
-  HEADY_CONDUCTOR_AUDIT_FILE: z.string().optional(),
-  HEADY_AUDIT_WRITER: bool.default(true),
+  HEADY_CONDUCTOR_AUDIT_FILE: z.string().optional().meta({
+    description: 'routing-decision JSONL sink',
+    defaultText: '`$HEADY_DATA_DIR/audit/conductor-audit.jsonl`',
+  }),
+  HEADY_AUDIT_WRITER: bool
+    .default(true)
+    .meta({ description: 'run the `audit-writer` consumer in this process' }),
+  /** Rows per audit_logs insert of the audit writer (each event acked after its batch commits). */
+  HEADY_AUDIT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(256).meta({
+    description:
+      'rows per `audit_logs` insert of the audit writer, acked after commit (`1`: one per event)',
+  }),
 });
 
 export const pipelineEnv = commonEnv.extend({
   /** Comma-separated stage names this process consumes; `all` (default) runs the nine. */
-  HEADY_PIPELINE_STAGES: z.string().default('all'),
+  HEADY_PIPELINE_STAGES: z
+    .string()
+    .default('all')
+    .meta({ description: 'stages this process consumes, e.g. `plan,execute`' }),
   /** How long a stage may hold a message before JetStream redelivers it (the recovery time after a crash). */
-  HEADY_STAGE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  HEADY_STAGE_ACK_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(30_000)
+    .meta({ description: 'how long a stage may hold a message before redelivery' }),
   /** Overrides every stage's declared `retry.maxAttempts` when set. */
-  HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).optional(),
+  HEADY_STAGE_MAX_DELIVER: z.coerce.number().int().min(1).max(100).optional().meta({
+    description: "overrides every stage's attempts before it is compensated",
+    defaultText: "each stage's `retry.maxAttempts` (5)",
+  }),
   HEADY_MAX_CONCURRENT_TASKS: z.coerce
     .number()
     .int()
     .min(1)
     .max(64)
-    .default(DEFAULTS.maxConcurrentTasks),
+    .default(DEFAULTS.maxConcurrentTasks)
+    .meta({ description: 'task parallelism budget of execute' }),
 });
 
 export const vectorMemoryEnv = commonEnv.extend({
@@ -146,21 +421,74 @@ export const vectorMemoryEnv = commonEnv.extend({
     .int()
     .min(3)
     .max(8192)
-    .default(DEFAULTS.memoryDimensions),
-  /** The DuckDB file (one per instance); default `<data dir>/vector-memory/<instance>.duckdb`. */
-  HEADY_MEMORY_DB: z.string().min(1).optional(),
+    .default(DEFAULTS.memoryDimensions)
+    .meta({
+      description:
+        'embedding dimension of this deployment; a database made with another is refused',
+    }),
+  /** The DuckDB file (one per instance); default `<data dir>/vector-memory/memory.duckdb`. */
+  HEADY_MEMORY_DB: z.string().min(1).optional().meta({
+    description: "the instance's DuckDB file (its HNSW graphs live beside it in `<file>.hnsw/`)",
+    defaultText: '`$HEADY_DATA_DIR/vector-memory/memory.duckdb`',
+  }),
   /** `local` (lexical feature hashing, no model) or `openai-compatible` (`/v1/embeddings`). */
-  HEADY_EMBEDDINGS_PROVIDER: z.enum(['local', 'openai-compatible']).default('local'),
-  HEADY_EMBEDDINGS_URL: z.string().url().optional(),
-  HEADY_EMBEDDINGS_API_KEY: z.string().min(1).optional(),
-  HEADY_EMBEDDINGS_MODEL: z.string().min(1).optional(),
+  HEADY_EMBEDDINGS_PROVIDER: z
+    .enum(['local', 'openai-compatible'])
+    .default('local')
+    .meta({ description: '`local` (lexical feature hashing, no model) or `openai-compatible`' }),
+  HEADY_EMBEDDINGS_URL: z.string().url().optional().meta({
+    description:
+      'base URL (`/v1/embeddings` is appended), model and key of an OpenAI-compatible server',
+  }),
+  HEADY_EMBEDDINGS_API_KEY: z.string().min(1).optional().meta({
+    description:
+      'base URL (`/v1/embeddings` is appended), model and key of an OpenAI-compatible server',
+  }),
+  HEADY_EMBEDDINGS_MODEL: z.string().min(1).optional().meta({
+    description:
+      'base URL (`/v1/embeddings` is appended), model and key of an OpenAI-compatible server',
+  }),
   /** HNSW graph degree, candidate list when building, candidate list when searching. */
-  HEADY_HNSW_M: z.coerce.number().int().min(4).max(128).default(32),
-  HEADY_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(8).max(2048).default(256),
-  HEADY_HNSW_EF_SEARCH: z.coerce.number().int().min(8).max(4096).default(512),
+  HEADY_HNSW_M: z.coerce
+    .number()
+    .int()
+    .min(4)
+    .max(128)
+    .default(32)
+    .meta({ description: 'HNSW graph degree and candidate lists (build, search)' }),
+  HEADY_HNSW_EF_CONSTRUCTION: z.coerce
+    .number()
+    .int()
+    .min(8)
+    .max(2048)
+    .default(256)
+    .meta({ description: 'HNSW graph degree and candidate lists (build, search)' }),
+  HEADY_HNSW_EF_SEARCH: z.coerce
+    .number()
+    .int()
+    .min(8)
+    .max(4096)
+    .default(512)
+    .meta({ description: 'HNSW graph degree and candidate lists (build, search)' }),
 });
 
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
-  HEADY_REDIS_PREFIX: z.string().default('heady:'),
+  HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
+    description: "prefix of the gateway's Redis keys (`npx heady bans` reads the bans under it)",
+  }),
 });
+
+/**
+ * Every environment schema, by the process that reads it. `docs/configuration.md` is
+ * generated from these (`npm run docs:config`): a variable's `description` (and, where the
+ * default is computed at boot, its `defaultText`) is its documentation.
+ */
+export const ENV_SCHEMAS = {
+  common: commonEnv,
+  gateway: gatewayEnv,
+  conductor: conductorEnv,
+  pipeline: pipelineEnv,
+  'vector-memory': vectorMemoryEnv,
+  cli: cliEnv,
+} as const;

@@ -8,6 +8,7 @@ import {
   connectBus,
 } from '@heady/bus';
 import { setupSecurity } from './security.js';
+import { type RejectedAuditSink } from '@heady/bus';
 import {
   PinoNestLogger,
   ReadinessRegistry,
@@ -16,6 +17,8 @@ import {
   initTracing,
   HttpTraceInterceptor,
   type Logger,
+  type OpsServer,
+  startOpsServer,
 } from '@heady/telemetry';
 import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -45,10 +48,38 @@ export interface ServiceBootstrap<C extends CommonConfig> {
      */
     fastify?: (logger: Logger) => object;
   };
+  /**
+   * A separate ops listener for /readyz and /metrics (and /healthz), for a service whose
+   * HTTP port is public: the app then keeps only /healthz.
+   */
+  ops?: { port: number; host: string };
   /** False when `configure` installs its own body parsers. */
   bodyParser?: boolean;
   /** Runs on the Fastify adapter before listen (content parsers, hooks). */
   configure?: (app: NestFastifyApplication, logger: Logger) => void | Promise<void>;
+  /**
+   * Where this process records its rejections of audit events (`audit.>`), which are never
+   * published as audit events again (see JetStreamServerOptions.rejectedAuditSink).
+   */
+  rejectedAuditSink?: (app: NestFastifyApplication) => RejectedAuditSink;
+}
+
+/**
+ * Once shutdown has begun, every response says `Connection: close`: a keep-alive socket
+ * whose request was in flight when the server closed would otherwise stay open (Fastify
+ * closes only the sockets idle at that moment) and hold the shutdown until it is forced.
+ */
+function closeConnectionsOnShutdown(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
 }
 
 /**
@@ -77,6 +108,7 @@ export async function bootstrapService<C extends CommonConfig>(
     security?.signer,
     security?.sealing,
     security?.verifier,
+    config.service,
   );
   const adapter = new FastifyAdapter({
     ...(opts.http.fastify?.(logger) as FastifyServerOptions | undefined),
@@ -84,7 +116,7 @@ export async function bootstrapService<C extends CommonConfig>(
     trustProxy: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    opts.module(RuntimeModule.forRoot(config, logger, publisher)),
+    opts.module(RuntimeModule.forRoot(config, logger, publisher, opts.ops ? 'liveness' : 'all')),
     adapter,
     {
       logger: new PinoNestLogger(logger),
@@ -93,6 +125,7 @@ export async function bootstrapService<C extends CommonConfig>(
     },
   );
   app.useGlobalInterceptors(new HttpTraceInterceptor());
+  closeConnectionsOnShutdown(app);
   await opts.configure?.(app, logger);
 
   const server = new JetStreamServer({
@@ -103,6 +136,7 @@ export async function bootstrapService<C extends CommonConfig>(
     concurrency: config.nats.consumerConcurrency,
     publisher,
     ...(security ? { verifier: security.verifier, sealing: security.sealing } : {}),
+    ...(opts.rejectedAuditSink ? { rejectedAuditSink: opts.rejectedAuditSink(app) } : {}),
   });
   // deferInitialization: register the filter before the microservice wires its handlers.
   const microservice = app.connectMicroservice({ strategy: server }, { deferInitialization: true });
@@ -112,8 +146,15 @@ export async function bootstrapService<C extends CommonConfig>(
 
   await app.startAllMicroservices();
   await app.listen({ port: opts.http.port, host: opts.http.host ?? '127.0.0.1' });
+  const ops: OpsServer | undefined = opts.ops
+    ? await startOpsServer(app.get(ReadinessRegistry), opts.ops)
+    : undefined;
   logger.info(
-    { port: opts.http.port, consumers: (opts.consumers ?? []).map((c) => c.durable) },
+    {
+      port: opts.http.port,
+      opsPort: ops?.port,
+      consumers: (opts.consumers ?? []).map((c) => c.durable),
+    },
     `${config.service} ready`,
   );
 
@@ -126,6 +167,7 @@ export async function bootstrapService<C extends CommonConfig>(
     force.unref();
     void app
       .close()
+      .then(() => ops?.close())
       .then(() => security?.stop())
       .then(() => tracing.shutdown())
       .then(

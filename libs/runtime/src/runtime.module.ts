@@ -43,10 +43,16 @@ class RuntimeLifecycle implements OnModuleInit, OnApplicationShutdown {
 @Global()
 @Module({})
 export class RuntimeModule {
-  static forRoot(config: CommonConfig, logger: Logger, publisher: BusPublisher): DynamicModule {
+  /** `ops: 'liveness'` keeps only /healthz on the app (its ops endpoints are served apart). */
+  static forRoot(
+    config: CommonConfig,
+    logger: Logger,
+    publisher: BusPublisher,
+    ops: 'all' | 'liveness' = 'all',
+  ): DynamicModule {
     return {
       module: RuntimeModule,
-      imports: [OpsModule.forRoot()],
+      imports: [OpsModule.forRoot({ endpoints: ops })],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -57,6 +63,7 @@ export class RuntimeModule {
               url: config.database.url,
               poolMax: config.database.poolMax,
               applicationName: config.instanceId,
+              statementTimeoutMs: config.database.statementTimeoutMs,
             }),
         },
         { provide: BusPublisher, useValue: publisher },

@@ -19,7 +19,8 @@ export {
   type ReadinessOutcome,
   type ReadinessReport,
 } from './readiness.js';
-export { OpsController } from './ops.controller.js';
+export { LivenessController, OpsController } from './ops.controller.js';
+export { startOpsServer, type OpsServer } from './ops-server.js';
 export { OpsModule, type OpsModuleOptions } from './ops.module.js';
 export { HttpTraceInterceptor } from './http-trace.interceptor.js';
 export { Untraced } from './untraced.js';

@@ -4,6 +4,17 @@ import { metricsRegistry } from './metrics.js';
 import { ReadinessRegistry } from './readiness.js';
 import { Untraced } from './untraced.js';
 
+/** `GET /healthz` alone: what a process whose ops endpoints live on another port keeps. */
+@Untraced()
+@Controller()
+export class LivenessController {
+  /** 200 `{ status: 'ok' }`. */
+  @Get('healthz')
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+}
+
 /**
  * The ops endpoints: `GET /healthz` (200 while the process lives), `GET /readyz`
  * (200 when every readiness check passes, else 503 naming the failing ones) and

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ensureDevKeys } from '@heady/pqc';
 import { createApiKey, createDb, ensureOrganization } from '@heady/db';
+import { type TestNatsServer } from './nats-server.js';
 import { freePort } from './ports.js';
 
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
@@ -20,17 +21,29 @@ export class ServiceProcess {
   private out: WriteStream | undefined;
   /** Every stdout/stderr line the process has written, across restarts. */
   readonly lines: string[] = [];
+  /**
+   * Environment over the stack's for the next starts, e.g. to restart one process with
+   * another setting (`NODE_OPTIONS`, a shorter timeout); `{}` restores the stack's.
+   */
+  extraEnv: Record<string, string> = {};
 
   constructor(
     readonly name: ServiceName,
     readonly port: number,
     private readonly env: Record<string, string>,
     readonly logFile: string,
+    /** The gateway's ops port (/readyz, /metrics); the others serve them on `port`. */
+    readonly opsPort: number = port,
   ) {}
 
   /** Base URL of the process's HTTP port (API for the gateway, ops endpoints for the others). */
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Base URL of the process's ops endpoints (/healthz, /readyz, /metrics). */
+  get opsUrl(): string {
+    return `http://127.0.0.1:${this.opsPort}`;
   }
 
   get pid(): number | undefined {
@@ -49,7 +62,7 @@ export class ServiceProcess {
       [join(REPO_ROOT, 'services', this.name, 'dist', 'main.js')],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, ...this.env },
+        env: { ...process.env, ...this.env, ...this.extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -82,7 +95,7 @@ export class ServiceProcess {
         );
       }
       try {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`${this.opsUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
         if (res.ok) return;
       } catch {
         // not listening yet
@@ -114,7 +127,13 @@ export class ServiceProcess {
 
 /** Options for {@link startStack}. */
 export interface StackOptions {
-  natsUrl: string;
+  /** The nats-server to use without credentials; or give `nats`. */
+  natsUrl?: string;
+  /**
+   * The test's own nats-server: each service connects as its own NATS user (with
+   * `startNatsServer({ auth: true })`) and `heady` as `operator`.
+   */
+  nats?: Pick<TestNatsServer, 'env'>;
   databaseUrl: string;
   services?: ServiceName[];
   /** Extra environment for every service. */
@@ -169,9 +188,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     'vector-memory',
     'billing',
   ]);
+  const natsEnv = (user: string): Record<string, string> => {
+    if (opts.nats) return opts.nats.env(user);
+    if (opts.natsUrl) return { NATS_URL: opts.natsUrl };
+    throw new Error('startStack needs natsUrl or nats');
+  };
   const base = {
     NODE_ENV: 'test',
-    NATS_URL: opts.natsUrl,
     DATABASE_URL: opts.databaseUrl,
     HEADY_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
@@ -185,13 +208,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     extra: Record<string, string> = {},
   ): Promise<ServiceProcess> => {
     const port = await freePort();
+    const opsPort = name === 'gateway' ? await freePort() : port;
+    const own = { ...base, ...natsEnv(name), ...extra };
     const env: Record<string, string> =
       name === 'gateway'
-        ? { ...base, ...extra, HEADY_GATEWAY_PORT: String(port) }
-        : { ...base, ...extra, HEADY_OPS_PORT: String(port) };
+        ? { ...own, HEADY_GATEWAY_PORT: String(port), HEADY_OPS_PORT: String(opsPort) }
+        : { ...own, HEADY_OPS_PORT: String(port) };
     const n = made.get(name) ?? 0;
     made.set(name, n + 1);
-    return new ServiceProcess(name, port, env, join(dataDir, `${name}${n ? `-${n}` : ''}.log`));
+    const log = join(dataDir, `${name}${n ? `-${n}` : ''}.log`);
+    return new ServiceProcess(name, port, env, log, opsPort);
   };
   const pipelineEnvs = opts.pipelines?.length ? opts.pipelines : [{}];
   const services = {
@@ -234,7 +260,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     pipelines,
     async heady(args, env = {}) {
       const out = await runHeady(['--json', ...args], {
-        NATS_URL: opts.natsUrl,
+        ...natsEnv('operator'),
         DATABASE_URL: opts.databaseUrl,
         HEADY_DATA_DIR: dataDir,
         ...env,

@@ -78,13 +78,15 @@ export function keysCommands(program: Command, out: Output): void {
     });
   keys
     .command('ls')
-    .description('certificates and revocations in the heady-keys registry')
+    .description(
+      'certificates and revocations in the heady-keys registry, each marked trusted when it verifies up to the root',
+    )
     .action(async () => {
       const rows = await withRegistry((r) => r.list());
       out.result(rows, (v) =>
         table(
-          ['key', 'kind', 'service', 'instance', 'valid until'],
-          v.map(({ key, value }) => {
+          ['key', 'kind', 'service', 'instance', 'valid until', 'trusted'],
+          v.map(({ key, value, trusted }) => {
             const c = value as Partial<Certificate>;
             return [
               key,
@@ -92,6 +94,8 @@ export function keysCommands(program: Command, out: Output): void {
               c.service ?? '',
               c.instance ?? '',
               c.notAfter ? new Date(c.notAfter).toISOString() : '',
+              // not signed up to the root: planted or corrupt, ignored by every verifier
+              trusted ? 'yes' : 'NO',
             ];
           }),
         ),

@@ -1,3 +1,4 @@
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   type BusConnection,
   BusPublisher,
@@ -5,15 +6,33 @@ import {
   connectBus,
   Header,
   KvKeyRegistry,
+  listDeadLetters,
   replayMessage,
   subjectMatches,
+  verifyStored,
 } from '@heady/bus';
 import { type CommonConfig, loadCliConfig } from '@heady/config';
+import {
+  STAGE_NAMES,
+  StageCommandSchema,
+  isStageName,
+  stageNum,
+  stageSubject,
+} from '@heady/contracts';
 import { createDb } from '@heady/db';
-import { loadIdentity, loadRootPublicKey, MessageSigner, newEpoch } from '@heady/pqc';
+import {
+  loadIdentity,
+  loadRootPublicKey,
+  MessageSigner,
+  MessageVerifier,
+  newEpoch,
+} from '@heady/pqc';
 import { type Command } from 'commander';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Output, table } from '../output.js';
+import { parseCount, parseTimeArg } from '../time.js';
 
 interface StoredView {
   seq: number;
@@ -35,18 +54,42 @@ async function withBus<T>(
   }
 }
 
-/** A publisher signing as the operator `name` (its identity from `heady keys issue <name> --operator`). */
+/**
+ * The verifier a consumer would use (the registry, checked up to the root of the keys
+ * directory): replay and redrive verify each original with it before re-signing.
+ */
+async function consumerVerifier(
+  bus: BusConnection,
+  config: CommonConfig,
+): Promise<{ registry: KvKeyRegistry; verifier: MessageVerifier }> {
+  const rootPublicKey = loadRootPublicKey(config.signing.keysDir);
+  const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey);
+  const verifier = new MessageVerifier(registry, {
+    rootPublicKey,
+    maxSkewMs: config.signing.maxSkewMs,
+  });
+  return { registry, verifier };
+}
+
+/**
+ * A publisher signing as the operator `name` (its identity from `heady keys issue <name>
+ * --operator`), and the verifier its replays are checked with first.
+ */
 async function operatorPublisher(
   bus: BusConnection,
   config: CommonConfig,
   name: string,
-): Promise<BusPublisher> {
+): Promise<{ pub: BusPublisher; verifier: MessageVerifier }> {
   const dir = config.signing.keysDir;
+  const hint = `npx heady keys issue ${name} --operator -s '>'`;
+  // loadIdentity's own hint would issue a service identity, which cannot replay
+  if (!existsSync(join(dir, `${name}.json`)))
+    throw new Error(`no operator key ${name} in ${dir}; run: ${hint}`);
   const identity = loadIdentity(dir, name);
   if (identity.cert.kind !== 'operator') {
-    throw new Error(`${name} is not an operator key (heady keys issue ${name} --operator -s '>')`);
+    throw new Error(`${name} is not an operator key (${hint})`);
   }
-  const registry = await KvKeyRegistry.open(bus.nc, loadRootPublicKey(dir));
+  const { registry, verifier } = await consumerVerifier(bus, config);
   await registry.putIdentity(identity.cert);
   const epoch = newEpoch(identity, `${name}-cli`, 3_600_000);
   await registry.putEpoch(epoch.cert);
@@ -54,7 +97,30 @@ async function operatorPublisher(
     // a batch's signature is stored once in the registry, as the services do
     publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
   });
-  return new BusPublisher(bus, undefined, signer);
+  return { pub: new BusPublisher(bus, undefined, signer), verifier };
+}
+
+/**
+ * `--to-stage X`: the stage command names stage X (and its position, and the stages before
+ * it as completed), so stage X's runner runs X — the subject alone does not decide what a
+ * stage runner does, the command's `stage` field does.
+ */
+function retargetStageCommand(
+  stage: string,
+): (data: Uint8Array, contentType: string) => Uint8Array {
+  return (data, contentType) => {
+    if (!contentType.includes(StageCommandSchema.typeName))
+      throw new Error(`--to-stage needs a stage command; this message is ${contentType}`);
+    const cmd = fromBinary(StageCommandSchema, data);
+    if (!isStageName(stage)) throw new Error(`unknown stage ${stage}`);
+    cmd.stage = stage;
+    cmd.stageNum = stageNum(stage);
+    if (cmd.slip) {
+      const itinerary = cmd.slip.itinerary.length ? cmd.slip.itinerary : [...STAGE_NAMES];
+      cmd.slip.completed = itinerary.slice(0, Math.max(0, itinerary.indexOf(stage)));
+    }
+    return toBinary(StageCommandSchema, cmd);
+  };
 }
 
 async function stored(bus: BusConnection, stream: string, seq: number): Promise<StoredView> {
@@ -140,40 +206,88 @@ export function opsCommands(program: Command, out: Output): void {
   const dlq = program.command('dlq').description('dead letters (the DLQ stream)');
   dlq
     .command('ls')
-    .description('dead letters, oldest first, with where they came from and why')
+    .description(
+      'dead letters with where they came from and why: oldest first a page at a time (--limit, then --from-seq), or --newest first',
+    )
     .option('-n, --limit <n>', 'at most this many', '100')
-    .action(async (opts: { limit: string }) => {
-      const rows = await withBus(async (bus) => {
-        const info = await bus.jsm.streams.info('DLQ');
-        const list: StoredView[] = [];
-        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-          if (list.length >= Number(opts.limit)) break;
-          const m = await stored(bus, 'DLQ', seq).catch(() => undefined); // dropped ones
-          if (m) list.push(m);
-        }
-        return list.map((m) => ({
-          seq: m.seq,
-          from: `${m.headers[Header.DlqStream] ?? '?'}/${m.headers[Header.DlqSeq] ?? '?'}`,
-          subject: m.headers[Header.DlqSubject] ?? m.subject,
-          at: m.headers[Header.DlqAt] ?? m.time,
-          reason: m.headers[Header.DlqReason] ?? '',
-        }));
-      });
-      out.result(rows, (v) =>
-        table(
-          ['seq', 'from', 'subject', 'at', 'reason'],
-          v.map((r) => [String(r.seq), r.from, r.subject, r.at, r.reason]),
-        ),
-      );
-    });
+    .option(
+      '--from-seq <seq>',
+      'start at this DLQ sequence (the next page: the last one listed + 1)',
+    )
+    .option('--newest', 'the newest --limit letters, newest first')
+    .option('--reason <class>', 'only this reason class (rejected:<why>, max-deliveries, ...)')
+    .option(
+      '--stream <stream>',
+      'only letters dead-lettered from this stream (PIPELINE, WORK, ...)',
+    )
+    .option(
+      '--since <time>',
+      'only letters stored since then: a duration (5m, 2h, 7d) or an ISO time',
+    )
+    .action(
+      async (opts: {
+        limit: string;
+        fromSeq?: string;
+        newest?: boolean;
+        reason?: string;
+        stream?: string;
+        since?: string;
+      }) => {
+        const limit = parseCount('--limit', opts.limit);
+        const fromSeq = opts.fromSeq === undefined ? 1 : parseCount('--from-seq', opts.fromSeq);
+        if (opts.newest && opts.fromSeq !== undefined)
+          throw new Error(
+            '--newest lists back from the newest: narrow it with --since, not --from-seq',
+          );
+        if (opts.stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(opts.stream))
+          throw new Error(`--stream: not a stream name: ${opts.stream}`);
+        const since = opts.since === undefined ? undefined : parseTimeArg('--since', opts.since);
+        const page = await withBus((bus) =>
+          listDeadLetters(bus, {
+            fromSeq,
+            limit,
+            ...(opts.newest ? { newest: true } : {}),
+            ...(opts.reason ? { reason: opts.reason } : {}),
+            ...(opts.stream ? { stream: opts.stream } : {}),
+            ...(since ? { since } : {}),
+          }),
+        );
+        out.result(page.rows, (v) =>
+          [
+            table(
+              ['seq', 'from', 'subject', 'at', 'reason'],
+              v.map((r) => [String(r.seq), r.from, r.subject, r.at, r.reason]),
+            ),
+            ...(page.next === undefined
+              ? []
+              : [`more: npx heady dlq ls --limit ${limit} --from-seq ${page.next}`]),
+          ].join('\n'),
+        );
+      },
+    );
   dlq
     .command('show <seq>')
     .description('one dead letter with all its headers')
     .action(async (seq: string) => {
-      const m = await withBus((bus) => stored(bus, 'DLQ', Number(seq)));
+      const m = await withBus(async (bus, config) => {
+        const view = await stored(bus, 'DLQ', Number(seq));
+        // what its consumer would say of the original signature (why a redrive is refused)
+        const v = await consumerVerifier(bus, config)
+          .then(({ verifier }) => verifyStored(bus.jsm, verifier, 'DLQ', Number(seq)))
+          .then(
+            (r) => r.result,
+            // no root.pub here, or the registry is unreachable: say so, still show the letter
+            (e: unknown) => ({ ok: false as const, reason: 'unverifiable', detail: String(e) }),
+          );
+        const signature = v.ok
+          ? { ok: true, signer: v.service, kid: v.kid, classification: v.classification }
+          : { ok: false, reason: v.reason, detail: v.detail };
+        return { ...view, signature };
+      });
       out.result(m, (v) =>
         [
           `DLQ/${v.seq}  ${v.subject}  ${v.time}  ${v.bytes} bytes`,
+          `  signature: ${v.signature.ok ? `valid (${v.signature.signer})` : `REJECTED (${v.signature.reason}: ${v.signature.detail}) — cannot be redriven; drop it`}`,
           ...Object.entries(v.headers).map(([k, x]) => `  ${k}: ${x}`),
         ].join('\n'),
       );
@@ -188,18 +302,27 @@ export function opsCommands(program: Command, out: Output): void {
   dlq
     .command('redrive <seq>')
     .description(
-      'publish a dead letter again on its original subject, signed by the operator, and audit it',
+      'verify a dead letter as its consumer would, then publish it again on its original subject, signed by the operator, and audit it (a forged one is refused: drop it)',
     )
-    .option('--to-stage <stage>', 'publish on pipeline.stage.<stage> instead')
+    .option('--to-stage <stage>', 'run stage <stage> instead: the command is rewritten to name it')
     .option('--as <operator>', 'operator key to sign with', 'operator')
     .action(async (seq: string, opts: { toStage?: string; as: string }) => {
       const r = await withBus(async (bus, config) => {
         const m = await stored(bus, 'DLQ', Number(seq));
-        const toSubject = opts.toStage
-          ? `pipeline.stage.${opts.toStage}`
-          : (m.headers[Header.DlqSubject] ?? m.subject);
-        const pub = await operatorPublisher(bus, config, opts.as);
-        const res = await replayMessage(bus.jsm, pub, 'DLQ', Number(seq), { toSubject });
+        if (opts.toStage && !isStageName(opts.toStage))
+          throw new Error(
+            `--to-stage: unknown stage ${opts.toStage} (one of ${STAGE_NAMES.join(', ')})`,
+          );
+        const toSubject =
+          opts.toStage && isStageName(opts.toStage)
+            ? stageSubject(opts.toStage)
+            : (m.headers[Header.DlqSubject] ?? m.subject);
+        const { pub, verifier } = await operatorPublisher(bus, config, opts.as);
+        // throws ReplayRefusedError (and nothing is published) when the original does not verify
+        const res = await replayMessage(bus.jsm, pub, verifier, 'DLQ', Number(seq), {
+          toSubject,
+          ...(opts.toStage ? { transform: retargetStageCommand(opts.toStage) } : {}),
+        });
         await audit(config, opts.as, 'dlq.redrive', `DLQ/${seq}`, {
           toSubject,
           replayOf: res.replayOf,
@@ -218,12 +341,20 @@ export function opsCommands(program: Command, out: Output): void {
   program
     .command('replay')
     .description(
-      're-publish stored messages, signed by the operator with a reference to each original',
+      're-publish stored messages, each verified as its consumer would, signed by the operator with a reference to the original',
     )
     .requiredOption('--stream <stream>', 'stream to read')
     .option('--subject <filter>', 'only subjects matching this filter (* and > wildcards)')
     .option('--from-seq <n>', 'first sequence')
-    .option('--since <time>', 'messages stored at or after this ISO time')
+    .option(
+      '--since <time>',
+      'messages stored at or after this time: a duration back from now (5m, 2h, 7d) or an ISO time',
+    )
+    .option(
+      '--until <time>',
+      'messages stored before this time (a duration back from now or an ISO time)',
+    )
+    .option('-n, --limit <n>', 'replay at most this many messages')
     .option('--to-subject <subject>', 'publish on this subject instead of each original')
     .option('--dry-run', 'list what would be replayed, publish nothing')
     .option('--as <operator>', 'operator key to sign with', 'operator')
@@ -233,6 +364,8 @@ export function opsCommands(program: Command, out: Output): void {
         subject?: string;
         fromSeq?: string;
         since?: string;
+        until?: string;
+        limit?: string;
         toSubject?: string;
         dryRun?: boolean;
         as: string;
@@ -241,34 +374,48 @@ export function opsCommands(program: Command, out: Output): void {
           out.fail('give exactly one of --from-seq and --since');
           return;
         }
-        const since = opts.since ? Date.parse(opts.since) : undefined;
-        if (since !== undefined && Number.isNaN(since)) {
-          out.fail(`--since: not a time: ${opts.since}`);
+        const now = Date.now();
+        const since = opts.since ? parseTimeArg('--since', opts.since, now).getTime() : undefined;
+        const until = opts.until ? parseTimeArg('--until', opts.until, now).getTime() : undefined;
+        const limit = opts.limit === undefined ? undefined : parseCount('--limit', opts.limit);
+        if (since !== undefined && until !== undefined && since >= until) {
+          out.fail('--since must be before --until');
           return;
         }
         const done = await withBus(async (bus, config) => {
           const info = await bus.jsm.streams.info(opts.stream);
           const last = info.state.last_seq;
           const first = Math.max(info.state.first_seq, Number(opts.fromSeq ?? 0));
-          const pub = opts.dryRun ? undefined : await operatorPublisher(bus, config, opts.as);
+          const op = opts.dryRun ? undefined : await operatorPublisher(bus, config, opts.as);
           const list: { seq: number; subject: string; to: string }[] = [];
-          for (let seq = first; seq <= last; seq++) {
-            const m = await stored(bus, opts.stream, seq).catch(() => undefined);
-            if (!m) continue;
-            if (since !== undefined && Date.parse(m.time) < since) continue;
-            if (opts.subject && !subjectMatches(opts.subject, m.subject)) continue;
-            const to = opts.toSubject ?? m.subject;
-            if (pub) await replayMessage(bus.jsm, pub, opts.stream, seq, { toSubject: to });
-            list.push({ seq, subject: m.subject, to });
-            if (list.length % 100 === 0) process.stderr.write(`\rreplayed ${list.length}…`);
-          }
-          if (pub && list.length) {
-            await audit(config, opts.as, 'stream.replay', opts.stream, {
-              count: list.length,
-              from: list[0]?.seq,
-              to: list.at(-1)?.seq,
-              toSubject: opts.toSubject ?? null,
-            });
+          try {
+            for (let seq = first; seq <= last; seq++) {
+              if (limit !== undefined && list.length >= limit) break;
+              const m = await stored(bus, opts.stream, seq).catch(() => undefined);
+              if (!m) continue;
+              if (since !== undefined && Date.parse(m.time) < since) continue;
+              // a stream stores in time order: nothing later is before --until either
+              if (until !== undefined && Date.parse(m.time) >= until) break;
+              if (opts.subject && !subjectMatches(opts.subject, m.subject)) continue;
+              const to = opts.toSubject ?? m.subject;
+              // a message that does not verify stops the replay (ReplayRefusedError says why)
+              if (op)
+                await replayMessage(bus.jsm, op.pub, op.verifier, opts.stream, seq, {
+                  toSubject: to,
+                });
+              list.push({ seq, subject: m.subject, to });
+              if (list.length % 100 === 0) process.stderr.write(`\rreplayed ${list.length}…`);
+            }
+          } finally {
+            // what was re-published before a refusal is audited too
+            if (op && list.length) {
+              await audit(config, opts.as, 'stream.replay', opts.stream, {
+                count: list.length,
+                from: list[0]?.seq,
+                to: list.at(-1)?.seq,
+                toSubject: opts.toSubject ?? null,
+              });
+            }
           }
           return { dryRun: !!opts.dryRun, replayed: list };
         });

@@ -110,27 +110,39 @@ export function runsCommands(program: Command, out: Output): void {
     });
   runs
     .command('ls')
-    .description('most recent runs')
+    .description('most recent runs of every organization (operators see all)')
     .option('-n, --limit <n>', 'how many', '20')
     .option(
       '-s, --status <status>',
       'only runs in this status (PENDING, RUNNING, SUCCEEDED, FAILED, COMPENSATED, CANCELLED)',
     )
-    .action(async (opts: { limit: string; status?: string }) => {
+    .option('--org <name>', "only this organization's runs")
+    .action(async (opts: { limit: string; status?: string; org?: string }) => {
       const rows = await withDb((db) => {
         let q = db
-          .selectFrom('pipeline_runs')
-          .select(['id', 'action', 'service_group', 'status', 'created_at', 'finished_at'])
-          .orderBy('created_at', 'desc')
+          .selectFrom('pipeline_runs as r')
+          .leftJoin('organizations as o', 'o.id', 'r.org_id')
+          .select([
+            'r.id',
+            'o.name as org',
+            'r.action',
+            'r.service_group',
+            'r.status',
+            'r.created_at',
+            'r.finished_at',
+          ])
+          .orderBy('r.created_at', 'desc')
           .limit(Math.min(Number(opts.limit) || 20, 1000));
-        if (opts.status) q = q.where('status', '=', opts.status.toUpperCase() as never);
+        if (opts.status) q = q.where('r.status', '=', opts.status.toUpperCase() as never);
+        if (opts.org) q = q.where('o.name', '=', opts.org);
         return q.execute();
       });
       out.result(rows, (v) =>
         table(
-          ['run', 'action', 'group', 'status', 'created', 'ms'],
+          ['run', 'org', 'action', 'group', 'status', 'created', 'ms'],
           v.map((r) => [
             r.id,
+            r.org ?? '-',
             r.action,
             r.service_group,
             r.status,
