@@ -1,6 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { STAGE_NAMES } from '@heady/config';
-import { RunEventSchema } from '@heady/contracts';
+import { RunEventSchema, STAGE_NAMES } from '@heady/contracts';
 import { type Database, type Kysely, sql } from '@heady/db';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';

@@ -80,6 +80,7 @@ export function sample(schema: Schema | undefined): unknown {
       return true;
     case 'string':
       return schema.format === 'uuid' ? '00000000-0000-4000-8000-000000000000' : 'sample';
+    case undefined:
     default:
       return {};
   }

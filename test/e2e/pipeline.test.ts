@@ -1,4 +1,3 @@
-import { STAGE_NAMES } from '@heady/config';
 import { type Database, type Kysely, sql } from '@heady/db';
 import {
   runHeady,
@@ -9,14 +8,15 @@ import {
   type TestDatabase,
 } from '@heady/testing';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { StageCommandSchema } from '@heady/contracts';
+import { StageCommandSchema, STAGE_NAMES } from '@heady/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders, getRun, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // The whole system: conductor, pipeline and gateway as separate processes, against a
-// nats-server of this suite's own and a fresh PostgreSQL database.
+// nats-server of this suite's own (with authentication: each service connects as its own
+// NATS user) and a fresh PostgreSQL database.
 describe('a run through REST → conductor → nine JetStream stages → PostgreSQL', () => {
   let nats: Awaited<ReturnType<typeof startNatsServer>>;
   let pg: TestDatabase;
@@ -25,10 +25,10 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   let base: string;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
+    nats = await startNatsServer({ auth: true });
     pg = await createTestDatabase('heady_e2e');
     stack = await startStack({
-      natsUrl: nats.url,
+      nats,
       databaseUrl: pg.url,
       env: { HEADY_STAGE_ACK_WAIT_MS: '3000' },
     });
@@ -59,6 +59,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(view.group).toBe('reasoning');
   });
 
+  // 8 s in CI
   it('takes 50 concurrent runs to SUCCEEDED, each with its nine stage rows in order', async () => {
     const actions = ['chat', 'code', 'search', 'simulate', 'embed'];
     const posted = await Promise.all(
@@ -81,7 +82,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     }
     const groups = new Set(views.map((v) => v.group));
     expect(groups).toEqual(new Set(['reasoning', 'coding', 'search', 'sims', 'embedding']));
-  });
+  }, 60_000);
 
   it('returns the same run for the same Idempotency-Key and body, and 422 for another body', async () => {
     const key = `key-${Date.now()}`;
@@ -150,24 +151,33 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     }
   });
 
-  it('answers 404 problem+json for an unknown run id', async () => {
-    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+  it('answers 404 problem+json for an unknown run id, 422 for one that is not a uuid', async () => {
+    for (const [id, status, code] of [
+      ['00000000-0000-4000-8000-000000000000', 404, 'RUN_NOT_FOUND'],
+      // the path parameter is documented as a uuid (issue 27): validated as documented
+      ['not-a-uuid', 422, 'VALIDATION_FAILED'],
+    ] as const) {
       const res = await fetch(`${base}/api/runs/${id}`, { headers: authHeaders() });
-      expect(res.status).toBe(404);
+      expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(await res.json()).toMatchObject({ status: 404, code: 'RUN_NOT_FOUND' });
+      expect(await res.json()).toMatchObject({ status, code });
     }
   });
 
-  it('reports health on /api/health and /readyz, and metrics on /metrics of every process', async () => {
+  it('reports health on /api/health and /readyz, and metrics on /metrics of every process (the ops port)', async () => {
     const health = await fetch(`${base}/api/health`);
     expect(health.status).toBe(200);
     for (const svc of Object.values(stack.services)) {
-      expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
-      expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
-      const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+      expect((await fetch(`${svc.opsUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${svc.opsUrl}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${svc.opsUrl}/metrics`)).text();
       expect(metrics).toMatch(/heady_/);
     }
+    // the gateway's public port answers liveness only: no readiness details, no metrics
+    expect(stack.services.gateway.opsUrl).not.toBe(base);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
     const conductor = (await (
       await fetch(`${stack.services.conductor.url}/api/conductor/health`)
     ).json()) as { groups: { group: string; weight: number }[] };
@@ -223,11 +233,43 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(entry?.details.group).toBe('vision');
   });
 
+  it("refuses a NATS client without credentials on the stack's server", async () => {
+    await expect(connect({ servers: nats.url, reconnect: false, timeout: 2000 })).rejects.toThrow(
+      /authorization violation/i,
+    );
+  });
+
+  it("refuses the gateway's NATS user a publish of pipeline.stage.plan, and no stage command is stored", async () => {
+    const nc = await connect(nats.connectOptions('gateway'));
+    try {
+      await expect(
+        jetstream(nc, { timeout: 2000 }).publish('pipeline.stage.plan', 'from the gateway', {
+          msgID: `gateway-forgery-${Date.now()}`,
+        }),
+      ).rejects.toThrow(/permissions violation/i);
+    } finally {
+      await nc.close();
+    }
+    const admin = await connect(nats.connectOptions());
+    try {
+      const jsm = await jetstreamManager(admin);
+      const last = await jsm.streams
+        .getMessage('PIPELINE', { last_by_subj: 'pipeline.stage.plan' })
+        .catch(() => null);
+      expect(
+        last === null || !new TextDecoder().decode(last.data).includes('from the gateway'),
+      ).toBe(true);
+    } finally {
+      await admin.close();
+    }
+  });
+
   it('refuses a forged, unsigned stage command: dead-lettered, audited, and no stage ran', async () => {
     const res = await postRun(base, { action: 'chat', input: {} });
     const runId = res.body.runId as string;
     await waitTerminal(base, [runId]);
-    const nc = await connect({ servers: nats.url });
+    // the pipeline's own NATS user may put a command there; only a signature makes it count
+    const nc = await connect(nats.connectOptions('pipeline'));
     const js = jetstream(nc);
     const forged = create(StageCommandSchema, {
       runId,
@@ -269,12 +311,13 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     await nc.close();
   });
 
+  // 5 s in CI
   it('rotates every service epoch key on heady keys rotate, with runs in flight, and loses none', async () => {
     const inFlight = await Promise.all(
       Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'analyze', input: { i } })),
     );
     const stdout = await runHeady(['keys', 'rotate'], {
-      NATS_URL: nats.url,
+      ...nats.env('operator'),
       HEADY_DATA_DIR: stack.dataDir,
     });
     expect(stdout).toMatch(/asked every service to rotate/);
@@ -299,7 +342,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .where('status', '!=', 'unsigned') // the forged command of another test
       .execute();
     expect(rejected).toEqual([]);
-  });
+  }, 45_000);
 
   it('seals every stage command of a RESTRICTED run on the wire and still completes it', async () => {
     const secret = `restricted-${Date.now()}`;
@@ -312,7 +355,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     await waitTerminal(base, [runId]);
     expect((await getRun(base, runId)).status).toBe('SUCCEEDED');
 
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect(nats.connectOptions());
     const jsm = await jetstreamManager(nc);
     const last = (await jsm.streams.info('PIPELINE')).state.last_seq;
     const commands = [];
@@ -329,6 +372,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     }
   });
 
+  // 27 s in CI, and it gives the runs up to 120 s to end
   it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {
     const n = 150;
     const posted = await Promise.all(
@@ -375,5 +419,5 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .where('pipeline_run_id', 'in', ids)
       .executeTakeFirst();
     expect(rows?.n).toBe(n * 9);
-  });
+  }, 180_000);
 });
