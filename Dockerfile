@@ -31,5 +31,5 @@ COPY --from=build /app ./
 # keys, audit files and other local data; mount a volume here to share it between containers
 RUN mkdir -p /var/lib/heady && chown node:node /var/lib/heady
 USER node
-EXPOSE 8080 9101 9102 9103
+EXPOSE 8080 9100 9101 9102 9103
 CMD ["node", "services/gateway/dist/main.js"]

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(
   join(dirname(fileURLToPath(import.meta.url)), '../services/gateway/package.json'),
 );
+// @ts-expect-error resolved from the gateway's package at run time, not from bench/
 const Fastify = require('fastify');
 
 const body = {
@@ -19,6 +20,7 @@ const body = {
   key: { id: '00000000-0000-4000-8000-000000000000', prefix: 'hk_abcdefgh' },
 };
 const app = Fastify({ logger: false });
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify sends what an async handler returns
 app.get('/bare', async () => body);
 await app.listen({ port: Number(process.argv[2]), host: '127.0.0.1' });
 process.stdout.write('listening\n');

@@ -1,4 +1,4 @@
-// pnpm bench:durable — what the durable-run machinery costs, and how fast runs recover
+// npm run bench:durable — what the durable-run machinery costs, and how fast runs recover
 // after the pipeline process is SIGKILLed.
 //
 // Starts its own nats-server (temp dir) and database, then the services as separate
@@ -17,11 +17,12 @@
 //      the first stage completes after the kill, and until every run in flight at the kill
 //      has finished. In-flight deliveries come back after the stage ack wait (--ack-wait).
 //
-// Usage: pnpm bench:durable [--rate 2] [--seconds 10] [--runs 200] [--concurrency 32]
+// Usage: npm run bench:durable -- [--rate 2] [--seconds 10] [--runs 200] [--concurrency 32]
 //                           [--rounds 2] [--kills 3] [--ack-wait 5000]
 // The three modes run in turn, --rounds times (interleaved, so load from elsewhere on the
 // machine hits them alike); each figure is the median over the rounds.
 import { parseArgs } from 'node:util';
+import { STAGE_NAMES } from '@heady/contracts';
 import { createDb, sql } from '@heady/db';
 import { createTestDatabase, startNatsServer, startStack } from '@heady/testing';
 
@@ -67,17 +68,7 @@ const retrying = async (fn) => {
   }
 };
 
-const STAGES = [
-  'channel-entry',
-  'ingest',
-  'plan',
-  'execute',
-  'recover',
-  'self-critique',
-  'optimize',
-  'finalize',
-  'monitor',
-];
+const STAGES = STAGE_NAMES;
 const MODES = {
   baseline: () => ({}),
   retry: (i) => ({ faults: [{ stage: STAGES[i % STAGES.length], mode: 'transient' }] }),
@@ -112,11 +103,12 @@ try {
           options,
         }),
       }).catch(() => undefined);
-      if (res?.status === 202) return (await res.json()).runId;
+      if (res?.status === 202) return /** @type {{ runId: string }} */ (await res.json()).runId;
       await sleep(200);
     }
     return undefined;
   };
+  /** @type {import('@heady/db').RunStatus[]} */
   const terminal = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
   const waitAll = async (ids) => {
     while (ids.length) {
@@ -128,7 +120,7 @@ try {
           .where('status', 'in', terminal)
           .executeTakeFirst(),
       );
-      if (r.n >= ids.length) return;
+      if (/** @type {number} */ (r?.n) >= ids.length) return;
       await sleep(50);
     }
   };
@@ -192,6 +184,7 @@ try {
   out(
     `   steady: ${RATE} runs/s for ${SECONDS} s (open loop); saturated: ${RUNS} runs, ${CONCURRENCY} clients; median of ${ROUNDS} interleaved rounds`,
   );
+  /** @type {Record<string, { p50: number, p90: number, rps: number, statuses: Set<string> }[]>} */
   const rounds = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
   for (let r = 0; r < ROUNDS; r++)
     for (const mode of Object.keys(MODES)) {

@@ -1,4 +1,4 @@
-// pnpm bench:gateway — what the gateway's edge costs per request: an authenticated,
+// npm run bench:gateway — what the gateway's edge costs per request: an authenticated,
 // rate-limited GET /api/whoami (API key lookup, plan from the tier cache, the Redis Lua
 // sliding window, access check, problem handling on the way out) against a bare Fastify
 // route answering the same JSON, each in its own process, measured in the same run on
@@ -9,7 +9,7 @@
 // The key belongs to a Free organization whose limit is raised by configuration, so the
 // limiter runs on every request but never refuses.
 //
-// Usage: pnpm bench:gateway [--rates 500,2000] [--seconds 10] [--connections 10] [--warmup 3]
+// Usage: npm run bench:gateway -- [--rates 500,2000] [--seconds 10] [--connections 10] [--warmup 3]
 //                           [--cpu-prof <dir>]
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';

@@ -1,4 +1,4 @@
-// pnpm bench:memory — vector memory on one process: inserts/s into DuckDB + HNSW, exact
+// npm run bench:memory — vector memory on one process: inserts/s into DuckDB + HNSW, exact
 // DuckDB top-10 QPS, and HNSW QPS at each search breadth (ef) with its recall@10 against
 // the exact answer, all in the same run; resident memory after loading.
 //   --n 100000 --dim 384 --queries 200   the clustered set (see services/vector-memory/src/datasets.ts)

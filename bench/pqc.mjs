@@ -1,11 +1,11 @@
-// pnpm bench:pqc — what post-quantum signing costs, measured against the unsigned
+// npm run bench:pqc — what post-quantum signing costs, measured against the unsigned
 // baseline in the same run, through a real JetStream (a nats-server of its own).
 //   publisher: msgs/s for one publisher, unsigned vs signed (composite ML-DSA-65 +
 //              Ed25519, Merkle batches), with up to --window publishes in flight;
 //   consumer:  msgs/s for one consumer, ack only vs verify-then-ack;
 //   latency:   per-message publish latency (call → PubAck) p50/p99, unsigned vs signed,
 //              at low load (one at a time) and at high load (--window in flight).
-// Usage: pnpm bench:pqc [--messages 5000] [--window 256]
+// Usage: npm run bench:pqc -- [--messages 5000] [--window 256]
 import { parseArgs } from 'node:util';
 import { BusPublisher, KvKeyRegistry, connectBus, closeBus } from '@heady/bus';
 import {
@@ -50,6 +50,8 @@ const config = {
 };
 const bus = await connectBus(config);
 let signed;
+/** @type {MessageSigner | undefined} */
+let signer;
 try {
   await bus.jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'] });
   // keys: root → identity → epoch, registered in heady-keys like a service does at boot
@@ -82,22 +84,19 @@ try {
   for (let i = 0; i < 50; i++) sig = compositeSign(k.secretKey, m);
   const signMs = (performance.now() - t) / 50;
   t = performance.now();
-  for (let i = 0; i < 50; i++) compositeVerify(k.publicKey, m, sig);
+  for (let i = 0; i < 50; i++) compositeVerify(k.publicKey, m, /** @type {Uint8Array} */ (sig));
   const verifyMs = (performance.now() - t) / 50;
   process.stdout.write(
     `composite ML-DSA-65+Ed25519 on one core: sign ${fmt(signMs, 2)} ms (${fmt(1000 / signMs)}/s), verify ${fmt(verifyMs, 2)} ms (${fmt(1000 / verifyMs)}/s)\n`,
   );
 
   const unsigned = new BusPublisher(bus);
-  signed = new BusPublisher(
-    bus,
-    undefined,
-    new MessageSigner(epoch, {
-      maxBatch: 256,
-      maxDelayMs: 2,
-      publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
-    }),
-  );
+  signer = new MessageSigner(epoch, {
+    maxBatch: 256,
+    maxDelayMs: 2,
+    publishSignature: (kid, root, sig) => registry.putSignature(kid, root, sig),
+  });
+  signed = new BusPublisher(bus, undefined, signer);
 
   async function publishMany(pub, subject, count, window) {
     const lat = [];
@@ -119,7 +118,7 @@ try {
   const pu = await publishMany(unsigned, 'bench.unsigned', N, WINDOW);
   const ps = await publishMany(signed, 'bench.signed', N, WINDOW);
   process.stdout.write(
-    `publisher (${fmt(N)} msgs, ${WINDOW} in flight): unsigned ${fmt(pu.rate)} msg/s, signed ${fmt(ps.rate)} msg/s → ratio ${fmt((ps.rate / pu.rate) * 100, 1)}% (batches: ${fmt(signed.signer.stats.batches)}, ${fmt(signed.signer.stats.messages / Math.max(1, signed.signer.stats.batches), 1)} msgs/batch)\n`,
+    `publisher (${fmt(N)} msgs, ${WINDOW} in flight): unsigned ${fmt(pu.rate)} msg/s, signed ${fmt(ps.rate)} msg/s → ratio ${fmt((ps.rate / pu.rate) * 100, 1)}% (batches: ${fmt(signer.stats.batches)}, ${fmt(signer.stats.messages / Math.max(1, signer.stats.batches), 1)} msgs/batch)\n`,
   );
   process.stdout.write(
     `latency at high load (call → PubAck): unsigned p50 ${fmt(pct(pu.lat, 50), 2)} ms p99 ${fmt(pct(pu.lat, 99), 2)} ms; signed p50 ${fmt(pct(ps.lat, 50), 2)} ms p99 ${fmt(pct(ps.lat, 99), 2)} ms\n`,
@@ -171,7 +170,7 @@ try {
     `consumer (${fmt(N)} msgs): ack only ${fmt(cu.rate)} msg/s, verify+ack ${fmt(cs.rate)} msg/s → ratio ${fmt((cs.rate / cu.rate) * 100, 1)}% (${cs.bad} rejected)\n`,
   );
 } finally {
-  await signed?.signer.close();
+  await signer?.close();
   await closeBus(bus);
   await nats.stop();
 }

@@ -1,4 +1,4 @@
-// pnpm bench:runs — throughput and latency of the whole pipeline, next to raw JetStream.
+// npm run bench:runs — throughput and latency of the whole pipeline, next to raw JetStream.
 //
 // Starts its own nats-server (temp dir) and database, then the three services as
 // separate processes, exactly as the e2e tests do. Measures, in one run on one machine:
@@ -11,7 +11,7 @@
 // Each run is 9 stage commands + ~28 run events + 1 audit event on JetStream, so the
 // ratio line compares pipeline messages/s with the raw baseline.
 //
-// Usage: pnpm bench:runs [--runs 1000] [--concurrency 64] [--raw 20000]
+// Usage: npm run bench:runs -- [--runs 1000] [--concurrency 64] [--raw 20000]
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
@@ -77,7 +77,7 @@ async function postRun(base, i) {
     body: JSON.stringify({ action: ['chat', 'analyze', 'code', 'search'][i % 4], input: { i } }),
   });
   if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
-  return (await res.json()).runId;
+  return /** @type {{ runId: string }} */ (await res.json()).runId;
 }
 
 const nats = await startNatsServer();
@@ -116,7 +116,7 @@ try {
         .where('id', 'in', ids)
         .where('finished_at', 'is not', null)
         .executeTakeFirst();
-      if (r.n >= ids.length) return;
+      if (/** @type {number} */ (r?.n) >= ids.length) return;
       await new Promise((res) => setTimeout(res, 50));
     }
   };
@@ -160,7 +160,7 @@ try {
       .where('created_at', '>=', since)
       .where('status', 'in', ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'])
       .executeTakeFirst();
-    if (r.n >= RUNS) break;
+    if (/** @type {number} */ (r?.n) >= RUNS) break;
     await new Promise((res) => setTimeout(res, 50));
   }
   const rows = await db
@@ -175,7 +175,7 @@ try {
     .execute();
   await db.destroy();
   const first = Math.min(...rows.map((r) => r.created_at.getTime()));
-  const last = Math.max(...rows.map((r) => r.finished_at.getTime()));
+  const last = Math.max(...rows.map((r) => /** @type {Date} */ (r.finished_at).getTime()));
   const secs = (last - first) / 1000;
   const lat = rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
   const ok = rows.filter((r) => r.status === 'SUCCEEDED').length;

@@ -25,7 +25,8 @@ export function pnpm() {
 
 /** Runs a command from the repository root with inherited output; rejects on a non-zero exit. */
 export function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
+  /** @type {Promise<void>} */
+  const done = new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts });
     child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
     child.on('exit', (code, signal) =>
@@ -34,6 +35,7 @@ export function run(cmd, args, opts = {}) {
         : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}`)),
     );
   });
+  return done;
 }
 
 /** Runs pnpm (see pnpm()) with `args`. */

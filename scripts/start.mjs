@@ -3,23 +3,47 @@
 // development keys, start every service as its own process, submit one demo run, then keep
 // running until Ctrl-C (SIGINT) or SIGTERM.
 //
-// Environment: HEADY_GATEWAY_PORT (8080), HEADY_CONDUCTOR_OPS_PORT (9101),
-// HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103), HEADY_DATA_DIR (.heady; logs in <dir>/logs), plus
-// everything the services read (NATS_URL, DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
+// Environment: NODE_ENV (development here), HEADY_GATEWAY_PORT (8080), HEADY_GATEWAY_OPS_PORT (9100),
+// HEADY_CONDUCTOR_OPS_PORT (9101), HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103),
+// HEADY_DATA_DIR (.heady; logs in <dir>/logs), HEADY_NATS_PORT (4223), plus everything the
+// services read (DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
+//
+// NATS: unless NATS_URL is set, npm start runs a nats-server of its own on 127.0.0.1:HEADY_NATS_PORT
+// with authentication on (`heady nats config` writes <data dir>/nats: an nkey seed per service
+// and for operators, and a configuration admitting only those users, each with the permissions
+// of its certificate), and every service connects as its own user. With NATS_URL set, that
+// server is used as it is (with HEADY_NATS_NKEY_FILE if it needs credentials).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { isAbsolute, join, relative } from 'node:path';
-import { ensureInfrastructure } from '../deploy/local/up.mjs';
+import { ensureInfrastructure, startOwnNats } from '../deploy/local/up.mjs';
 import { ROOT, build, installIfNeeded, log, run, sleep, waitHttp } from './lib.mjs';
+
+// npm start is a development setup (development keys, demo credentials): say so, since the
+// services default to production (which refuses HEADY_FAULTS and HEADY_SIGNING=off)
+process.env.NODE_ENV ||= 'development';
 
 const CLI = join(ROOT, 'libs/cli/dist/main.js');
 const GATEWAY_PORT = Number(process.env.HEADY_GATEWAY_PORT || 8080);
+const GATEWAY_OPS_PORT = Number(process.env.HEADY_GATEWAY_OPS_PORT || 9100);
 const dataDir = process.env.HEADY_DATA_DIR || '.heady';
 const LOG_DIR = isAbsolute(dataDir) ? join(dataDir, 'logs') : join(ROOT, dataDir, 'logs');
-const CREDENTIALS = isAbsolute(dataDir)
-  ? join(dataDir, 'credentials.json')
-  : join(ROOT, dataDir, 'credentials.json');
+const DATA_DIR = isAbsolute(dataDir) ? dataDir : join(ROOT, dataDir);
+const CREDENTIALS = join(DATA_DIR, 'credentials.json');
+// our own authenticated NATS unless NATS_URL points at one (see the top of this file)
+const OWN_NATS = !process.env.NATS_URL;
+const NATS_PORT = Number(process.env.HEADY_NATS_PORT || 4223);
+const NATS_DIR = join(DATA_DIR, 'nats');
+let natsChild; // our own nats-server, stopped after the services
+/** How `user` (a service or `operator`) reaches NATS: our own server with its own nkey. */
+const natsEnv = (user) =>
+  OWN_NATS
+    ? {
+        NATS_URL: `nats://127.0.0.1:${NATS_PORT}`,
+        HEADY_NATS_NKEY_FILE: join(NATS_DIR, `${user}.nk`),
+      }
+    : {};
 let demoKey = ''; // the Free demo key from the credentials file
 const auth = () => ({ authorization: `Bearer ${demoKey}` });
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
@@ -48,7 +72,10 @@ const SERVICES = [
     name: 'gateway',
     port: GATEWAY_PORT,
     portVar: 'HEADY_GATEWAY_PORT',
-    env: (p) => ({ HEADY_GATEWAY_PORT: String(p) }),
+    // /readyz and /metrics of the gateway live on its ops port, never on the public one
+    opsPort: GATEWAY_OPS_PORT,
+    opsPortVar: 'HEADY_GATEWAY_OPS_PORT',
+    env: (p) => ({ HEADY_GATEWAY_PORT: String(p), HEADY_OPS_PORT: String(GATEWAY_OPS_PORT) }),
   },
 ];
 
@@ -67,10 +94,14 @@ function portFree(port) {
 
 async function checkPorts() {
   for (const svc of SERVICES)
-    if (!(await portFree(svc.port)))
-      throw new Error(
-        `port ${svc.port} (${svc.name}) is already in use by another process; stop it (e.g. a previous npm start) or choose another port with ${svc.portVar}=...`,
-      );
+    for (const [port, portVar] of [
+      [svc.port, svc.portVar],
+      ...(svc.opsPort ? [[svc.opsPort, svc.opsPortVar]] : []),
+    ])
+      if (!(await portFree(port)))
+        throw new Error(
+          `port ${port} (${svc.name}) is already in use by another process; stop it (e.g. a previous npm start) or choose another port with ${portVar}=...`,
+        );
 }
 
 function tailOf(file, lines = 12) {
@@ -111,7 +142,7 @@ function startService(svc) {
   out.write(`\n--- npm start ${new Date().toISOString()} ---\n`);
   const child = spawn(process.execPath, [join(ROOT, 'services', svc.name, 'dist', 'main.js')], {
     cwd: ROOT,
-    env: { ...process.env, ...svc.env(svc.port) },
+    env: { ...process.env, ...natsEnv(svc.name), ...svc.env(svc.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const entry = { child, out, file };
@@ -153,11 +184,13 @@ async function stopAll(code = 0) {
   const running = [...children.entries()];
   if (running.length) log('heady', `stopping ${running.map(([n]) => n).join(', ')}…`);
   const exits = running.map(
-    ([, { child, out }]) =>
-      new Promise((resolve) => {
-        if (out.closed) return resolve();
-        out.once('close', resolve);
-      }),
+    ([, { out }]) =>
+      /** @type {Promise<void>} */ (
+        new Promise((resolve) => {
+          if (out.closed) return resolve();
+          out.once('close', resolve);
+        })
+      ),
   );
   for (const [, { child }] of running) child.kill('SIGTERM');
   const timer = setTimeout(() => {
@@ -169,6 +202,11 @@ async function stopAll(code = 0) {
   }, 10_000);
   await Promise.all(exits);
   clearTimeout(timer);
+  if (natsChild && natsChild.exitCode === null && natsChild.signalCode === null) {
+    const exited = new Promise((resolve) => natsChild.once('exit', resolve));
+    natsChild.kill('SIGTERM');
+    await exited;
+  }
   if (running.length) log('heady', `stopped. Logs: ${LOG_DIR}`);
   process.exit(code);
 }
@@ -226,11 +264,12 @@ async function demo(base) {
   log('demo', `202 accepted: run ${runId}; polling GET /api/runs/${runId}`);
   const url = `${base}/api/runs/${encodeURIComponent(runId)}`;
   const deadline = Date.now() + 60_000;
+  /** @type {{ status: string } | undefined} */
   let last;
   while (Date.now() < deadline) {
     try {
       const r = await fetch(url, { headers: auth(), signal: AbortSignal.timeout(5000) });
-      if (r.ok) last = await r.json();
+      if (r.ok) last = /** @type {{ status: string }} */ (await r.json());
     } catch {
       // transient; try again
     }
@@ -282,7 +321,29 @@ async function main() {
   await checkPorts(); // fail fast, before a long install or build
   await installIfNeeded();
   await build();
-  await ensureInfrastructure({ log: (m) => log('infra', m) });
+  mkdirSync(LOG_DIR, { recursive: true });
+  if (OWN_NATS) {
+    log('setup', `NATS users and server configuration (heady nats config; kept in ${NATS_DIR})`);
+    await run(process.execPath, [
+      CLI,
+      'nats',
+      'config',
+      '--dir',
+      NATS_DIR,
+      '--port',
+      String(NATS_PORT),
+    ]);
+  }
+  await ensureInfrastructure({ log: (m) => log('infra', m), skipNats: OWN_NATS });
+  if (OWN_NATS)
+    natsChild = await startOwnNats({
+      configFile: join(NATS_DIR, 'nats-server.conf'),
+      host: '127.0.0.1',
+      port: NATS_PORT,
+      logFile: join(LOG_DIR, 'nats-server.log'),
+      pidFile: join(NATS_DIR, 'nats-server.pid'),
+      log: (m) => log('infra', m),
+    });
   log('setup', 'migrating the database (heady db migrate)');
   await run(process.execPath, [CLI, 'db', 'migrate']);
   log('setup', 'development signing keys (heady keys dev; kept under the git-ignored data dir)');
@@ -307,12 +368,9 @@ async function main() {
     if (stopping) return;
     const { child, file } = startService(svc);
     log(svc.name, `started (pid ${child.pid}), log ${relative(ROOT, file)}`);
-    await waitHttp(
-      `http://127.0.0.1:${svc.port}/readyz`,
-      60_000,
-      () => child.exitCode === null && child.signalCode === null,
-    );
-    log(svc.name, `ready: http://127.0.0.1:${svc.port}/readyz`);
+    const readyz = `http://127.0.0.1:${svc.opsPort ?? svc.port}/readyz`;
+    await waitHttp(readyz, 60_000, () => child.exitCode === null && child.signalCode === null);
+    log(svc.name, `ready: ${readyz}`);
   }
   started = true;
   const base = `http://127.0.0.1:${GATEWAY_PORT}`;
@@ -329,6 +387,11 @@ async function main() {
       .map((s) => `${s.name} :${s.port}`)
       .join(', ')}`,
   );
+  if (OWN_NATS)
+    log(
+      'heady',
+      `NATS: nats://127.0.0.1:${NATS_PORT}, authenticated (a client without an nkey is refused); \`npx heady …\` connects as the operator (${relative(ROOT, join(NATS_DIR, 'operator.nk'))})`,
+    );
   log(
     'heady',
     `logs: ${LOG_DIR}/{${SERVICES.map((s) => s.name).join(',')}}.log. Press Ctrl-C to stop.`,

@@ -50,8 +50,8 @@ async function check(name, fn, hint) {
 }
 
 if (!args.length) {
-  await check('lint (turbo run lint)', () =>
-    runPnpm(['exec', 'turbo', 'run', 'lint', '--output-logs=errors-only']),
+  await check('lint and type-check (turbo run lint typecheck)', () =>
+    runPnpm(['exec', 'turbo', 'run', 'lint', 'typecheck', '--output-logs=errors-only']),
   );
   await check(
     'format (prettier --check .)',

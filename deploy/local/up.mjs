@@ -4,6 +4,10 @@
 //
 //   node deploy/local/up.mjs        (or deploy/local/up.sh; npm start and npm test call it)
 //
+// npm start passes `ownNats` (a nats-server configuration made by `heady nats config`): that
+// NATS is not the shared one of NATS_URL but a nats-server of its own, started as a child
+// process with authentication on (see startOwnNats below).
+//
 // For each of NATS_URL, DATABASE_URL and REDIS_URL (defaults 127.0.0.1:4222/5432/6379):
 // - something accepts TCP connections there → used as it is;
 // - not a local address (127.0.0.1, localhost, ::1) → error, nothing is started elsewhere;
@@ -16,7 +20,7 @@
 // and HEADY_DEV_TRUST_PG=1 or CI is set, it adds `trust` lines for that user on
 // 127.0.0.1/32 and ::1/128 at the top of pg_hba.conf and reloads — development and CI
 // machines only; never set HEADY_DEV_TRUST_PG on a shared or production server.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -189,6 +193,8 @@ const SERVICES = [
           );
         sh('pg_createcluster', [v, 'main'], log);
         c = pgCluster(t.port);
+        if (!c)
+          throw new InfraError(`pg_createcluster ${v} main made no cluster under /etc/postgresql`);
       }
       if (c.port !== t.port)
         log(
@@ -346,11 +352,90 @@ async function checkPostgresLogin(t, log) {
   log(`warning: a test login to PostgreSQL failed: ${err.split('\n')[0]}`);
 }
 
-/** Makes sure NATS (with JetStream), PostgreSQL and Redis accept connections. Throws on failure. */
+/** Installs the Debian packages of `missing` services (as root), or throws naming them. */
+function installMissing(missing, log) {
+  if (!missing.length) return;
+  const pkgs = missing.map(({ svc }) => svc.pkg);
+  if (!isRoot() || !onPath('apt-get'))
+    throw new InfraError(
+      `${missing.map(({ svc }) => svc.name).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not installed. On Debian/Ubuntu install with:\n` +
+        `  sudo apt-get install -y ${pkgs.join(' ')}\n` +
+        'then run this again (or point NATS_URL / DATABASE_URL / REDIS_URL at running servers).',
+    );
+  sh('apt-get', ['update', '-qq'], log);
+  sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], log);
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Starts a nats-server of our own from `configFile` (written by `heady nats config`: JetStream,
+ * nkey users only) on `host`:`port`, as a child process of the caller, logging to `logFile`
+ * and writing its pid to `pidFile`. A server of ours still running from an earlier start (its
+ * pid file names a live process and the port answers) is kept and told to reload the
+ * configuration (SIGHUP); anything else on the port is an error. Returns the child, or
+ * undefined when an earlier one was kept.
+ *
+ * @param {{ configFile: string, host: string, port: number, logFile: string, pidFile: string,
+ *   log?: (m: string) => void }} options
+ */
+export async function startOwnNats({
+  configFile,
+  host,
+  port,
+  logFile,
+  pidFile,
+  log = (m) => process.stdout.write(`[infra] ${m}\n`),
+}) {
+  const nats = SERVICES[0];
+  const t = { host, port };
+  if (await accepting(t)) {
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGHUP');
+      log(`NATS of an earlier start (pid ${pid}) is up on ${where(t)}; configuration reloaded`);
+      return undefined;
+    }
+    throw new InfraError(
+      `port ${port} (our own NATS) is already in use by another process; stop it or choose another port with HEADY_NATS_PORT=...`,
+    );
+  }
+  if (!onPath(nats.bin)) installMissing([{ svc: nats }], log);
+  log(`starting our own NATS (authenticated, JetStream) on ${where(t)}, config ${configFile}`);
+  const child = spawn(nats.bin, ['-c', configFile, '-l', logFile, '-P', pidFile], {
+    stdio: 'ignore',
+  });
+  child.on('error', (e) => log(`nats-server: ${e.message}`));
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await accepting(t))) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new InfraError(
+        `our own NATS did not start on ${where(t)}; see ${logFile}:\n${tail(logFile)}`,
+      );
+    await sleep(100);
+  }
+  log(`NATS is up on ${where(t)}; only its nkey users may connect`);
+  return child;
+}
+
+/**
+ * Makes sure NATS (with JetStream), PostgreSQL and Redis accept connections. Throws on
+ * failure. With `skipNats`, NATS is left to the caller (npm start runs its own).
+ */
 export async function ensureInfrastructure({
   log = (m) => process.stdout.write(`[infra] ${m}\n`),
+  skipNats = false,
 } = {}) {
-  const all = SERVICES.map((svc) => ({ svc, t: svc.target() }));
+  const all = SERVICES.map((svc) => ({ svc, t: svc.target() })).filter(
+    ({ svc }) => !skipNats || svc.name !== 'NATS',
+  );
   const up = await Promise.all(all.map(({ t }) => accepting(t)));
   const down = all.filter((_, i) => !up[i]);
   for (const { svc, t } of all.filter((_, i) => up[i])) log(`${svc.name} is up on ${where(t)}`);
@@ -366,18 +451,10 @@ export async function ensureInfrastructure({
         .join('\n'),
     );
 
-  const missing = down.filter(({ svc }) => !onPath(svc.bin));
-  if (missing.length) {
-    const pkgs = missing.map(({ svc }) => svc.pkg);
-    if (!isRoot() || !onPath('apt-get'))
-      throw new InfraError(
-        `${missing.map(({ svc }) => svc.name).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not installed. On Debian/Ubuntu install with:\n` +
-          `  sudo apt-get install -y ${pkgs.join(' ')}\n` +
-          'then run this again (or point NATS_URL / DATABASE_URL / REDIS_URL at running servers).',
-      );
-    sh('apt-get', ['update', '-qq'], log);
-    sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], log);
-  }
+  installMissing(
+    down.filter(({ svc }) => !onPath(svc.bin)),
+    log,
+  );
 
   for (const { svc, t } of down) {
     if (await accepting(t)) {
@@ -397,16 +474,25 @@ export async function ensureInfrastructure({
     log(`${svc.name} is up on ${where(t)}`);
   }
 
-  const nats = all[0].t;
-  const js = await probeJetStream(nats);
-  if (!js.ok)
-    throw new InfraError(
-      `NATS on ${where(nats)} does not serve JetStream (${js.reason}). Restart it with JetStream on, e.g.\n` +
-        '  nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server',
-    );
-  log('NATS JetStream answers');
+  const nats = all.find(({ svc }) => svc.name === 'NATS')?.t;
+  if (nats) {
+    const js = await probeJetStream(nats);
+    // this probe speaks no nkey authentication: a server that wants one is checked by the services
+    if (!js.ok && process.env.HEADY_NATS_NKEY_FILE && /authorization/i.test(js.reason))
+      log(
+        'NATS asks for credentials (HEADY_NATS_NKEY_FILE); JetStream is checked when the services connect',
+      );
+    else if (!js.ok)
+      throw new InfraError(
+        `NATS on ${where(nats)} does not serve JetStream (${js.reason}). Restart it with JetStream on, e.g.\n` +
+          '  nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server',
+      );
+    else log('NATS JetStream answers');
+  }
 
-  const pg = all[1].t;
+  const pg = /** @type {{ svc: { name: string }, t: { host: string, port: number } }} */ (
+    all.find(({ svc }) => svc.name === 'PostgreSQL')
+  ).t;
   if (LOCAL.has(pg.host)) await checkPostgresLogin(pg, log);
 }
 
