@@ -116,3 +116,4 @@ export {
   type ZoneReply,
 } from './memory.js';
 export { runEventJson, runStatusName } from './run-events.js';
+export { isUnavailable, rethrowUnavailable, UnavailableError } from './unavailable.js';

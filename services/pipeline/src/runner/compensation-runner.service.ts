@@ -27,7 +27,7 @@ import { STAGES } from '../stages/index.js';
 import { maxAttemptsOf } from '../stages/stage.js';
 import { faultsOf, injectCompensationFaults } from './faults.js';
 import { messageOf, outageAsRetry, withTimeout } from './handler-errors.js';
-import { isInfrastructureError } from './infra-errors.js';
+import { isUnavailable } from '@heady/contracts';
 import { RunEvents } from './run-events.js';
 import { COMPENSATION_FAILED, StageRunsRepository } from './stage-runs.repository.js';
 
@@ -153,7 +153,7 @@ export class CompensationRunner {
             this.log.info({ run_id: run.id, attempt }, `stage ${stage.name} compensated`);
           }
         } catch (err) {
-          if (isInfrastructureError(err)) throw err;
+          if (isUnavailable(err)) throw err;
           await this.failed(cmd, run, row.id, attempt, err);
         }
       }

@@ -1,7 +1,6 @@
 import { isPermanentError, isRetryableError } from '@heady/bus';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { faultsOf, injectCompensationFaults, injectFaults } from './faults.js';
-import { isInfrastructureError } from './infra-errors.js';
 
 describe('injectFaults', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -99,20 +98,3 @@ function catchSync(fn: () => void): unknown {
     return e;
   }
 }
-
-describe('isInfrastructureError', () => {
-  it('recognises PostgreSQL and socket outages, also as a cause', () => {
-    expect(isInfrastructureError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(
-      true,
-    );
-    expect(isInfrastructureError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true);
-    expect(isInfrastructureError(new Error('Connection terminated unexpectedly'))).toBe(true);
-    expect(isInfrastructureError(new Error('wrap', { cause: { code: 'ECONNRESET' } }))).toBe(true);
-  });
-
-  it("does not mistake a stage's own failure for an outage", () => {
-    expect(isInfrastructureError(new Error('run input must be a JSON object'))).toBe(false);
-    expect(isInfrastructureError(Object.assign(new Error('x'), { code: '23505' }))).toBe(false);
-    expect(isInfrastructureError('text')).toBe(false);
-  });
-});

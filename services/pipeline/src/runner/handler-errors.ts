@@ -1,6 +1,6 @@
 import { isPermanentError, isRetryableError, RetryableError } from '@heady/bus';
 import { type Logger } from '@heady/telemetry';
-import { isInfrastructureError } from './infra-errors.js';
+import { isUnavailable } from '@heady/contracts';
 
 /** The message of whatever was thrown. */
 export function messageOf(err: unknown): string {
@@ -14,7 +14,7 @@ export function messageOf(err: unknown): string {
  * it is.
  */
 export function outageAsRetry(err: unknown, log: Logger, runId: string): unknown {
-  if (isPermanentError(err) || isRetryableError(err) || !isInfrastructureError(err)) return err;
+  if (isPermanentError(err) || isRetryableError(err) || !isUnavailable(err)) return err;
   log.warn({ err, run_id: runId }, 'infrastructure unavailable; retrying');
   return new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
     cause: err,

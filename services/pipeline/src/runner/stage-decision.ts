@@ -1,7 +1,7 @@
 import { isPermanentError } from '@heady/bus';
 import { type StageCommand, isStageName, nextStage } from '@heady/contracts';
 import { type PipelineRun, type StageRun } from '@heady/db';
-import { isInfrastructureError } from './infra-errors.js';
+import { isUnavailable } from '@heady/contracts';
 
 /** How a run ends once its compensation completes. */
 export type RunEnd = 'COMPENSATED' | 'CANCELLED';
@@ -159,7 +159,7 @@ export function decideFailure(f: {
   attempt: number;
   maxAttempts: number;
 }): FailureDecision {
-  if (isInfrastructureError(f.err)) return { kind: 'infrastructure' };
+  if (isUnavailable(f.err)) return { kind: 'infrastructure' };
   if (f.stopped) return { kind: 'stopped', stop: f.stopped };
   if (isPermanentError(f.err) || f.attempt >= f.maxAttempts) return { kind: 'final' };
   return { kind: 'retry' };
