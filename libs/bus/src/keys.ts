@@ -8,6 +8,7 @@ import {
   verifyCertificate,
   verifyRevocation,
 } from '@heady/pqc';
+import { STREAM_SUBJECTS, revocationSubject } from '@heady/contracts';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type NatsConnection } from '@nats-io/transport-node';
@@ -17,7 +18,7 @@ const encoder = new TextEncoder();
 const KID = /^[0-9a-f]{32}$/;
 const SERVICE = /^[a-z0-9-]+$/;
 
-/** The append-only stream of root-signed revocations (`keys.revoked.<kid>`). */
+/** The append-only stream of root-signed revocations (`STREAM_SUBJECTS.revocations`, one subject per kid). */
 export const REVOCATION_STREAM = 'KEY_REVOCATIONS';
 /** Entries read per kid before a flood of junk counts as "revoked" (fail closed). */
 const MAX_REVOCATION_ENTRIES = 1_000;
@@ -37,12 +38,12 @@ const MAX_REVOCATION_ENTRIES = 1_000;
  *
  * Revocations are signed, append-only facts. They are published to `KEY_REVOCATIONS`, a
  * stream that denies deleting and purging messages, and a kid counts as revoked when any
- * root-signed revocation of it was ever published — the stream's whole history for
- * `keys.revoked.<kid>` is read, plus every retained revision of the legacy KV entry
- * `revoked.<kid>` — so overwriting or deleting an entry does not un-revoke a key. A
- * revocation, once seen, is remembered for the life of the process. Reading fails closed:
- * a missing stream throws (the verifier then refuses to decide) and a subject flooded
- * with more than 1 000 entries counts as revoked. Unsigned "revocations" are ignored.
+ * root-signed revocation of it was ever published — the stream's whole history for the
+ * kid's subject ({@link revocationSubject}) is read, plus every retained revision of the
+ * legacy KV entry `revoked.<kid>` — so overwriting or deleting an entry does not un-revoke
+ * a key. A revocation, once seen, is remembered for the life of the process. Reading fails
+ * closed: a missing stream throws (the verifier then refuses to decide) and a subject
+ * flooded with more than 1 000 entries counts as revoked. Unsigned "revocations" are ignored.
  */
 export class KvKeyRegistry implements KeyResolver {
   private readonly epochs = new Map<string, Certificate>();
@@ -82,7 +83,7 @@ export class KvKeyRegistry implements KeyResolver {
     if (!exists)
       await jsm.streams.add({
         name: REVOCATION_STREAM,
-        subjects: ['keys.revoked.*'],
+        subjects: [STREAM_SUBJECTS.revocations],
         // append-only: no message is ever removed, by age, count, delete or purge
         deny_delete: true,
         deny_purge: true,
@@ -209,7 +210,7 @@ export class KvKeyRegistry implements KeyResolver {
       }
       const m = await this.jsm.direct.getMessage(REVOCATION_STREAM, {
         seq,
-        next_by_subj: `keys.revoked.${kid}`,
+        next_by_subj: revocationSubject(kid),
       });
       if (!m) break;
       revoked = valid(KvKeyRegistry.parse<Revocation>(m.data));
@@ -314,7 +315,7 @@ export class KvKeyRegistry implements KeyResolver {
    */
   async putRevocation(r: Revocation): Promise<void> {
     if (!KID.test(r.kid)) throw new Error(`not a key id: ${r.kid}`);
-    await this.jsm.jetstream().publish(`keys.revoked.${r.kid}`, encoder.encode(JSON.stringify(r)));
+    await this.jsm.jetstream().publish(revocationSubject(r.kid), encoder.encode(JSON.stringify(r)));
     await this.kv.put(`revoked.${r.kid}`, JSON.stringify(r));
   }
 

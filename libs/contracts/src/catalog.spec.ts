@@ -7,6 +7,10 @@ import {
   patternCovers,
   publishableBy,
   recipients,
+  revocationSubject,
+  STREAM_SUBJECTS,
+  subjectPermitted,
+  UNSIGNED_SUBJECTS,
 } from './catalog.js';
 import { SERVICE_NAMES } from './vocabulary.js';
 
@@ -39,6 +43,17 @@ describe('the bus catalog', () => {
     expect(mayReceive('pipeline', 'pipeline.compensate.*')).toBe(true);
     expect(mayReceive('gateway', 'pipeline.>')).toBe(false);
     expect(recipients()['memory.zone']).toBe('vector-memory');
+  });
+});
+
+describe(revocationSubject.name, () => {
+  const kid = '0123456789abcdef0123456789abcdef';
+
+  it("is one token under the revocation stream's pattern, which no service may publish", () => {
+    expect(revocationSubject(kid)).toBe(`keys.revoked.${kid}`);
+    expect(subjectPermitted([STREAM_SUBJECTS.revocations], revocationSubject(kid))).toBe(true);
+    for (const s of SERVICE_NAMES) expect(mayPublish(s, revocationSubject(kid)), s).toBe(false);
+    expect(UNSIGNED_SUBJECTS.map((g) => g.subject)).toContain(STREAM_SUBJECTS.revocations);
   });
 });
 

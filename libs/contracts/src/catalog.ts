@@ -62,11 +62,18 @@ export const STREAM_SUBJECTS = {
   deadLetters: 'dlq.>',
   /** `device.<userId>.<event>`: device sync (DEVICE; its service is not built yet, so no grant below). */
   device: 'device.>',
+  /** `keys.revoked.<kid>`: a root-signed key revocation (KEY_REVOCATIONS, see `libs/bus` keys). */
+  revocations: 'keys.revoked.*',
 } as const;
 
 /** `dlq.<stream>.<consumer>`: where the bus library copies a dead letter. */
 export function deadLetterSubject(stream: string, consumer: string): string {
   return `${STREAM_SUBJECTS.deadLetters.slice(0, -1)}${stream}.${consumer}`;
+}
+
+/** `keys.revoked.<kid>`: where the revocation of key `kid` is appended. */
+export function revocationSubject(kid: string): string {
+  return `${STREAM_SUBJECTS.revocations.slice(0, -1)}${kid}`;
 }
 
 /** `pipeline.stage.<stage>`: the subject a stage consumes its commands from. */
@@ -177,7 +184,10 @@ export const CATALOG: readonly SubjectGrant[] = [
   },
 ];
 
-/** Subjects outside the certificates: unsigned copies the bus library writes for operators. */
+/**
+ * Subjects outside the certificates: messages no service key signs — unsigned copies the
+ * bus library writes for operators, and facts whose payload carries its own root signature.
+ */
 export const UNSIGNED_SUBJECTS: readonly SubjectGrant[] = [
   {
     subject: STREAM_SUBJECTS.deadLetters,
@@ -185,6 +195,16 @@ export const UNSIGNED_SUBJECTS: readonly SubjectGrant[] = [
     publishers: EVERY_SERVICE,
     receivers: [],
     doc: 'dead letters (read by operators with `heady dlq`)',
+  },
+  {
+    subject: STREAM_SUBJECTS.revocations,
+    kind: 'event',
+    // only the operator publishes (`heady keys revoke`, whose NATS user may publish `>`);
+    // no service's NATS permissions include it
+    publishers: [],
+    // every service's key registry reads it by direct get, no consumer or subscription
+    receivers: [],
+    doc: 'root-signed key revocations, append-only (verifiers refuse a revoked key)',
   },
 ];
 

@@ -23,6 +23,7 @@ export {
   publishableBy,
   receivableBy,
   recipients,
+  revocationSubject,
   subjectPermitted,
   type SubjectGrant,
 } from './catalog.js';
