@@ -1,9 +1,5 @@
-export {
-  JetStreamServer,
-  isAuditSubject,
-  type JetStreamServerOptions,
-  type RejectedAuditSink,
-} from './server/jetstream.server.js';
+export { JetStreamServer, type JetStreamServerOptions } from './server/jetstream.server.js';
+export { isAuditSubject, type RejectedAuditSink } from './server/rejection.js';
 export { failureOutcome, type FailureOutcome } from './server/settlement.js';
 export { HandleRpc, ungrantedPatterns } from './server/rpc-handler.js';
 export { BusExceptionFilter } from './server/exception.filter.js';
