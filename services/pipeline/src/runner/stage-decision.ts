@@ -35,12 +35,15 @@ export type Decision =
     }
   | { kind: 'skip'; reason: string };
 
+/** What `decide` reads of a stage's row. */
+export type StageRowState = Pick<StageRun, 'status' | 'attempts' | 'error'>;
+
 export interface DecisionInput {
   cmd: StageCommand;
   /** The run's row; undefined when there is none. */
   run: PipelineRun | undefined;
   /** The stage's row for (run, stage, iteration); undefined before its first attempt. */
-  row: StageRun | undefined;
+  row: StageRowState | undefined;
   /** Now, in epoch milliseconds (the deadline's clock). */
   now: number;
 }
@@ -120,7 +123,7 @@ export function decide({ cmd, run, row, now }: DecisionInput): Decision {
  * failure the compensation is started; once undone (COMPENSATED) nothing is done, as running
  * it again would redo an effect the compensation removed.
  */
-export function settledOrRun(row: StageRun | undefined): Decision {
+export function settledOrRun(row: StageRowState | undefined): Decision {
   switch (row?.status) {
     case 'SUCCEEDED':
       return { kind: 're-announce', attempt: 0 };

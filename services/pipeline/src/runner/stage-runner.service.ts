@@ -12,12 +12,13 @@ import {
   type StageCommand,
   type StageName,
   StageCommandSchema,
+  isStageName,
   nextStage,
   stageCommand,
   stageSubject,
   STAGE_NAMES,
 } from '@heady/contracts';
-import { type PipelineRun, type StageRun } from '@heady/db';
+import { type PipelineRun } from '@heady/db';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
@@ -30,6 +31,7 @@ import { RunEvents } from './run-events.js';
 import {
   type Decision,
   type RunEnd,
+  type StageRowState,
   type Stop,
   decide,
   decideAfterSuccess,
@@ -103,9 +105,10 @@ export class StageRunner {
   }
 
   /**
-   * The executor: reads the run and the stage's row, asks `decide` what to do, and does it.
-   * Every branch of what a delivery may lead to lives in `stage-decision.ts` (pure, table
-   * tested); this only performs the reads, writes and publishes.
+   * The executor: reads the run and the stage's row and claims the attempt in one statement
+   * (`claimAttempt`), asks `decide` what to do, and does it. Every branch of what a delivery
+   * may lead to lives in `stage-decision.ts` (pure, table tested); this only performs the
+   * reads, writes and publishes.
    */
   private async run(cmd: StageCommand, signal: AbortSignal): Promise<void> {
     const key: StageKey = {
@@ -114,19 +117,20 @@ export class StageRunner {
       stageName: cmd.stage,
       iteration: cmd.iteration,
     };
-    // the run first, then the row: a row read after its run is never older than the run
-    const run = await this.repo.getRun(cmd.runId);
-    const row = run && (await this.repo.getStageRow(key));
-    const decision = decide({ cmd, run, row, now: Date.now() });
+    const now = Date.now();
+    // the claim takes an attempt exactly when `decide` says `run` (see claimAttempt); an
+    // unknown stage, which decide rejects whatever the run, claims nothing
+    const { run, row, attempt } = isStageName(cmd.stage)
+      ? await this.repo.claimAttempt(key, now)
+      : { run: undefined, row: undefined, attempt: undefined };
+    const decision = decide({ cmd, run, row, now });
     if (decision.kind !== 'run' || !run) return this.follow(decision, cmd, run, row);
-
-    const attempt = await this.repo.beginAttempt(key);
-    if (!attempt) {
-      // another delivery settled the stage since it was read: follow what it did
+    if (attempt === undefined) {
+      // another delivery settled the stage between the read and the claim: follow what it did
       await this.settled(cmd, run, key);
       return;
     }
-    await this.attempt(cmd, run, key, attempt.attempts, signal);
+    await this.attempt(cmd, run, key, attempt, signal);
   }
 
   /** Does what `decide` said, for every decision but `run`. */
@@ -134,7 +138,7 @@ export class StageRunner {
     d: Decision,
     cmd: StageCommand,
     run: PipelineRun | undefined,
-    row: StageRun | undefined,
+    row: StageRowState | undefined,
   ): Promise<void> {
     switch (d.kind) {
       case 'reject':
@@ -286,7 +290,7 @@ export class StageRunner {
     run: PipelineRun,
     reason: string,
     end: RunEnd,
-    row?: StageRun,
+    row?: StageRowState,
   ): Promise<void> {
     const completed = [...(cmd.slip?.completed ?? [])];
     const own =

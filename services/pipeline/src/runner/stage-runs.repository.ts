@@ -2,13 +2,17 @@ import {
   type Database,
   type Kysely,
   type PipelineRun,
+  RUN_GOING,
   type RunHandle,
   RunStateRepository,
   type StageRun,
+  sql,
   type Transaction,
 } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
+import { type RawBuilder } from 'kysely';
+import { type StageRowState } from './stage-decision.js';
 
 export { COMPENSATION_FAILED } from '@heady/db';
 
@@ -18,6 +22,27 @@ export interface StageKey {
   stageNum: number;
   stageName: string;
   iteration: number;
+}
+
+/** What one delivery of a stage command found, and the attempt it claimed (`claimAttempt`). */
+export interface StageClaim {
+  /** The run; undefined when there is none. */
+  run: PipelineRun | undefined;
+  /** The stage's row before this delivery's claim; undefined before the stage's first attempt. */
+  row: StageRowState | undefined;
+  /** The number of the attempt this delivery claimed; undefined when it claimed none. */
+  attempt: number | undefined;
+}
+
+/**
+ * Whether the run's `options.deadlineMs` has not passed at `now` (epoch ms), counted from its
+ * `created_at` cut to whole milliseconds as the driver reads it: `stopOf`'s deadline, in SQL.
+ */
+function withinDeadline(now: number): RawBuilder<boolean> {
+  return sql<boolean>`CASE WHEN jsonb_typeof(run.options -> 'deadlineMs') = 'number'
+    THEN ${now}::numeric <= floor(extract(epoch FROM run.created_at) * 1000)
+      + (run.options ->> 'deadlineMs')::numeric
+    ELSE true END`;
 }
 
 @Injectable()
@@ -39,35 +64,87 @@ export class StageRunsRepository {
   }
 
   /**
-   * Counts an attempt on the stage's single row, creating it on the first. Returns
-   * undefined when the row is settled (SUCCEEDED, FAILED or COMPENSATED): another delivery
-   * finished it, and a settled stage never runs again (a COMPENSATED one would redo an
-   * undone effect). Committed on its own, so the count survives a failed or crashed attempt.
+   * One delivery's read and claim, in one statement: the run (with its organization, status,
+   * cancellation request and deadline), the stage's row as the delivery found it, and, when the
+   * stage may run, this attempt counted on that row (created on the first). The stage may run
+   * when `decide` would say `run`: the run is going, has no cancellation request and is within
+   * its deadline at `now` (`stopOf`, in SQL), and the row is absent or RUNNING. A settled row
+   * (SUCCEEDED, FAILED or COMPENSATED) is never claimed again: another delivery finished it,
+   * and a COMPENSATED stage would redo an undone effect. The count is committed on its own, so
+   * it survives a failed or crashed attempt.
    */
-  beginAttempt(k: StageKey): Promise<StageRun | undefined> {
-    return this.db
-      .insertInto('pipeline_stage_runs')
-      .values({
-        pipeline_run_id: k.runId,
-        stage_num: k.stageNum,
-        stage_name: k.stageName,
-        iteration: k.iteration,
-        status: 'RUNNING',
-        attempts: 1,
-        error: null,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(['pipeline_run_id', 'stage_num', 'iteration'])
-          .doUpdateSet((eb) => ({
-            attempts: eb('pipeline_stage_runs.attempts', '+', 1),
-            status: 'RUNNING',
-            error: null,
-          }))
-          .where('pipeline_stage_runs.status', '=', 'RUNNING'),
+  async claimAttempt(k: StageKey, now: number): Promise<StageClaim> {
+    const r = await this.db
+      .with('run', (db) => db.selectFrom('pipeline_runs').selectAll().where('id', '=', k.runId))
+      .with('found', (db) =>
+        db
+          .selectFrom('pipeline_stage_runs')
+          .select(['status', 'attempts', 'error'])
+          .where('pipeline_run_id', '=', k.runId)
+          .where('stage_num', '=', k.stageNum)
+          .where('iteration', '=', k.iteration),
       )
-      .returningAll()
+      .with('claimed', (db) =>
+        db
+          .insertInto('pipeline_stage_runs')
+          .columns([
+            'pipeline_run_id',
+            'stage_num',
+            'stage_name',
+            'iteration',
+            'status',
+            'attempts',
+            'error',
+          ])
+          .expression(
+            db
+              .selectFrom('run')
+              .select([
+                'run.id',
+                sql<number>`${k.stageNum}::int`.as('stage_num'),
+                sql<string>`${k.stageName}::text`.as('stage_name'),
+                sql<number>`${k.iteration}::int`.as('iteration'),
+                sql<'RUNNING'>`'RUNNING'::text`.as('status'),
+                sql<number>`1`.as('attempts'),
+                sql<null>`NULL::text`.as('error'),
+              ])
+              .where('run.status', 'in', RUN_GOING)
+              .where('run.cancel_requested_at', 'is', null)
+              .where(withinDeadline(now)),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(['pipeline_run_id', 'stage_num', 'iteration'])
+              .doUpdateSet((eb) => ({
+                attempts: eb('pipeline_stage_runs.attempts', '+', 1),
+                status: 'RUNNING',
+                error: null,
+              }))
+              .where('pipeline_stage_runs.status', '=', 'RUNNING'),
+          )
+          .returning('attempts'),
+      )
+      .selectFrom('run')
+      .leftJoin('found', (j) => j.onTrue())
+      .leftJoin('claimed', (j) => j.onTrue())
+      .selectAll('run')
+      .select([
+        'found.status as found_status',
+        'found.attempts as found_attempts',
+        'found.error as found_error',
+        'claimed.attempts as claimed_attempts',
+      ])
       .executeTakeFirst();
+    if (!r) return { run: undefined, row: undefined, attempt: undefined };
+    const { found_status, found_attempts, found_error, claimed_attempts, ...run } = r;
+    return {
+      run,
+      row:
+        found_status === null || found_attempts === null
+          ? undefined
+          : { status: found_status, attempts: found_attempts, error: found_error },
+      attempt: claimed_attempts ?? undefined,
+    };
   }
 
   /**
