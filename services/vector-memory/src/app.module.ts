@@ -5,9 +5,9 @@ import {
   Module,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { MemoryController } from './memory.controller.js';
-import { MemoryService } from './memory.service.js';
-import { type openMemory } from './memory.js';
+import { MemoryController } from './memory/memory.controller.js';
+import { MemoryService } from './memory/memory.service.js';
+import { type openMemory } from './embeddings/embedder.js';
 
 type Memory = Awaited<ReturnType<typeof openMemory>>;
 const MEMORY = Symbol('heady.memory');

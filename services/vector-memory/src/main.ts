@@ -3,7 +3,7 @@ import { loadVectorMemoryConfig } from '@heady/config';
 import { bootstrapService } from '@heady/runtime';
 import { createLogger } from '@heady/telemetry';
 import { VectorMemoryModule } from './app.module.js';
-import { openMemory } from './memory.js';
+import { openMemory } from './embeddings/embedder.js';
 
 const config = loadVectorMemoryConfig();
 const log = createLogger(config);

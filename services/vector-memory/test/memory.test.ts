@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnnIndex } from '../src/ann-index.js';
-import { clustered, sotuPassages } from '../src/datasets.js';
-import { LocalHashEmbedder, OpenAICompatibleEmbedder } from '../src/embeddings.js';
-import { EXACT_SESSION_MAX, MemoryService, recallOf } from '../src/memory.service.js';
-import { DimensionMismatchError, VectorStore } from '../src/store.js';
+import { AnnIndex } from '../src/index/ann-index.js';
+import { clustered, sotuPassages } from '../src/evaluation/datasets.js';
+import { LocalHashEmbedder, OpenAICompatibleEmbedder } from '../src/embeddings/embeddings.js';
+import { EXACT_SESSION_MAX, MemoryService, recallOf } from '../src/memory/memory.service.js';
+import { DimensionMismatchError, VectorStore } from '../src/memory/vectors.repository.js';
 
 const DIM = 384;
 
@@ -270,10 +270,10 @@ describe('vector memory across restarts', () => {
     try {
       // the built service (npm test builds first), as it runs in production
       const script = `
-        import { VectorStore } from './dist/store.js';
-        import { AnnIndex } from './dist/ann-index.js';
-        import { MemoryService } from './dist/memory.service.js';
-        import { LocalHashEmbedder } from './dist/embeddings.js';
+        import { VectorStore } from './dist/memory/vectors.repository.js';
+        import { AnnIndex } from './dist/index/ann-index.js';
+        import { MemoryService } from './dist/memory/memory.service.js';
+        import { LocalHashEmbedder } from './dist/embeddings/embeddings.js';
         const store = await VectorStore.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
         const index = new AnnIndex(store, ${JSON.stringify(join(dir, 'memory.duckdb.hnsw'))}, undefined, 50);
         await index.open();
@@ -331,8 +331,8 @@ describe('vector memory with a damaged saved index', () => {
   /** Opens the built service in a child process (a loader abort must not take this runner down). */
   async function reopen(dir: string): Promise<{ code: number | null; out: string; err: string }> {
     const script = `
-      import { VectorStore } from './dist/store.js';
-      import { AnnIndex } from './dist/ann-index.js';
+      import { VectorStore } from './dist/memory/vectors.repository.js';
+      import { AnnIndex } from './dist/index/ann-index.js';
       const store = await VectorStore.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
       const index = new AnnIndex(store, ${JSON.stringify(join(dir, 'memory.duckdb.hnsw'))});
       await index.open();

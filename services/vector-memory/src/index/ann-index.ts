@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
-import { type VectorStore } from './store.js';
+import { type VectorStore } from '../memory/vectors.repository.js';
 
 /** HNSW parameters (usearch): graph degree and the candidate lists at build and query time. */
 export interface HnswParams {

@@ -1,12 +1,12 @@
 import { type VectorMemoryConfig } from '@heady/config';
-import { AnnIndex } from './ann-index.js';
+import { AnnIndex } from '../index/ann-index.js';
 import {
   type EmbeddingProvider,
   LocalHashEmbedder,
   OpenAICompatibleEmbedder,
 } from './embeddings.js';
-import { MemoryService } from './memory.service.js';
-import { VectorStore } from './store.js';
+import { MemoryService } from '../memory/memory.service.js';
+import { VectorStore } from '../memory/vectors.repository.js';
 
 /** The embedding provider the configuration names; `onFailure` hears a provider's failures in full. */
 export function createEmbedder(

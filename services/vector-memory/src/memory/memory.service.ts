@@ -10,10 +10,10 @@ import {
   parseRpcRequest,
 } from '@heady/contracts';
 import { randomUUID } from 'node:crypto';
-import { type AnnIndex } from './ann-index.js';
-import { type EmbeddingProvider } from './embeddings.js';
-import { type VectorStore } from './store.js';
-import { type Zone, type ZoneBasis, fitZones, zoneOf } from './zones.js';
+import { type AnnIndex } from '../index/ann-index.js';
+import { type EmbeddingProvider } from '../embeddings/embeddings.js';
+import { type VectorStore } from './vectors.repository.js';
+import { type Zone, type ZoneBasis, fitZones, zoneOf } from '../zones/zones.js';
 
 /** Largest session searched exactly in DuckDB rather than by filtering the HNSW graph. */
 export const EXACT_SESSION_MAX = 2000;
