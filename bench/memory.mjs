@@ -12,7 +12,7 @@ import { AnnIndex } from '../services/vector-memory/dist/index/ann-index.js';
 import { clustered, sotuPassages } from '../services/vector-memory/dist/evaluation/datasets.js';
 import { LocalHashEmbedder } from '../services/vector-memory/dist/embeddings/embeddings.js';
 import { MemoryService, recallOf } from '../services/vector-memory/dist/memory/memory.service.js';
-import { VectorStore } from '../services/vector-memory/dist/memory/vectors.repository.js';
+import { VectorsRepository } from '../services/vector-memory/dist/memory/vectors.repository.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const say = (s) => process.stdout.write(`${s}\n`);
 const HNSW = { connectivity: 32, expansionAdd: 256 };
 
 async function load(dir, org, vectors, texts) {
-  const store = await VectorStore.open(join(dir, 'memory.duckdb'), DIM);
+  const store = await VectorsRepository.open(join(dir, 'memory.duckdb'), DIM);
   const index = new AnnIndex(store, join(dir, 'hnsw'), { ...HNSW, expansionSearch: 64 });
   await index.open();
   const service = new MemoryService(store, index, new LocalHashEmbedder(DIM));
@@ -134,7 +134,7 @@ if (values.million) {
   const dir = mkdtempSync(join(tmpdir(), 'heady-bench-memory-'));
   try {
     say(`\n== 1,000,000 × ${DIM} (clustered), loaded in batches`);
-    const store = await VectorStore.open(join(dir, 'memory.duckdb'), DIM);
+    const store = await VectorsRepository.open(join(dir, 'memory.duckdb'), DIM);
     const index = new AnnIndex(store, join(dir, 'hnsw'), { ...HNSW, expansionSearch: 64 }, 1e9);
     await index.open();
     const service = new MemoryService(store, index, new LocalHashEmbedder(DIM));
