@@ -1,18 +1,18 @@
 // npm run bench:memory — vector memory on one process: inserts/s into DuckDB + HNSW, exact
 // DuckDB top-10 QPS, and HNSW QPS at each search breadth (ef) with its recall@10 against
 // the exact answer, all in the same run; resident memory after loading.
-//   --n 100000 --dim 384 --queries 200   the clustered set (see services/vector-memory/src/datasets.ts)
+//   --n 100000 --dim 384 --queries 200   the clustered set (see services/vector-memory/src/evaluation/datasets.ts)
 //   --sotu                                also the State of the Union passages (local embeddings)
 //   --million                             also load 1,000,000 vectors and report resident memory
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AnnIndex } from '../services/vector-memory/dist/ann-index.js';
-import { clustered, sotuPassages } from '../services/vector-memory/dist/datasets.js';
-import { LocalHashEmbedder } from '../services/vector-memory/dist/embeddings.js';
-import { MemoryService, recallOf } from '../services/vector-memory/dist/memory.service.js';
-import { VectorStore } from '../services/vector-memory/dist/store.js';
+import { AnnIndex } from '../services/vector-memory/dist/index/ann-index.js';
+import { clustered, sotuPassages } from '../services/vector-memory/dist/evaluation/datasets.js';
+import { LocalHashEmbedder } from '../services/vector-memory/dist/embeddings/embeddings.js';
+import { MemoryService, recallOf } from '../services/vector-memory/dist/memory/memory.service.js';
+import { VectorsRepository } from '../services/vector-memory/dist/memory/vectors.repository.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const say = (s) => process.stdout.write(`${s}\n`);
 const HNSW = { connectivity: 32, expansionAdd: 256 };
 
 async function load(dir, org, vectors, texts) {
-  const store = await VectorStore.open(join(dir, 'memory.duckdb'), DIM);
+  const store = await VectorsRepository.open(join(dir, 'memory.duckdb'), DIM);
   const index = new AnnIndex(store, join(dir, 'hnsw'), { ...HNSW, expansionSearch: 64 });
   await index.open();
   const service = new MemoryService(store, index, new LocalHashEmbedder(DIM));
@@ -134,7 +134,7 @@ if (values.million) {
   const dir = mkdtempSync(join(tmpdir(), 'heady-bench-memory-'));
   try {
     say(`\n== 1,000,000 × ${DIM} (clustered), loaded in batches`);
-    const store = await VectorStore.open(join(dir, 'memory.duckdb'), DIM);
+    const store = await VectorsRepository.open(join(dir, 'memory.duckdb'), DIM);
     const index = new AnnIndex(store, join(dir, 'hnsw'), { ...HNSW, expansionSearch: 64 }, 1e9);
     await index.open();
     const service = new MemoryService(store, index, new LocalHashEmbedder(DIM));

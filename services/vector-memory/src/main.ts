@@ -1,18 +1,13 @@
 import 'reflect-metadata';
 import { loadVectorMemoryConfig } from '@heady/config';
 import { bootstrapService } from '@heady/runtime';
-import { createLogger } from '@heady/telemetry';
 import { VectorMemoryModule } from './app.module.js';
-import { openMemory } from './memory.js';
 
 const config = loadVectorMemoryConfig();
-const log = createLogger(config);
-// clients read only "the embedding provider answered HTTP 500"; the URL and body go here
-const memory = await openMemory(config, (err) => log.warn({ err }, 'embedding provider failed'));
 
 await bootstrapService({
   config,
-  module: (runtime) => VectorMemoryModule.register(runtime, memory),
+  module: (runtime) => VectorMemoryModule.register(runtime),
   consumers: [],
   queueGroup: 'vector-memory',
   http: { port: config.ops.port },

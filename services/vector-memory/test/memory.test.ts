@@ -5,16 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnnIndex } from '../src/ann-index.js';
-import { clustered, sotuPassages } from '../src/datasets.js';
-import { LocalHashEmbedder, OpenAICompatibleEmbedder } from '../src/embeddings.js';
-import { EXACT_SESSION_MAX, MemoryService, recallOf } from '../src/memory.service.js';
-import { DimensionMismatchError, VectorStore } from '../src/store.js';
+import { AnnIndex } from '../src/index/ann-index.js';
+import { clustered, sotuPassages } from '../src/evaluation/datasets.js';
+import { LocalHashEmbedder, OpenAICompatibleEmbedder } from '../src/embeddings/embeddings.js';
+import { EXACT_SESSION_MAX, MemoryService, recallOf } from '../src/memory/memory.service.js';
+import { DimensionMismatchError, VectorsRepository } from '../src/memory/vectors.repository.js';
 
 const DIM = 384;
 
 async function open(dir: string, dim = DIM) {
-  const store = await VectorStore.open(join(dir, 'memory.duckdb'), dim);
+  const store = await VectorsRepository.open(join(dir, 'memory.duckdb'), dim);
   const index = new AnnIndex(store, join(dir, 'memory.duckdb.hnsw'));
   await index.open();
   const service = new MemoryService(store, index, new LocalHashEmbedder(dim));
@@ -257,7 +257,7 @@ describe('vector memory across restarts', () => {
       expect(m.index.size('o')).toBe(3000);
       await m.close();
 
-      await expect(VectorStore.open(join(dir, 'memory.duckdb'), 768)).rejects.toBeInstanceOf(
+      await expect(VectorsRepository.open(join(dir, 'memory.duckdb'), 768)).rejects.toBeInstanceOf(
         DimensionMismatchError,
       );
     } finally {
@@ -270,11 +270,11 @@ describe('vector memory across restarts', () => {
     try {
       // the built service (npm test builds first), as it runs in production
       const script = `
-        import { VectorStore } from './dist/store.js';
-        import { AnnIndex } from './dist/ann-index.js';
-        import { MemoryService } from './dist/memory.service.js';
-        import { LocalHashEmbedder } from './dist/embeddings.js';
-        const store = await VectorStore.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
+        import { VectorsRepository } from './dist/memory/vectors.repository.js';
+        import { AnnIndex } from './dist/index/ann-index.js';
+        import { MemoryService } from './dist/memory/memory.service.js';
+        import { LocalHashEmbedder } from './dist/embeddings/embeddings.js';
+        const store = await VectorsRepository.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
         const index = new AnnIndex(store, ${JSON.stringify(join(dir, 'memory.duckdb.hnsw'))}, undefined, 50);
         await index.open();
         const svc = new MemoryService(store, index, new LocalHashEmbedder(${DIM}));
@@ -331,9 +331,9 @@ describe('vector memory with a damaged saved index', () => {
   /** Opens the built service in a child process (a loader abort must not take this runner down). */
   async function reopen(dir: string): Promise<{ code: number | null; out: string; err: string }> {
     const script = `
-      import { VectorStore } from './dist/store.js';
-      import { AnnIndex } from './dist/ann-index.js';
-      const store = await VectorStore.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
+      import { VectorsRepository } from './dist/memory/vectors.repository.js';
+      import { AnnIndex } from './dist/index/ann-index.js';
+      const store = await VectorsRepository.open(${JSON.stringify(join(dir, 'memory.duckdb'))}, ${DIM});
       const index = new AnnIndex(store, ${JSON.stringify(join(dir, 'memory.duckdb.hnsw'))});
       await index.open();
       process.stdout.write(JSON.stringify({ size: index.size('o'), status: index.status }));

@@ -45,9 +45,11 @@ export class DimensionMismatchError extends Error {
  * `conversation_vectors` in one DuckDB file per instance. Embeddings are `FLOAT[N]`, so
  * DuckDB's `array_cosine_similarity` gives the exact nearest neighbours the HNSW index
  * is checked against. Every write is its own committed transaction (DuckDB's WAL), so
- * an insert acknowledged to the caller survives a crash.
+ * an insert acknowledged to the caller survives a crash. The only file of vector memory
+ * that reaches DuckDB (`duckdb-owner.spec.ts`): the HNSW index and the service ask this
+ * repository.
  */
-export class VectorStore {
+export class VectorsRepository {
   private nextLabel = 1n;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -58,7 +60,7 @@ export class VectorStore {
     readonly path: string,
   ) {}
 
-  static async open(path: string, dimensions: number): Promise<VectorStore> {
+  static async open(path: string, dimensions: number): Promise<VectorsRepository> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const instance = await DuckDBInstance.create(path);
     const conn = await instance.connect();
@@ -96,7 +98,7 @@ export class VectorStore {
     await conn.run(
       `INSERT OR IGNORE INTO memory_meta VALUES ('dimensions', '${String(dimensions)}')`,
     );
-    const store = new VectorStore(instance, conn, dimensions, path);
+    const store = new VectorsRepository(instance, conn, dimensions, path);
     const max = await conn.runAndReadAll(
       `SELECT coalesce(max(label), 0) AS m FROM conversation_vectors`,
     );

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
-import { type VectorStore } from './store.js';
+import { type VectorsRepository } from '../memory/vectors.repository.js';
 
 /** HNSW parameters (usearch): graph degree and the candidate lists at build and query time. */
 export interface HnswParams {
@@ -100,7 +100,7 @@ export class AnnIndex {
   };
 
   constructor(
-    private readonly store: VectorStore,
+    private readonly vectors: VectorsRepository,
     private readonly dir: string,
     private readonly params: HnswParams = DEFAULT_HNSW,
     private readonly saveEvery = 1000,
@@ -112,7 +112,7 @@ export class AnnIndex {
     return new Index({
       metric: MetricKind.Cos,
       quantization: ScalarKind.F32,
-      dimensions: this.store.dimensions,
+      dimensions: this.vectors.dimensions,
       connectivity: this.params.connectivity,
       expansion_add: this.params.expansionAdd,
       expansion_search: this.params.expansionSearch,
@@ -126,11 +126,11 @@ export class AnnIndex {
 
   /** Loads, catches up or rebuilds every organization's graph from DuckDB. */
   async open(): Promise<void> {
-    for (const orgId of await this.store.organizations()) await this.openOrg(orgId);
+    for (const orgId of await this.vectors.organizations()) await this.openOrg(orgId);
   }
 
   private async openOrg(orgId: string): Promise<OrgIndex> {
-    const summary = await this.store.summary(orgId);
+    const summary = await this.vectors.summary(orgId);
     const file = this.file(orgId);
     let manifest: Manifest | undefined;
     try {
@@ -183,7 +183,7 @@ export class AnnIndex {
 
   private async catchUp(index: Index, after: bigint, orgId: string): Promise<{ count: number }> {
     let count = 0;
-    for await (const page of this.store.scan(orgId))
+    for await (const page of this.vectors.scan(orgId))
       for (const r of page)
         if (r.label > after) {
           index.add(r.label, r.embedding);
@@ -193,15 +193,15 @@ export class AnnIndex {
   }
 
   private async loadSessions(orgId: string, org: OrgIndex): Promise<void> {
-    for await (const page of this.store.scan(orgId))
+    for await (const page of this.vectors.scan(orgId))
       for (const r of page) org.sessions.set(r.label, r.sessionId);
   }
 
   /** Builds an organization's graph from DuckDB. */
   async rebuild(orgId: string, reason: string): Promise<OrgIndex> {
-    const summary = await this.store.summary(orgId);
+    const summary = await this.vectors.summary(orgId);
     const org = new OrgIndex(this.create(), summary.maxLabel);
-    for await (const page of this.store.scan(orgId)) {
+    for await (const page of this.vectors.scan(orgId)) {
       const keys = new BigUint64Array(page.map((r) => r.label));
       org.index.add(
         keys,

@@ -9,11 +9,13 @@ import {
   type SearchHit,
   parseRpcRequest,
 } from '@heady/contracts';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { type AnnIndex } from './ann-index.js';
-import { type EmbeddingProvider } from './embeddings.js';
-import { type VectorStore } from './store.js';
-import { type Zone, type ZoneBasis, fitZones, zoneOf } from './zones.js';
+import { EMBEDDER } from '../embeddings/embedder.js';
+import { type EmbeddingProvider } from '../embeddings/embeddings.js';
+import { AnnIndex } from '../index/ann-index.js';
+import { VectorsRepository } from './vectors.repository.js';
+import { type Zone, type ZoneBasis, fitZones, zoneOf } from '../zones/zones.js';
 
 /** Largest session searched exactly in DuckDB rather than by filtering the HNSW graph. */
 export const EXACT_SESSION_MAX = 2000;
@@ -41,22 +43,23 @@ export type { SearchHit };
  * organization: DuckDB holds the truth, the HNSW index answers searches, zones come from
  * a PCA of the organization's vectors refitted as its memory grows.
  */
+@Injectable()
 export class MemoryService {
   private readonly zones = new Map<string, ZoneBasis>();
   private readonly probes = new Map<string, { at: number; recall: number; queries: number }>();
 
   constructor(
-    private readonly store: VectorStore,
-    private readonly index: AnnIndex,
-    private readonly embedder: EmbeddingProvider,
+    @Inject(VectorsRepository) private readonly vectors: VectorsRepository,
+    @Inject(AnnIndex) private readonly index: AnnIndex,
+    @Inject(EMBEDDER) private readonly embedder: EmbeddingProvider,
   ) {}
 
   private checkDimensions(v: number[] | Float32Array, what: string): void {
-    if (v.length !== this.store.dimensions)
+    if (v.length !== this.vectors.dimensions)
       throw new HeadyError(
         ErrorCode.ValidationFailed,
-        `${what} has ${v.length} dimensions; this deployment uses ${this.store.dimensions}`,
-        { errors: [{ path: what, message: `expected ${this.store.dimensions} dimensions` }] },
+        `${what} has ${v.length} dimensions; this deployment uses ${this.vectors.dimensions}`,
+        { errors: [{ path: what, message: `expected ${this.vectors.dimensions} dimensions` }] },
       );
     // cosine similarity is undefined for the zero vector (scores would be NaN): an explicit
     // zero embedding, or a text the local provider finds nothing in (only punctuation), is refused
@@ -102,7 +105,7 @@ export class MemoryService {
         metadata: it.metadata ?? null,
       };
     });
-    const labels = await this.store.insert(rows);
+    const labels = await this.vectors.insert(rows);
     this.index.add(
       r.orgId,
       rows.map((row, i) => ({
@@ -123,9 +126,9 @@ export class MemoryService {
       r.sessionId !== undefined &&
       this.index.sessionSize(r.orgId, r.sessionId) <= EXACT_SESSION_MAX;
     const hits = exact
-      ? await this.store.exactSearch(r.orgId, q, r.topK, r.sessionId)
+      ? await this.vectors.exactSearch(r.orgId, q, r.topK, r.sessionId)
       : this.index.search(r.orgId, q, r.topK, r.sessionId);
-    const rows = await this.store.byLabels(
+    const rows = await this.vectors.byLabels(
       r.orgId,
       hits.map((h) => h.label),
     );
@@ -156,7 +159,7 @@ export class MemoryService {
   }
 
   private async basis(org: string): Promise<ZoneBasis> {
-    const { count } = await this.store.summary(org);
+    const { count } = await this.vectors.summary(org);
     if (count < 3)
       throw new HeadyError(
         ErrorCode.InsufficientData,
@@ -168,7 +171,7 @@ export class MemoryService {
       return current;
     const sample: Float32Array[] = [];
     const every = Math.max(1, Math.floor(count / 4000));
-    for await (const page of this.store.scan(org, every > 1 ? { sample: every } : {}))
+    for await (const page of this.vectors.scan(org, every > 1 ? { sample: every } : {}))
       for (const row of page) sample.push(row.embedding);
     const basis = fitZones(sample, count);
     this.zones.set(org, basis);
@@ -178,14 +181,14 @@ export class MemoryService {
   /** getStats(): totals, sessions, time range and the index's health, with a recall probe. */
   async stats(req: unknown): Promise<Record<string, unknown>> {
     const r = parseRpcRequest(MemoryStats, req);
-    const s = await this.store.summary(r.orgId);
+    const s = await this.vectors.summary(r.orgId);
     return {
       orgId: r.orgId,
       totalVectors: s.count,
       sessions: s.sessions,
       oldest: s.oldest === null ? null : new Date(s.oldest).toISOString(),
       newest: s.newest === null ? null : new Date(s.newest).toISOString(),
-      dimensions: this.store.dimensions,
+      dimensions: this.vectors.dimensions,
       provider: this.embedder.name,
       index: {
         ...this.index.status,
@@ -206,7 +209,7 @@ export class MemoryService {
     if (hit && Date.now() - hit.at < 60_000)
       return { recallAt10: hit.recall, queries: hit.queries, at: new Date(hit.at).toISOString() };
     const pool: Float32Array[] = [];
-    for await (const page of this.store.scan(org, { pageSize: 2000 })) {
+    for await (const page of this.vectors.scan(org, { pageSize: 2000 })) {
       for (
         let i = 0;
         i < page.length && pool.length < queries;
@@ -218,7 +221,7 @@ export class MemoryService {
     if (!pool.length) return { recallAt10: null, queries: 0, at: null };
     let sum = 0;
     for (const q of pool) {
-      sum += recallOf(await this.store.exactSearch(org, q, k), this.index.search(org, q, k), k);
+      sum += recallOf(await this.vectors.exactSearch(org, q, k), this.index.search(org, q, k), k);
     }
     const recall = sum / pool.length;
     this.probes.set(org, { at: Date.now(), recall, queries: pool.length });
@@ -228,7 +231,7 @@ export class MemoryService {
   /** Forgets a session of an organization (DuckDB and the index). */
   async deleteSession(req: unknown): Promise<{ deleted: number }> {
     const r = parseRpcRequest(DeleteMemorySession, req);
-    const labels = await this.store.deleteSession(r.orgId, r.sessionId);
+    const labels = await this.vectors.deleteSession(r.orgId, r.sessionId);
     this.index.remove(r.orgId, labels);
     return { deleted: labels.length };
   }
