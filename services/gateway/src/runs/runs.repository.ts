@@ -4,7 +4,8 @@ import {
   type PipelineRun,
   RunStateRepository,
   type RunStatus,
-  type StageRun,
+  RunViewRepository,
+  type RunWithStages,
 } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
@@ -25,31 +26,17 @@ export interface RunFilter {
 export class RunsReadRepository {
   /** Writes the run's state (the only writer of `pipeline_runs`). */
   private readonly state: RunStateRepository;
+  /** The read of a run with its stages that `heady runs show` shares. */
+  private readonly view: RunViewRepository;
 
   constructor(@Inject(DB) private readonly db: Kysely<Database>) {
     this.state = new RunStateRepository(db);
+    this.view = new RunViewRepository(db);
   }
 
   /** The run and its stage executions, in itinerary order, when it belongs to `orgId`. */
-  async findWithStages(
-    id: string,
-    orgId: string,
-  ): Promise<{ run: PipelineRun; stages: StageRun[] } | undefined> {
-    const run = await this.db
-      .selectFrom('pipeline_runs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('org_id', '=', orgId)
-      .executeTakeFirst();
-    if (!run) return undefined;
-    const stages = await this.db
-      .selectFrom('pipeline_stage_runs')
-      .selectAll()
-      .where('pipeline_run_id', '=', id)
-      .orderBy('iteration')
-      .orderBy('stage_num')
-      .execute();
-    return { run, stages };
+  findWithStages(id: string, orgId: string): Promise<RunWithStages | undefined> {
+    return this.view.findWithStages(id, { orgId });
   }
 
   /**

@@ -139,11 +139,7 @@ export class RunsService {
     if (!found) throw new RunNotFoundError(id);
     const { run, stages } = found;
     return {
-      runId: run.id,
-      action: run.action,
-      group: run.service_group,
-      status: run.status,
-      error: run.error,
+      ...runHead(run),
       traceId: run.trace_id,
       stages: stages.map(stageView),
       result: run.result,
@@ -178,11 +174,7 @@ export class RunsService {
 
   private summary(run: PipelineRun): RunSummary {
     return {
-      runId: run.id,
-      action: run.action,
-      group: run.service_group,
-      status: run.status,
-      error: run.error,
+      ...runHead(run),
       createdAt: run.created_at.toISOString(),
       finishedAt: run.finished_at?.toISOString() ?? null,
       links: { self: this.links(run.id).self },
@@ -197,6 +189,19 @@ export class RunsService {
   private links(runId: string): RunAccepted['links'] {
     return { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` };
   }
+}
+
+/** What a run's summary and its full view begin with. */
+function runHead(
+  run: PipelineRun,
+): Pick<RunSummary, 'runId' | 'action' | 'group' | 'status' | 'error'> {
+  return {
+    runId: run.id,
+    action: run.action,
+    group: run.service_group,
+    status: run.status,
+    error: run.error,
+  };
 }
 
 /** A stage execution as the REST API shows it, with the state of its compensation. */
