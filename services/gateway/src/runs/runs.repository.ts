@@ -1,3 +1,4 @@
+import { rethrowUnavailable } from '@heady/contracts';
 import {
   type Database,
   type Kysely,
@@ -21,7 +22,13 @@ export interface RunFilter {
   limit: number;
 }
 
-/** Runs as API keys see them: every query names the caller's organization. */
+/** PostgreSQL being unreachable reaches callers as an `UnavailableError` (a 503). */
+const unavailable = (err: unknown): never => rethrowUnavailable(err, 'postgres');
+
+/**
+ * Runs as API keys see them: every query names the caller's organization. PostgreSQL being
+ * unreachable is raised as an `UnavailableError`.
+ */
 @Injectable()
 export class RunsReadRepository {
   /** Writes the run's state (the only writer of `pipeline_runs`). */
@@ -36,7 +43,7 @@ export class RunsReadRepository {
 
   /** The run and its stage executions, in itinerary order, when it belongs to `orgId`. */
   findWithStages(id: string, orgId: string): Promise<RunWithStages | undefined> {
-    return this.view.findWithStages(id, { orgId });
+    return this.view.findWithStages(id, { orgId }).catch(unavailable);
   }
 
   /**
@@ -44,7 +51,7 @@ export class RunsReadRepository {
    * Returns the run's status, or undefined when `orgId` has no such run.
    */
   requestCancel(id: string, orgId: string): Promise<string | undefined> {
-    return this.state.requestCancel(id, orgId);
+    return this.state.requestCancel(id, orgId).catch(unavailable);
   }
 
   /** True when run `id` exists and belongs to `orgId`. */
@@ -54,7 +61,8 @@ export class RunsReadRepository {
       .select('id')
       .where('id', '=', id)
       .where('org_id', '=', orgId)
-      .executeTakeFirst();
+      .executeTakeFirst()
+      .catch(unavailable);
     return r !== undefined;
   }
 
@@ -64,7 +72,11 @@ export class RunsReadRepository {
    * precision, so no run is skipped or listed twice between pages. Undefined when
    * `afterId` is not one of `orgId`'s runs.
    */
-  async list(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
+  list(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
+    return this.page(orgId, f).catch(unavailable);
+  }
+
+  private async page(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
     if (f.afterId !== undefined && !(await this.exists(f.afterId, orgId))) return undefined;
     let q = this.db
       .selectFrom('pipeline_runs as r')
