@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig, MAX_RUN_INPUT_BYTES } from '@heady/config';
 import {
   ErrorCode,
@@ -7,7 +6,6 @@ import {
   RunEndedError,
   RunNotFoundError,
   RunStatus,
-  StartRun,
   StartRunRequestSchema,
 } from '@heady/contracts';
 import { type ApiKeyPrincipal } from '@heady/db';
@@ -16,6 +14,7 @@ import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import canonicalizeCjs from 'canonicalize';
 import { createHash } from 'node:crypto';
+import { ConductorClient } from './conductor.client.js';
 import { RunsReadRepository } from './runs.repository.js';
 import { type PipelineRun, type StageRun } from '@heady/db';
 import { type z } from 'zod';
@@ -61,7 +60,7 @@ export interface RunStarter {
 @Injectable()
 export class RunsService {
   constructor(
-    @Inject(BusPublisher) private readonly bus: BusPublisher,
+    @Inject(ConductorClient) private readonly conductor: ConductorClient,
     @Inject(RunsReadRepository) private readonly runs: RunsReadRepository,
     @Inject(CONFIG) private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly log: Logger,
@@ -104,7 +103,7 @@ export class RunsService {
       route: by.route,
       plan: by.principal.plan,
     });
-    const reply = await this.bus.call(StartRun, req, { timeoutMs: this.config.nats.rpcTimeoutMs });
+    const reply = await this.conductor.startRun(req);
     this.log.info(
       { run_id: reply.runId, action: body.action, group: reply.group, replayed: reply.replayed },
       'run accepted',
