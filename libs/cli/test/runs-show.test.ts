@@ -75,10 +75,11 @@ describe('heady runs show', { timeout: 120_000 }, () => {
     const r = await run('--json', 'runs', 'show', runId);
     expect(r.code).toBe(0);
     const shown = JSON.parse(r.stdout) as {
-      run: { id: string; seed: number };
+      run: { id: string; seed: string };
       stages: { stage_num: number; stage_name: string }[];
     };
-    expect(shown.run).toMatchObject({ id: runId, seed: 7 });
+    // a bigint column is printed as a string
+    expect(shown.run).toMatchObject({ id: runId, seed: '7' });
     expect(shown.stages.map((s) => s.stage_name)).toEqual(['channel-entry', 'plan']);
     const text = await run('runs', 'show', runId);
     expect(text.stdout).toContain(`run ${runId}  PENDING`);
