@@ -14,6 +14,17 @@ describe('UnavailableError', () => {
     expect(isUnavailable(new UnavailableError('redis'))).toBe(true);
   });
 
+  it('classifies what ioredis rejects a command with while Redis is away', () => {
+    for (const message of [
+      'Connection is closed.',
+      "Stream isn't writeable and enableOfflineQueue options is false",
+      'Command timed out',
+      'Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.',
+    ])
+      expect(isUnavailable(new Error(message)), message).toBe(true);
+    expect(isUnavailable(new Error('ERR Error running script: attempt to index nil'))).toBe(false);
+  });
+
   it('does not take a failed statement or a plain error for an outage', () => {
     expect(isUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isUnavailable(new Error('boom'))).toBe(false);

@@ -34,9 +34,10 @@ const CODES = new Set([
   '53300', // too_many_connections
 ]);
 
-// What pg, its pool, and nats.js say when the peer is away; their errors carry no code.
+// What pg, its pool, nats.js and ioredis (a fail-fast connection: no offline queue, a
+// command timeout) say when the peer is away; their errors carry no code.
 const MESSAGES =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|CONNECTION_CLOSED|CONNECTION_REFUSED|DISCONNECT|PublishError|JetStream .*(not|un)available|no responders/i;
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|CONNECTION_CLOSED|CONNECTION_REFUSED|DISCONNECT|PublishError|JetStream .*(not|un)available|no responders|Connection is closed\.|Stream isn't writeable|Command timed out|max retries per request/i;
 
 /**
  * Whether `err` (or its cause) is a dependency being unreachable: an `UnavailableError`, or

@@ -18,6 +18,7 @@ export {
   type RunHandle,
   type RunTransition,
 } from './run-state.repository.js';
+export { RunViewRepository, type RunScope, type RunWithStages } from './run-view.repository.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
 export {
   CLEARANCES,

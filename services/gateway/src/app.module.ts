@@ -21,6 +21,7 @@ import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MemoryController } from './memory/memory.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
+import { ConductorClient } from './runs/conductor.client.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunEventsRepository } from './runs/run-events.repository.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
@@ -51,6 +52,7 @@ export class GatewayModule {
       providers: [
         RunsService,
         RunsReadRepository,
+        ConductorClient,
         AuthRepository,
         ApiKeyChangesRepository,
         AccessAuditRepository,

@@ -1,5 +1,5 @@
 import { loadCliConfig } from '@heady/config';
-import { createDb, type Database, type Kysely, type StageRun } from '@heady/db';
+import { createDb, type Database, type Kysely, RunViewRepository, type StageRun } from '@heady/db';
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
 
@@ -59,22 +59,10 @@ export function runsCommands(program: Command, out: Output): void {
     .command('show <runId>')
     .description('a run with the timeline of its stages, attempts and errors')
     .action(async (runId: string) => {
-      const found = await withDb(async (db) => {
-        const run = await db
-          .selectFrom('pipeline_runs')
-          .selectAll()
-          .where('id', '=', runId)
-          .executeTakeFirst();
-        if (!run) return undefined;
-        const stages = await db
-          .selectFrom('pipeline_stage_runs')
-          .selectAll()
-          .where('pipeline_run_id', '=', runId)
-          .orderBy('iteration')
-          .orderBy('stage_num')
-          .execute();
-        return { run, stages };
-      }).catch((e: unknown) => {
+      // an operator sees every organization's runs (GET /api/runs/{id} reads the same, scoped)
+      const found = await withDb((db) =>
+        new RunViewRepository(db).findWithStages(runId, 'all-orgs'),
+      ).catch((e: unknown) => {
         if ((e as { code?: string }).code === '22P02') return undefined; // not a uuid
         throw e;
       });

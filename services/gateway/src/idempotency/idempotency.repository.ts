@@ -1,4 +1,5 @@
 import { type GatewayConfig } from '@heady/config';
+import { rethrowUnavailable } from '@heady/contracts';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
@@ -39,7 +40,10 @@ type WithScripts = Redis & {
   idemSettle(key: string, token: string, entry: string, ttlMs: number): Promise<number>;
 };
 
-/** Idempotency keys in Redis: claimed atomically, settled only by their claimant. */
+/**
+ * Idempotency keys in Redis: claimed atomically, settled only by their claimant. Redis being
+ * away is an `UnavailableError`.
+ */
 @Injectable()
 export class IdempotencyRepository implements OnApplicationShutdown {
   private readonly redis: WithScripts;
@@ -67,11 +71,9 @@ export class IdempotencyRepository implements OnApplicationShutdown {
     key: string,
     entry: Extract<IdempotencyEntry, { state: 'pending' }>,
   ): Promise<IdempotencyEntry | undefined> {
-    const v = await this.redis.idemClaim(
-      key,
-      JSON.stringify(entry),
-      this.config.idempotency.lockMs,
-    );
+    const v = await this.redis
+      .idemClaim(key, JSON.stringify(entry), this.config.idempotency.lockMs)
+      .catch((e: unknown) => rethrowUnavailable(e, 'redis'));
     return v === null ? undefined : (JSON.parse(v) as IdempotencyEntry);
   }
 
@@ -81,12 +83,16 @@ export class IdempotencyRepository implements OnApplicationShutdown {
     token: string,
     entry: Extract<IdempotencyEntry, { state: 'done' }>,
   ): Promise<void> {
-    await this.redis.idemSettle(key, token, JSON.stringify(entry), this.config.idempotency.ttlMs);
+    await this.redis
+      .idemSettle(key, token, JSON.stringify(entry), this.config.idempotency.ttlMs)
+      .catch((e: unknown) => rethrowUnavailable(e, 'redis'));
   }
 
   /** Drops our claim, so the key can be used again. */
   async release(key: string, token: string): Promise<void> {
-    await this.redis.idemSettle(key, token, '', 0);
+    await this.redis
+      .idemSettle(key, token, '', 0)
+      .catch((e: unknown) => rethrowUnavailable(e, 'redis'));
   }
 
   /**

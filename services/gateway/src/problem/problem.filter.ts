@@ -27,7 +27,10 @@ export function send(
   const p: Problem = { ...toProblem(exception), instance: req.url };
   if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
   const retryAfter = p['retryAfter'];
-  if ((p.status === 429 || p.code === 'BANNED') && typeof retryAfter === 'number')
+  if (
+    (p.status === 429 || p.status === 503 || p.code === 'BANNED') &&
+    typeof retryAfter === 'number'
+  )
     void reply.header('retry-after', String(retryAfter));
   if (p.status === 401) void reply.header('www-authenticate', 'Bearer realm="heady"');
   void reply

@@ -3,12 +3,13 @@ import {
   HeadyError,
   IdempotencyConflictError,
   RunNotFoundError,
+  UnavailableError,
   UnknownActionError,
 } from '@heady/contracts';
 import { PublishError, RemoteError } from '@heady/bus';
 import { NotFoundException, HttpException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { toProblem } from './problem.js';
+import { toProblem, UNAVAILABLE_RETRY_AFTER_S } from './problem.js';
 
 describe('toProblem', () => {
   it('maps domain errors to their status and keeps code and details', () => {
@@ -48,6 +49,21 @@ describe('toProblem', () => {
       status: 503,
     });
     expect(toProblem(new PublishError('s', 'down'))).toMatchObject({ status: 503 });
+  });
+
+  it('answers 503 with a retryAfter when a dependency is unreachable, typed or not', () => {
+    expect(toProblem(new UnavailableError('postgres'))).toMatchObject({
+      status: 503,
+      code: 'UNAVAILABLE',
+      type: 'urn:heady:problem:unavailable',
+      detail: 'postgres is unavailable; retry later',
+      retryAfter: UNAVAILABLE_RETRY_AFTER_S,
+    });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    expect(toProblem(refused)).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
+    expect(JSON.stringify(toProblem(refused))).not.toMatch(/5432/);
   });
 
   it('keeps the status of client HTTP errors', () => {

@@ -1,4 +1,4 @@
-import { ErrorCode, isHeadyError } from '@heady/contracts';
+import { ErrorCode, isHeadyError, isUnavailable, UnavailableError } from '@heady/contracts';
 import { isRemoteError } from '@heady/bus';
 import { HttpException } from '@nestjs/common';
 
@@ -51,6 +51,12 @@ const TITLE: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/**
+ * Seconds a client is told to wait (`Retry-After`) when a dependency is unreachable: long
+ * enough for a restarted PostgreSQL, Redis or conductor, short enough not to idle a client.
+ */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
+
 function slug(code: string): string {
   return code.toLowerCase().replace(/_/g, '-');
 }
@@ -87,10 +93,15 @@ function isFastifyClientError(
 
 /**
  * Maps anything thrown while serving a request to a problem. Domain errors keep their
- * code; client errors keep their 4xx; the bus being unreachable is a 503; anything else
- * is a 500 whose detail reveals nothing (the log has it).
+ * code; client errors keep their 4xx; a dependency or the bus being unreachable is a 503
+ * (an `UnavailableError` with a `retryAfter`); anything else is a 500 whose detail reveals
+ * nothing (the log has it).
  */
 export function toProblem(e: unknown): Problem {
+  if (e instanceof UnavailableError)
+    return problem(503, ErrorCode.Unavailable, `${e.dependency} is unavailable; retry later`, {
+      retryAfter: UNAVAILABLE_RETRY_AFTER_S,
+    });
   if (isHeadyError(e) || (isRemoteError(e) && isHeadyError({ code: e.code }))) {
     const err = e as { code: ErrorCode; message: string; details?: Record<string, unknown> };
     return problem(STATUS[err.code], err.code, err.message, err.details ?? {});
@@ -131,8 +142,10 @@ export function toProblem(e: unknown): Problem {
     const code = (TITLE[status] ?? `http ${status}`).toUpperCase().replace(/[^A-Z0-9]+/g, '_');
     return problem(status, code, e.message);
   }
-  const x = e as { code?: string; name?: string };
-  if (x?.name === 'PublishError' || x?.code === 'UNAVAILABLE')
-    return problem(503, ErrorCode.Unavailable, 'a dependency is unavailable; retry later');
+  // a client error of an unreachable server that no repository raised typed (a bus publish)
+  if (isUnavailable(e))
+    return problem(503, ErrorCode.Unavailable, 'a dependency is unavailable; retry later', {
+      retryAfter: UNAVAILABLE_RETRY_AFTER_S,
+    });
   return problem(500, 'internal', 'an unexpected error occurred; it has been logged');
 }

@@ -2,10 +2,16 @@ import { type GatewayConfig } from '@heady/config';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { type BanRecord, banKey, rejectionsKey } from '@heady/contracts';
+import {
+  type BanRecord,
+  banKey,
+  rejectionsKey,
+  rethrowUnavailable,
+  UnavailableError,
+} from '@heady/contracts';
 import { Redis } from 'ioredis';
 import { closeRedis } from '../redis/redis-client.js';
-import { withDeadline } from '../redis/deadline.js';
+import { DeadlineExceededError, withDeadline } from '../redis/deadline.js';
 import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
 
 /** One admission decision of a window. */
@@ -99,7 +105,8 @@ export class RateLimitRepository implements OnApplicationShutdown {
   /**
    * Checks the bans of the bucket and of the client IP, then counts one request in the
    * bucket if it fits; a refusal is logged towards the ban threshold and may ban the
-   * bucket (atomically, once). Throws when Redis does not answer in time.
+   * bucket (atomically, once). Throws an `UnavailableError` when Redis is away or does not
+   * answer in time.
    */
   async hit(r: HitRequest): Promise<WindowHit | BanHit> {
     const prefix = this.config.rateLimit.redisPrefix;
@@ -119,7 +126,11 @@ export class RateLimitRepository implements OnApplicationShutdown {
         r.peek ? '1' : '0',
       ),
       this.config.rateLimit.redisTimeoutMs,
-    );
+    ).catch((e: unknown) => {
+      // no answer in time is Redis being away as much as a refused connection is
+      if (e instanceof DeadlineExceededError) throw new UnavailableError('redis', { cause: e });
+      return rethrowUnavailable(e, 'redis');
+    });
     if (allowed < 0)
       return {
         banned: JSON.parse(ban) as BanRecord,

@@ -1,10 +1,12 @@
+import { rethrowUnavailable } from '@heady/contracts';
 import {
   type Database,
   type Kysely,
   type PipelineRun,
   RunStateRepository,
   type RunStatus,
-  type StageRun,
+  RunViewRepository,
+  type RunWithStages,
 } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
@@ -20,36 +22,28 @@ export interface RunFilter {
   limit: number;
 }
 
-/** Runs as API keys see them: every query names the caller's organization. */
+/** PostgreSQL being unreachable reaches callers as an `UnavailableError` (a 503). */
+const unavailable = (err: unknown): never => rethrowUnavailable(err, 'postgres');
+
+/**
+ * Runs as API keys see them: every query names the caller's organization. PostgreSQL being
+ * unreachable is raised as an `UnavailableError`.
+ */
 @Injectable()
 export class RunsReadRepository {
   /** Writes the run's state (the only writer of `pipeline_runs`). */
   private readonly state: RunStateRepository;
+  /** The read of a run with its stages that `heady runs show` shares. */
+  private readonly view: RunViewRepository;
 
   constructor(@Inject(DB) private readonly db: Kysely<Database>) {
     this.state = new RunStateRepository(db);
+    this.view = new RunViewRepository(db);
   }
 
   /** The run and its stage executions, in itinerary order, when it belongs to `orgId`. */
-  async findWithStages(
-    id: string,
-    orgId: string,
-  ): Promise<{ run: PipelineRun; stages: StageRun[] } | undefined> {
-    const run = await this.db
-      .selectFrom('pipeline_runs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('org_id', '=', orgId)
-      .executeTakeFirst();
-    if (!run) return undefined;
-    const stages = await this.db
-      .selectFrom('pipeline_stage_runs')
-      .selectAll()
-      .where('pipeline_run_id', '=', id)
-      .orderBy('iteration')
-      .orderBy('stage_num')
-      .execute();
-    return { run, stages };
+  findWithStages(id: string, orgId: string): Promise<RunWithStages | undefined> {
+    return this.view.findWithStages(id, { orgId }).catch(unavailable);
   }
 
   /**
@@ -57,7 +51,7 @@ export class RunsReadRepository {
    * Returns the run's status, or undefined when `orgId` has no such run.
    */
   requestCancel(id: string, orgId: string): Promise<string | undefined> {
-    return this.state.requestCancel(id, orgId);
+    return this.state.requestCancel(id, orgId).catch(unavailable);
   }
 
   /** True when run `id` exists and belongs to `orgId`. */
@@ -67,7 +61,8 @@ export class RunsReadRepository {
       .select('id')
       .where('id', '=', id)
       .where('org_id', '=', orgId)
-      .executeTakeFirst();
+      .executeTakeFirst()
+      .catch(unavailable);
     return r !== undefined;
   }
 
@@ -77,7 +72,11 @@ export class RunsReadRepository {
    * precision, so no run is skipped or listed twice between pages. Undefined when
    * `afterId` is not one of `orgId`'s runs.
    */
-  async list(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
+  list(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
+    return this.page(orgId, f).catch(unavailable);
+  }
+
+  private async page(orgId: string, f: RunFilter): Promise<PipelineRun[] | undefined> {
     if (f.afterId !== undefined && !(await this.exists(f.afterId, orgId))) return undefined;
     let q = this.db
       .selectFrom('pipeline_runs as r')

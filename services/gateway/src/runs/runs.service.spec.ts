@@ -3,6 +3,7 @@ import { type BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
 import { ErrorCode, RunStatus } from '@heady/contracts';
 import { type Logger } from '@heady/telemetry';
+import { ConductorClient } from './conductor.client.js';
 import { type RunsReadRepository } from './runs.repository.js';
 import { RunsService, requestHash } from './runs.service.js';
 
@@ -37,10 +38,11 @@ describe(RunsService.name, () => {
       },
     } as unknown as BusPublisher;
     const log = { info: () => undefined } as unknown as Logger;
+    const config = { faults, nats: { rpcTimeoutMs: 1000 } } as GatewayConfig;
     const service = new RunsService(
-      bus,
+      new ConductorClient(bus, config),
       {} as RunsReadRepository,
-      { faults, nats: { rpcTimeoutMs: 1000 } } as GatewayConfig,
+      config,
       log,
     );
     return { service, published };

@@ -1,5 +1,4 @@
 import { create } from '@bufbuild/protobuf';
-import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig, MAX_RUN_INPUT_BYTES } from '@heady/config';
 import {
   ErrorCode,
@@ -7,7 +6,6 @@ import {
   RunEndedError,
   RunNotFoundError,
   RunStatus,
-  StartRun,
   StartRunRequestSchema,
 } from '@heady/contracts';
 import { type ApiKeyPrincipal } from '@heady/db';
@@ -16,6 +14,7 @@ import { type Logger } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import canonicalizeCjs from 'canonicalize';
 import { createHash } from 'node:crypto';
+import { ConductorClient } from './conductor.client.js';
 import { RunsReadRepository } from './runs.repository.js';
 import { type PipelineRun, type StageRun } from '@heady/db';
 import { type z } from 'zod';
@@ -61,7 +60,7 @@ export interface RunStarter {
 @Injectable()
 export class RunsService {
   constructor(
-    @Inject(BusPublisher) private readonly bus: BusPublisher,
+    @Inject(ConductorClient) private readonly conductor: ConductorClient,
     @Inject(RunsReadRepository) private readonly runs: RunsReadRepository,
     @Inject(CONFIG) private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly log: Logger,
@@ -104,7 +103,7 @@ export class RunsService {
       route: by.route,
       plan: by.principal.plan,
     });
-    const reply = await this.bus.call(StartRun, req, { timeoutMs: this.config.nats.rpcTimeoutMs });
+    const reply = await this.conductor.startRun(req);
     this.log.info(
       { run_id: reply.runId, action: body.action, group: reply.group, replayed: reply.replayed },
       'run accepted',
@@ -139,11 +138,7 @@ export class RunsService {
     if (!found) throw new RunNotFoundError(id);
     const { run, stages } = found;
     return {
-      runId: run.id,
-      action: run.action,
-      group: run.service_group,
-      status: run.status,
-      error: run.error,
+      ...runHead(run),
       traceId: run.trace_id,
       stages: stages.map(stageView),
       result: run.result,
@@ -178,11 +173,7 @@ export class RunsService {
 
   private summary(run: PipelineRun): RunSummary {
     return {
-      runId: run.id,
-      action: run.action,
-      group: run.service_group,
-      status: run.status,
-      error: run.error,
+      ...runHead(run),
       createdAt: run.created_at.toISOString(),
       finishedAt: run.finished_at?.toISOString() ?? null,
       links: { self: this.links(run.id).self },
@@ -197,6 +188,19 @@ export class RunsService {
   private links(runId: string): RunAccepted['links'] {
     return { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` };
   }
+}
+
+/** What a run's summary and its full view begin with. */
+function runHead(
+  run: PipelineRun,
+): Pick<RunSummary, 'runId' | 'action' | 'group' | 'status' | 'error'> {
+  return {
+    runId: run.id,
+    action: run.action,
+    group: run.service_group,
+    status: run.status,
+    error: run.error,
+  };
 }
 
 /** A stage execution as the REST API shows it, with the state of its compensation. */

@@ -1,8 +1,9 @@
 import { type Database, type Kysely, type Plan, applyPlanChange } from '@heady/db';
+import { rethrowUnavailable } from '@heady/contracts';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 
-/** Organizations' plans in PostgreSQL, where they live. */
+/** Organizations' plans in PostgreSQL, where they live; an outage is an `UnavailableError`. */
 @Injectable()
 export class PlansRepository {
   constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
@@ -13,6 +14,8 @@ export class PlansRepository {
     plan: Plan,
     changedAt: Date,
   ): Promise<{ plan: Plan; applied: boolean } | undefined> {
-    return applyPlanChange(this.db, orgId, plan, changedAt);
+    return applyPlanChange(this.db, orgId, plan, changedAt).catch((e: unknown) =>
+      rethrowUnavailable(e, 'postgres'),
+    );
   }
 }
