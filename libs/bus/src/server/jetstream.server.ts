@@ -22,6 +22,7 @@ import {
   ensureTopology,
 } from '../topology.js';
 import { extractTrace } from '../trace-headers.js';
+import { verifyDelivered } from '../verify-delivered.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import {
@@ -314,7 +315,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       try {
         let payload = m.data;
         if (this.opts.verifier) {
-          const v = await this.verifyDelivery(m, ctx.msgId);
+          const v = await this.verifyDelivery(m);
           if (!v.ok) {
             await this.refuse(ctx, v, m.subject);
             return;
@@ -378,17 +379,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     });
   }
 
-  private async verifyDelivery(m: JsMsg, msgId: string | undefined): Promise<VerifyResult> {
+  private async verifyDelivery(m: JsMsg): Promise<VerifyResult> {
     const verifier = this.opts.verifier;
     if (!verifier) throw new Error('no verifier');
-    return verifier.verify({
-      subject: m.subject,
-      msgId: msgId ?? '',
-      contentType: m.headers?.get(Header.ContentType) ?? '',
-      payload: m.data,
-      header: (n) => m.headers?.get(n) || undefined,
-      storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
-    });
+    return verifyDelivered(verifier, m);
   }
 
   /**
