@@ -1,4 +1,4 @@
-import { type BusConnection, Header, KvKeyRegistry } from '@heady/bus';
+import { type BusConnection, KvKeyRegistry, verifyDelivered } from '@heady/bus';
 import { type CommonConfig } from '@heady/config';
 import { loadRootPublicKey, MessageVerifier } from '@heady/pqc';
 import { type JsMsg } from '@nats-io/jetstream';
@@ -21,14 +21,7 @@ export async function storedMessageVerifier(
     maxSkewMs: config.signing.maxSkewMs,
   });
   return async (m) => {
-    const v = await verifier.verify({
-      subject: m.subject,
-      msgId: m.headers?.get(Header.MsgId) ?? '',
-      contentType: m.headers?.get(Header.ContentType) ?? '',
-      payload: m.data,
-      header: (n) => m.headers?.get(n) || undefined,
-      storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
-    });
+    const v = await verifyDelivered(verifier, m);
     return v.ok ? { ok: true } : { ok: false, reason: v.reason };
   };
 }

@@ -1,11 +1,5 @@
-import {
-  createTestDatabase,
-  REPO_ROOT,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { REPO_ROOT } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,32 +54,23 @@ npx() {
 // The README's and docs' runnable examples, run as written against the services as separate
 // processes: a broken example (a wrong route, body, header or status) fails CI.
 describe('documented examples', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
+  const system = withSystem({
+    database: 'heady_e2e_docs',
+    services: ['conductor', 'pipeline', 'vector-memory', 'gateway'],
+  });
   let cwd: string;
 
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_docs');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'vector-memory', 'gateway'],
-    });
+  beforeAll(() => {
     // the examples read the admin key where npm start writes it
     cwd = mkdtempSync(join(tmpdir(), 'heady-docs-'));
     mkdirSync(join(cwd, '.heady'));
     writeFileSync(
       join(cwd, '.heady', 'credentials.json'),
-      JSON.stringify({ admin: { key: stack.apiKey } }),
+      JSON.stringify({ gateway: system.gatewayUrl, ...system.credentials }),
     );
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
+  afterAll(() => {
     if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
 
@@ -102,7 +87,7 @@ describe('documented examples', () => {
     'runs %s as written, each request answering its documented status',
     async (_where, example) => {
       const statusFile = join(cwd, `statuses-${example.line}`);
-      const gateway = new URL(stack.gatewayUrl).host;
+      const gateway = new URL(system.gatewayUrl).host;
       const script = PRELUDE + example.script.replaceAll('localhost:8080', gateway);
       const { stdout } = await promisify(execFile)('bash', ['-c', script], {
         cwd,
@@ -111,9 +96,9 @@ describe('documented examples', () => {
           ...process.env,
           STATUS_FILE: statusFile,
           HEADY_CLI: join(REPO_ROOT, 'libs/cli/dist/main.js'),
-          NATS_URL: nats.url,
-          DATABASE_URL: pg.url,
-          HEADY_DATA_DIR: stack.dataDir,
+          NATS_URL: system.nats.url,
+          DATABASE_URL: system.pg.url,
+          HEADY_DATA_DIR: system.stack.dataDir,
         },
       });
       const statuses = readFileSync(statusFile, 'utf8').trim().split('\n').map(Number);

@@ -1,13 +1,7 @@
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import fc from 'fast-check';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Operation, fillPath, operationsOf, sample } from './openapi-ops.js';
 import { pathSpellings } from './path-spellings.js';
 
@@ -337,33 +331,21 @@ function send(req: Built): Promise<{ status: number; type: string | undefined; b
 }
 
 describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
+  const system = withSystem({
+    database: 'heady_e2e_fuzz',
+    env: {
+      HEADY_MEMORY_DIMENSIONS: '64',
+      HEADY_BODY_LIMIT_BYTES: String(BODY_LIMIT),
+      // the stack's key is Enterprise (unlimited); anonymous callers are not limited
+      // either, and nobody is banned: a 429 or 403 BANNED would hide what is under test
+      HEADY_ANON_LIMIT: '0',
+      HEADY_BAN_THRESHOLD: '0',
+    },
+  });
   let ops: Operation[];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_fuzz');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      env: {
-        HEADY_MEMORY_DIMENSIONS: '64',
-        HEADY_BODY_LIMIT_BYTES: String(BODY_LIMIT),
-        // the stack's key is Enterprise (unlimited); anonymous callers are not limited
-        // either, and nobody is banned: a 429 or 403 BANNED would hide what is under test
-        HEADY_ANON_LIMIT: '0',
-        HEADY_BAN_THRESHOLD: '0',
-      },
-    });
-    ops = (await operationsOf(stack.gatewayUrl)).filter((o) => o.path.startsWith('/api'));
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
+    ops = (await operationsOf(system.gatewayUrl)).filter((o) => o.path.startsWith('/api'));
   });
 
   // what the fuzz found first: errors raised before any route answered in Fastify's own JSON
@@ -374,8 +356,8 @@ describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => 
       [`/api/runs/${'a'.repeat(600)}`, 414],
     ];
     for (const [path, status] of cases) {
-      const res = await fetch(`${stack.gatewayUrl}${path}`, {
-        headers: { authorization: `Bearer ${stack.apiKey}` },
+      const res = await fetch(`${system.gatewayUrl}${path}`, {
+        headers: { authorization: `Bearer ${system.stack.apiKey}` },
       });
       expect(res.status, path.slice(0, 40)).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -385,9 +367,9 @@ describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => 
       });
     }
     // a memory session id may be 200 characters: the router lets it through to the handler
-    const long = await fetch(`${stack.gatewayUrl}/api/memory/sessions/${'s'.repeat(200)}`, {
+    const long = await fetch(`${system.gatewayUrl}/api/memory/sessions/${'s'.repeat(200)}`, {
       method: 'DELETE',
-      headers: { authorization: `Bearer ${stack.apiKey}` },
+      headers: { authorization: `Bearer ${system.stack.apiKey}` },
     });
     expect(long.status).toBe(200);
   });
@@ -403,9 +385,12 @@ describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => 
       ['/api/admin/api-keys', { name: 'a\u0000b' }],
     ];
     for (const [path, body] of cases) {
-      const res = await fetch(`${stack.gatewayUrl}${path}`, {
+      const res = await fetch(`${system.gatewayUrl}${path}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${system.stack.apiKey}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify(body),
       });
       expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(422);
@@ -423,7 +408,7 @@ describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => 
     const routesHit = new Set<number>();
     await fc.assert(
       fc.asyncProperty(recipe(ops), async (r) => {
-        const req = build(r, ops, stack.gatewayUrl, stack.apiKey);
+        const req = build(r, ops, system.gatewayUrl, system.stack.apiKey);
         const res = await send(req);
         const raw = res.body;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);

@@ -5,19 +5,10 @@ import {
   ROLE_CLEARANCE,
   type Role,
   clears,
-  createApiKey,
-  createDb,
-  ensureOrganization,
 } from '@heady/db';
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withGateway } from '@heady/testing/fixtures';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Operation, fillPath, operationsOf, sample } from './openapi-ops.js';
 
 // Every role of every plan × every /api route, over real HTTP to the gateway process. The
@@ -27,47 +18,32 @@ import { type Operation, fillPath, operationsOf, sample } from './openapi-ops.js
 // class or its plan is not one the route is reserved for; anyone else gets past the door
 // (whatever the route then answers: 2xx, 404, 422, or 503 with no service behind it).
 describe('gateway access matrix: role × plan × route', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
+  const system = withGateway({
+    database: 'heady_e2e_matrix',
+    // limits raised by configuration so a 429 never hides an access decision
+    env: {
+      HEADY_PLAN_FREE_LIMIT: '100000',
+      HEADY_PLAN_PRO_LIMIT: '100000',
+      HEADY_ANON_LIMIT: '0',
+    },
+  });
   let ops: Operation[];
   const callers: { role: Role; plan: Plan; key: string }[] = [];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_matrix');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['gateway'],
-      // limits raised by configuration so a 429 never hides an access decision
-      env: {
-        HEADY_PLAN_FREE_LIMIT: '100000',
-        HEADY_PLAN_PRO_LIMIT: '100000',
-        HEADY_ANON_LIMIT: '0',
-      },
-    });
-    const db = createDb({ url: pg.url, poolMax: 1 });
-    try {
-      for (const plan of ['FREE', 'PRO', 'ENTERPRISE'] as const) {
-        const org = await ensureOrganization(db, `matrix-${plan.toLowerCase()}`, plan);
-        for (const role of ROLES)
-          callers.push({
-            role,
+    for (const plan of ['FREE', 'PRO', 'ENTERPRISE'] as const)
+      for (const role of ROLES)
+        callers.push({
+          role,
+          plan,
+          key: await system.createKey({
+            org: `matrix-${plan.toLowerCase()}`,
             plan,
-            key: (await createApiKey(db, { orgId: org.id, name: role, role })).key,
-          });
-      }
-    } finally {
-      await db.destroy();
-    }
-    ops = (await operationsOf(stack.gatewayUrl)).filter((o) => o.path.startsWith('/api'));
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
+            role,
+            name: role,
+          }),
+        });
+    ops = (await operationsOf(system.gatewayUrl)).filter((o) => o.path.startsWith('/api'));
   });
 
   async function call(
@@ -78,7 +54,7 @@ describe('gateway access matrix: role × plan × route', () => {
       .filter((q) => q.required)
       .map((q) => `${q.name}=x`)
       .join('&');
-    const url = `${stack.gatewayUrl}${fillPath(op.path, () => randomUUID())}${query ? `?${query}` : ''}`;
+    const url = `${system.gatewayUrl}${fillPath(op.path, () => randomUUID())}${query ? `?${query}` : ''}`;
     const res = await fetch(url, {
       method: op.method,
       headers: {
@@ -169,7 +145,7 @@ describe('gateway access matrix: role × plan × route', () => {
 
   it('tells each key who it is at GET /api/whoami', async () => {
     for (const c of callers) {
-      const res = await fetch(`${stack.gatewayUrl}/api/whoami`, {
+      const res = await fetch(`${system.gatewayUrl}/api/whoami`, {
         headers: { authorization: `Bearer ${c.key}` },
       });
       expect(res.status).toBe(200);

@@ -1,13 +1,6 @@
-import { createApiKey, createDb, ensureOrganization } from '@heady/db';
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withGateway } from '@heady/testing/fixtures';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Operation, fillPath, operationsOf } from './openapi-ops.js';
 import { pathSpellings, rawRequest } from './path-spellings.js';
 
@@ -19,43 +12,24 @@ import { pathSpellings, rawRequest } from './path-spellings.js';
 // rate limit and ban come before the API key lookup: unknown keys and banned addresses
 // cost no PostgreSQL query (heady_gateway_api_key_lookups_total{source="db"}).
 describe('gateway decisions on the matched route', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
+  const system = withGateway({
+    database: 'heady_e2e_paths',
+    memory: true,
+    env: {
+      HEADY_MEMORY_DIMENSIONS: '64',
+      HEADY_RPC_TIMEOUT_MS: '1000',
+      // X-Forwarded-For from this machine names the client: each test an address of its own
+      HEADY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+    },
+  });
   let ops: Operation[];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_paths');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['vector-memory', 'gateway'],
-      env: {
-        HEADY_MEMORY_DIMENSIONS: '64',
-        HEADY_RPC_TIMEOUT_MS: '1000',
-        // X-Forwarded-For from this machine names the client: each test an address of its own
-        HEADY_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
-      },
-    });
-    ops = (await operationsOf(stack.gatewayUrl)).filter((o) => /^\/(api|v1)\//.test(o.path));
+    ops = (await operationsOf(system.gatewayUrl)).filter((o) => /^\/(api|v1)\//.test(o.path));
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
-  });
-
-  async function freeAdminKey(org: string): Promise<string> {
-    const db = createDb({ url: pg.url, poolMax: 1 });
-    try {
-      const o = await ensureOrganization(db, org, 'FREE');
-      return (await createApiKey(db, { orgId: o.id, name: 'paths', role: 'admin' })).key;
-    } finally {
-      await db.destroy();
-    }
-  }
+  const freeAdminKey = (org: string): Promise<string> =>
+    system.createKey({ org, plan: 'FREE', role: 'admin', name: 'paths' });
 
   /** `"free";r=<remaining>;t=...` → remaining; undefined when the answer carries none. */
   function remaining(h: Record<string, string | string[] | undefined>): number | undefined {
@@ -64,7 +38,7 @@ describe('gateway decisions on the matched route', () => {
   }
 
   async function dbLookups(): Promise<number> {
-    const text = await (await fetch(`${stack.services.gateway.opsUrl}/metrics`)).text();
+    const text = await (await fetch(`${system.stack.services.gateway.opsUrl}/metrics`)).text();
     const m = /^heady_gateway_api_key_lookups_total\{[^}]*source="db"[^}]*\} (\d+)/m.exec(text);
     return Number(m?.[1] ?? 0);
   }
@@ -78,7 +52,7 @@ describe('gateway decisions on the matched route', () => {
       const query = op.query.some((q) => q.required) ? '?q=x' : '';
       const send = (path: string) =>
         rawRequest(
-          stack.gatewayUrl,
+          system.gatewayUrl,
           op.method,
           `${path}${query}`,
           {
@@ -123,7 +97,7 @@ describe('gateway decisions on the matched route', () => {
   it('refuses unknown keys and banned addresses before the key lookup: no PostgreSQL query', async () => {
     const ip = `198.51.100.${1 + ((randomBytes(1)[0] ?? 0) % 250)}`;
     const from = (address: string, key: string) =>
-      rawRequest(stack.gatewayUrl, 'GET', '/api/whoami', {
+      rawRequest(system.gatewayUrl, 'GET', '/api/whoami', {
         authorization: `Bearer ${key}`,
         'x-forwarded-for': address,
       });

@@ -1,51 +1,19 @@
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withGateway } from '@heady/testing/fixtures';
+import { describe, expect, it } from 'vitest';
 
 // Vector memory through the gateway: gateway → signed request/reply → vector-memory
 // (its own process, its own DuckDB file) and back.
 describe('vector memory through REST', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let base: string;
   /** One developer key (PROPRIETARY: may erase) per organization. */
-  const keys: Record<string, string> = {};
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_memory');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['vector-memory', 'gateway'],
-      env: { HEADY_MEMORY_DIMENSIONS: '64' },
-    });
-    base = stack.gatewayUrl;
-    for (const org of ['acme', 'globex', 'strict']) {
-      const created = await stack.heady([
-        'apikeys',
-        'create',
-        '--org',
-        org,
-        '--role',
-        'developer',
-        '--plan',
-        'ENTERPRISE',
-      ]);
-      keys[org] = (created as { key: string }).key;
-    }
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
+  const system = withGateway({
+    database: 'heady_e2e_memory',
+    memory: true,
+    env: { HEADY_MEMORY_DIMENSIONS: '64' },
+    keys: {
+      acme: { org: 'acme', plan: 'ENTERPRISE', role: 'developer' },
+      globex: { org: 'globex', plan: 'ENTERPRISE', role: 'developer' },
+      strict: { org: 'strict', plan: 'ENTERPRISE', role: 'developer' },
+    },
   });
 
   async function call(
@@ -54,7 +22,7 @@ describe('vector memory through REST', () => {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; type: string | null; body: Record<string, unknown> }> {
-    const res = await fetch(`${base}${path}`, {
+    const res = await fetch(`${system.gatewayUrl}${path}`, {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -72,7 +40,7 @@ describe('vector memory through REST', () => {
   }
 
   it('stores, searches, zones, counts and forgets, each organization apart', async () => {
-    const org = { authorization: `Bearer ${keys.acme}` };
+    const org = { authorization: `Bearer ${system.keys.acme}` };
     const stored = await call(
       'POST',
       '/api/memory/vectors',
@@ -125,7 +93,7 @@ describe('vector memory through REST', () => {
       '/api/memory/search',
       { query: 'steel tariffs', topK: 5 },
       {
-        authorization: `Bearer ${keys.globex}`,
+        authorization: `Bearer ${system.keys.globex}`,
       },
     );
     expect(other.body.results).toEqual([]);
@@ -156,7 +124,7 @@ describe('vector memory through REST', () => {
   });
 
   it('answers bad input with 4xx problem+json and stores nothing', async () => {
-    const org = { authorization: `Bearer ${keys.strict}` };
+    const org = { authorization: `Bearer ${system.keys.strict}` };
     const cases: [string, string, unknown, number][] = [
       ['POST', '/api/memory/vectors', { items: [{ content: 'x', embedding: [1, 2, 3] }] }, 422],
       ['POST', '/api/memory/vectors', { items: [{ content: '   ' }] }, 422],
@@ -187,7 +155,7 @@ describe('vector memory through REST', () => {
       expect(r.body).toMatchObject({ status });
     }
     // memory belongs to the key's organization: no key, no memory
-    const anonymous = await fetch(`${base}/api/memory/stats`);
+    const anonymous = await fetch(`${system.gatewayUrl}/api/memory/stats`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const stats = await call('GET', '/api/memory/stats', undefined, org);

@@ -1,16 +1,9 @@
 import { copyToDlq } from '@heady/bus';
-import { type Database, type Kysely } from '@heady/db';
-import {
-  createTestDatabase,
-  type Stack,
-  startNatsServer,
-  startStack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { type NatsConnection, connect, headers } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { headers } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { postRun, useApiKey, waitTerminal } from './helpers.js';
 
 interface Letter {
   seq: number;
@@ -21,45 +14,26 @@ interface Letter {
 // `heady dlq redrive` and `heady replay` through the real services (signing on): an operator
 // signature never launders a forged message, and --to-stage really runs that stage.
 describe('heady dlq redrive and heady replay', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let nc: NatsConnection;
-  let base: string;
-  const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
+  const system = withSystem({
+    database: 'heady_e2e_redrive',
+    services: ['conductor', 'pipeline', 'gateway'],
+    client: true,
+  });
+  const heady = (...args: string[]): Promise<unknown> => system.heady(args);
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_redrive');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-    });
-    useApiKey(stack.apiKey);
-    db = openDb(pg.url);
-    base = stack.gatewayUrl;
-    nc = await connect({ servers: nats.url });
+    useApiKey(system.credentials.admin.key);
     await heady('keys', 'issue', 'operator', '--operator', '-s', '>');
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
   });
 
   const letters = async () => (await heady('dlq', 'ls')) as Letter[];
 
   // 12 s in CI
   it('refuses to redrive or replay a forged dead letter, says why, and lets it be shown and dropped', async () => {
-    const res = await postRun(base, { action: 'chat', input: { forge: true } });
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { forge: true } });
     const runId = res.body.runId as string;
-    expect((await waitTerminal(base, [runId]))[0]?.status).toBe('SUCCEEDED');
-    const jsm = await jetstreamManager(nc);
+    expect((await waitTerminal(system.gatewayUrl, [runId]))[0]?.status).toBe('SUCCEEDED');
+    const jsm = await jetstreamManager(system.nc);
     // a genuine stage command with a forger's payload under its signature headers
     const genuine = await jsm.streams.getMessage('PIPELINE', {
       last_by_subj: 'pipeline.stage.plan',
@@ -68,7 +42,7 @@ describe('heady dlq redrive and heady replay', () => {
     const h = headers();
     for (const k of genuine.header.keys()) h.set(k, genuine.header.get(k));
     const forgedData = Uint8Array.from(genuine.data, (b, i) => (i === 5 ? b ^ 1 : b));
-    await jetstream(nc).publish('pipeline.stage.plan', forgedData, {
+    await jetstream(system.nc).publish('pipeline.stage.plan', forgedData, {
       msgID: 'forged-by-test',
       headers: h,
     });
@@ -97,7 +71,7 @@ describe('heady dlq redrive and heady replay', () => {
       heady('replay', '--stream', 'DLQ', '--from-seq', seq, '--subject', 'dlq.PIPELINE.>'),
     ).rejects.toThrow(why);
     expect((await jsm.streams.info('PIPELINE')).state.last_seq).toBe(pipelineBefore);
-    const redriven = await db
+    const redriven = await system.db
       .selectFrom('audit_logs')
       .select('target')
       .where('action', 'in', ['dlq.redrive', 'stream.replay'])
@@ -111,16 +85,16 @@ describe('heady dlq redrive and heady replay', () => {
   // 5 s in CI
   it('runs stage X when a dead-lettered command is redriven with --to-stage X', async () => {
     // the run's channel-entry command is dead-lettered before any stage took it
-    await stack.services.pipeline.kill('SIGTERM');
-    const res = await postRun(base, { action: 'chat', input: { toStage: true } });
+    await system.stack.services.pipeline.kill('SIGTERM');
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { toStage: true } });
     const runId = res.body.runId as string;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(system.nc);
     const m = await jsm.streams.getMessage('PIPELINE', {
       last_by_subj: 'pipeline.stage.channel-entry',
     });
     if (!m) throw new Error('no channel-entry command');
     await copyToDlq(
-      jetstream(nc),
+      jetstream(system.nc),
       {
         stream: 'PIPELINE',
         consumer: 'stage-channel-entry',
@@ -135,7 +109,7 @@ describe('heady dlq redrive and heady replay', () => {
       'handler',
     );
     await jsm.streams.deleteMessage('PIPELINE', m.seq);
-    await stack.services.pipeline.start();
+    await system.stack.services.pipeline.start();
 
     const letter = (await letters()).find((l) => l.reason.endsWith(': to-stage test'));
     expect(letter).toBeDefined();
@@ -146,7 +120,7 @@ describe('heady dlq redrive and heady replay', () => {
 
     const stages = async () =>
       (
-        await db
+        await system.db
           .selectFrom('pipeline_stage_runs')
           .select(['stage_name', 'status'])
           .where('pipeline_run_id', '=', runId)

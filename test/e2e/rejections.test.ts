@@ -1,21 +1,15 @@
 import { subjectMatches } from '@heady/bus';
-import { type Database, type Kysely, sql } from '@heady/db';
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { sql } from '@heady/db';
+import { withSystem } from '@heady/testing/fixtures';
 import {
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type NatsConnection, connect, headers } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { headers } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { postRun, useApiKey, waitTerminal } from './helpers.js';
 
 const ACK_WAIT_MS = 1_000;
 const WINDOW_S = 3;
@@ -24,44 +18,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The rejection storm of issue 23: forged messages must be dead-lettered and audited once,
 // settled for good, and start nothing that feeds itself — with signing on, as in production.
 describe('forged messages on a running system', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let nc: NatsConnection;
+  const system = withSystem({
+    database: 'heady_e2e_rejections',
+    services: ['conductor', 'pipeline', 'gateway'],
+    env: {
+      HEADY_STAGE_ACK_WAIT_MS: String(ACK_WAIT_MS),
+      HEADY_DUPLICATE_WINDOW_SECONDS: String(WINDOW_S),
+    },
+    client: true,
+  });
   let js: JetStreamClient;
   let jsm: JetStreamManager;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_rejections');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-      env: {
-        HEADY_STAGE_ACK_WAIT_MS: String(ACK_WAIT_MS),
-        HEADY_DUPLICATE_WINDOW_SECONDS: String(WINDOW_S),
-      },
-    });
-    db = openDb(pg.url);
-    useApiKey(stack.apiKey);
-    nc = await connect({ servers: nats.url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
+    useApiKey(system.credentials.admin.key);
+    js = jetstream(system.nc);
+    jsm = await jetstreamManager(system.nc);
   });
 
   /** Counts of what a storm would grow. */
   async function growth(): Promise<{ dlq: number; audit: number; rows: number }> {
-    const rows = await db
+    const rows = await system.db
       .selectFrom('audit_logs')
       .select(sql<number>`count(*)::int`.as('n'))
       .where('action', '=', 'MESSAGE_REJECTED')
@@ -75,9 +52,9 @@ describe('forged messages on a running system', () => {
 
   // 18 s in CI
   it('dead-letters and audits each forged message once, settles it, and nothing more follows', async () => {
-    const run = await postRun(stack.gatewayUrl, { action: 'analyze', input: { text: 'genuine' } });
+    const run = await postRun(system.gatewayUrl, { action: 'analyze', input: { text: 'genuine' } });
     expect(run.status).toBe(202);
-    const [view] = await waitTerminal(stack.gatewayUrl, [run.body.runId as string]);
+    const [view] = await waitTerminal(system.gatewayUrl, [run.body.runId as string]);
     expect(view?.status).toBe('SUCCEEDED');
     // a genuine stage command, as an operator with a plain NATS client would copy it
     const stored = await jsm.streams.getMessage('PIPELINE', { seq: 1 });
@@ -125,7 +102,7 @@ describe('forged messages on a running system', () => {
     // three ack waits and two duplicate windows: time for every redelivery and re-store
     await sleep(3 * ACK_WAIT_MS + 2 * WINDOW_S * 1000 + 1_000);
 
-    const letters = (await stack.heady(['dlq', 'ls', '--limit', '5000'])) as {
+    const letters = (await system.heady(['dlq', 'ls', '--limit', '5000'])) as {
       from: string;
       class: string;
     }[];
@@ -137,7 +114,7 @@ describe('forged messages on a running system', () => {
     expect(letters).toHaveLength(before.dlq + forged.length);
     expect(letters.every((l) => l.class.startsWith('rejected:'))).toBe(true);
 
-    const rows = await db
+    const rows = await system.db
       .selectFrom('audit_logs')
       .select(['details', 'target'])
       .where('action', '=', 'MESSAGE_REJECTED')

@@ -1,17 +1,9 @@
 import { STAGE_NAMES } from '@heady/contracts';
-import { type Database, type Kysely } from '@heady/db';
-import {
-  createTestDatabase,
-  type Stack,
-  startNatsServer,
-  startStack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 const CLOCK_AHEAD = pathToFileURL(
   fileURLToPath(new URL('./fixtures/clock-ahead.mjs', import.meta.url)),
@@ -109,18 +101,17 @@ const FULL_HISTORY = [
 // The run event stream (GET /api/runs/:id/events) through the real services as separate
 // processes, signing on: every stream ends, whatever the run and however old it is.
 describe('run event streams', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let nc: NatsConnection;
+  const system = withSystem({
+    database: 'heady_e2e_run_events',
+    services: ['conductor', 'pipeline', 'gateway'],
+    client: true,
+  });
   let jsm: JetStreamManager;
-  let base: string;
   /** A run that succeeded, and the id of its terminal event. */
   let done: { runId: string; lastId: string };
 
   const restartGateway = async (env: Record<string, string>): Promise<void> => {
-    const gw = stack.services.gateway;
+    const gw = system.stack.services.gateway;
     await gw.kill();
     gw.extraEnv = env;
     await gw.start();
@@ -128,35 +119,17 @@ describe('run event streams', () => {
   const consumers = async (): Promise<number> =>
     (await jsm.consumers.list('RUN_EVENTS').next()).length;
   /** A stream that stays open: it resumes after the run's terminal event, so nothing is left to send. */
-  const quietStream = () => `${base}/api/runs/${done.runId}/events`;
+  const quietStream = () => `${system.gatewayUrl}/api/runs/${done.runId}/events`;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_run_events');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-    });
-    useApiKey(stack.apiKey);
-    db = openDb(pg.url);
-    base = stack.gatewayUrl;
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
-    const res = await postRun(base, { action: 'chat', input: { q: 'history' } });
+    useApiKey(system.credentials.admin.key);
+    jsm = await jetstreamManager(system.nc);
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { q: 'history' } });
     const runId = res.body.runId as string;
-    expect((await waitTerminal(base, [runId]))[0]?.status).toBe('SUCCEEDED');
-    const all = await readSse(`${base}/api/runs/${runId}/events`, 20_000);
+    expect((await waitTerminal(system.gatewayUrl, [runId]))[0]?.status).toBe('SUCCEEDED');
+    const all = await readSse(`${system.gatewayUrl}/api/runs/${runId}/events`, 20_000);
     expect(all.events.map((e) => e.event)).toEqual(FULL_HISTORY);
     done = { runId, lastId: all.events.at(-1)?.id ?? '' };
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
   });
 
   // 5 s in CI
@@ -168,7 +141,7 @@ describe('run event streams', () => {
       HEADY_TEST_CLOCK_AHEAD_MS: String(4 * 60_000),
     });
     try {
-      const read = await readSse(`${base}/api/runs/${done.runId}/events`, 20_000);
+      const read = await readSse(`${system.gatewayUrl}/api/runs/${done.runId}/events`, 20_000);
       expect(read.status).toBe(200);
       expect(read.events.map((e) => e.event)).toEqual(FULL_HISTORY);
       expect(read.closed).toBe(true);
@@ -183,19 +156,19 @@ describe('run event streams', () => {
     await jsm.streams.update('PIPELINE', { max_msg_size: 1 });
     let res: Awaited<ReturnType<typeof postRun>>;
     try {
-      res = await postRun(base, { action: 'chat', input: { q: 'refused' } });
+      res = await postRun(system.gatewayUrl, { action: 'chat', input: { q: 'refused' } });
     } finally {
       await jsm.streams.update('PIPELINE', { max_msg_size: pipeline.config.max_msg_size });
     }
     expect(res.status).toBe(503);
-    const failed = await db
+    const failed = await system.db
       .selectFrom('pipeline_runs')
       .select(['id', 'status'])
       // jsonb containment takes the JSON text; the column's type only knows objects
       .where('input', '@>', JSON.stringify({ q: 'refused' }) as never)
       .executeTakeFirstOrThrow();
     expect(failed.status).toBe('FAILED');
-    const read = await readSse(`${base}/api/runs/${failed.id}/events`, 15_000);
+    const read = await readSse(`${system.gatewayUrl}/api/runs/${failed.id}/events`, 15_000);
     expect(read.events.map((e) => e.event)).toEqual(['run.failed']);
     expect(read.events[0]?.data.error).toMatch(/could not be published/);
     expect(read.closed).toBe(true);

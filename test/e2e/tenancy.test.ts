@@ -1,14 +1,6 @@
-import { type Database, type Kysely, createApiKey, ensureOrganization } from '@heady/db';
-import {
-  createTestDatabase,
-  startNatsServer,
-  startStack,
-  type Stack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb } from './helpers.js';
+import { describe, expect, it } from 'vitest';
 
 // Every run belongs to the organization whose key started it. Another organization's run
 // id answers exactly as an unknown id does (GET, cancel, events); an Idempotency-Key is
@@ -16,74 +8,24 @@ import { openDb } from './helpers.js';
 // run and never hands out the other run's id; the plan decides which actions a run may
 // have, whichever route starts it. Operators (`heady runs`) still see every run.
 describe('run tenancy', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let base: string;
   /** acme: Enterprise (two keys); globex: Pro; initech: Free. */
-  const keys: Record<'acme' | 'acme2' | 'globex' | 'initech', string> = {
-    acme: '',
-    acme2: '',
-    globex: '',
-    initech: '',
-  };
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_tenancy');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-    });
-    base = stack.gatewayUrl;
-    db = openDb(pg.url);
-    const acme = await ensureOrganization(db, 'acme', 'ENTERPRISE');
-    const globex = await ensureOrganization(db, 'globex', 'PRO');
-    const initech = await ensureOrganization(db, 'initech', 'FREE');
-    keys.acme = (await createApiKey(db, { orgId: acme.id, name: 'a', role: 'member' })).key;
-    keys.acme2 = (await createApiKey(db, { orgId: acme.id, name: 'b', role: 'member' })).key;
-    keys.globex = (await createApiKey(db, { orgId: globex.id, name: 'g', role: 'member' })).key;
-    keys.initech = (await createApiKey(db, { orgId: initech.id, name: 'i', role: 'member' })).key;
+  const system = withSystem({
+    database: 'heady_e2e_tenancy',
+    services: ['conductor', 'pipeline', 'gateway'],
+    keys: {
+      acme: { org: 'acme', plan: 'ENTERPRISE', role: 'member', name: 'a' },
+      acme2: { org: 'acme', plan: 'ENTERPRISE', role: 'member', name: 'b' },
+      globex: { org: 'globex', plan: 'PRO', role: 'member', name: 'g' },
+      initech: { org: 'initech', plan: 'FREE', role: 'member', name: 'i' },
+    },
   });
-
-  afterAll(async () => {
-    await db?.destroy();
-    await stack?.stop();
-    await pg?.drop();
-    await nats?.stop();
-  });
-
-  async function call(
+  const call = (
     method: string,
     path: string,
     key: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; type: string | null; text: string; json: Record<string, unknown> }> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const type = res.headers.get('content-type');
-    // a stream that opened would never end on its own: its head is the answer
-    const text = type?.startsWith('text/event-stream')
-      ? (await res.body?.cancel(), '')
-      : await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, type, text, json };
-  }
+  ) => system.request(method, path, { key, body, headers });
 
   async function startRun(key: string, body: unknown, idem?: string): Promise<string> {
     const r = await call('POST', '/api/runs', key, body, idem ? { 'idempotency-key': idem } : {});
@@ -104,15 +46,18 @@ describe('run tenancy', () => {
   }
 
   it("answers another organization's run id with the same 404 as an unknown id (GET, cancel, events)", async () => {
-    const runId = await startRun(keys.acme, { action: 'analyze', input: { text: 'acme secret' } });
+    const runId = await startRun(system.keys.acme, {
+      action: 'analyze',
+      input: { text: 'acme secret' },
+    });
     const unknown = randomUUID();
     for (const [method, suffix] of [
       ['GET', ''],
       ['POST', '/cancel'],
       ['GET', '/events'],
     ] as const) {
-      const foreign = await call(method, `/api/runs/${runId}${suffix}`, keys.globex);
-      const none = await call(method, `/api/runs/${unknown}${suffix}`, keys.globex);
+      const foreign = await call(method, `/api/runs/${runId}${suffix}`, system.keys.globex);
+      const none = await call(method, `/api/runs/${unknown}${suffix}`, system.keys.globex);
       expect(foreign.status, `${method} ${suffix}`).toBe(404);
       expect(foreign.type).toMatch(/^application\/problem\+json/);
       expect(foreign.json).toMatchObject({ code: 'RUN_NOT_FOUND' });
@@ -120,17 +65,17 @@ describe('run tenancy', () => {
       expect(foreign.text).not.toContain('acme secret');
     }
     // the owner still sees it, and the foreign cancel did nothing
-    const own = await call('GET', `/api/runs/${runId}`, keys.acme);
+    const own = await call('GET', `/api/runs/${runId}`, system.keys.acme);
     expect(own.status).toBe(200);
     expect(own.json).toMatchObject({ runId, action: 'analyze' });
-    const row = await db
+    const row = await system.db
       .selectFrom('pipeline_runs')
       .select(['cancel_requested_at', 'org_id'])
       .where('id', '=', runId)
       .executeTakeFirstOrThrow();
     expect(row.cancel_requested_at).toBeNull();
-    const events = await fetch(`${base}/api/runs/${runId}/events`, {
-      headers: { authorization: `Bearer ${keys.acme}` },
+    const events = await fetch(`${system.gatewayUrl}/api/runs/${runId}/events`, {
+      headers: { authorization: `Bearer ${system.keys.acme}` },
     });
     expect(events.status).toBe(200);
     await events.body?.cancel();
@@ -138,20 +83,20 @@ describe('run tenancy', () => {
 
   // 5 s in CI
   it('records the organization of the key that started the run, and operators see every run', async () => {
-    const runId = await startRun(keys.globex, { action: 'search', input: { q: 'x' } });
-    const row = await db
+    const runId = await startRun(system.keys.globex, { action: 'search', input: { q: 'x' } });
+    const row = await system.db
       .selectFrom('pipeline_runs as r')
       .innerJoin('organizations as o', 'o.id', 'r.org_id')
       .select(['o.name'])
       .where('r.id', '=', runId)
       .executeTakeFirstOrThrow();
     expect(row.name).toBe('globex');
-    const shown = (await stack.heady(['runs', 'show', runId])) as { run: { id: string } };
+    const shown = (await system.heady(['runs', 'show', runId])) as { run: { id: string } };
     expect(shown.run.id).toBe(runId);
-    const all = (await stack.heady(['runs', 'ls', '-n', '1000'])) as { id: string; org: string }[];
+    const all = (await system.heady(['runs', 'ls', '-n', '1000'])) as { id: string; org: string }[];
     expect(all).toContainEqual(expect.objectContaining({ id: runId, org: 'globex' }));
     expect(new Set(all.map((r) => r.org))).toContain('acme');
-    const globex = (await stack.heady(['runs', 'ls', '--org', 'globex'])) as { org: string }[];
+    const globex = (await system.heady(['runs', 'ls', '--org', 'globex'])) as { org: string }[];
     expect(globex.length).toBeGreaterThan(0);
     expect(globex.every((r) => r.org === 'globex')).toBe(true);
   }, 45_000);
@@ -159,17 +104,17 @@ describe('run tenancy', () => {
   it("starts a new run for another organization's Idempotency-Key and never reveals the first run", async () => {
     const idem = `order-${randomUUID()}`;
     const body = { action: 'analyze', input: { text: 'same body' } };
-    const acmeRun = await startRun(keys.acme, body, idem);
-    expect(await startRun(keys.acme, body, idem)).toBe(acmeRun); // the owner's replay
+    const acmeRun = await startRun(system.keys.acme, body, idem);
+    expect(await startRun(system.keys.acme, body, idem)).toBe(acmeRun); // the owner's replay
 
     // another organization, same key and body: its own new run
-    const globexRun = await startRun(keys.globex, body, idem);
+    const globexRun = await startRun(system.keys.globex, body, idem);
     expect(globexRun).not.toBe(acmeRun);
     // another organization, same key, another body: a new run too, never a 422 naming acme's
     const other = await call(
       'POST',
       '/api/runs',
-      keys.initech,
+      system.keys.initech,
       { action: 'analyze', input: { text: 'another body' } },
       { 'idempotency-key': idem },
     );
@@ -180,7 +125,7 @@ describe('run tenancy', () => {
     const conflict = await call(
       'POST',
       '/api/runs',
-      keys.globex,
+      system.keys.globex,
       { action: 'analyze', input: { text: 'yet another body' } },
       { 'idempotency-key': idem },
     );
@@ -189,17 +134,21 @@ describe('run tenancy', () => {
     expect(conflict.text).not.toContain(acmeRun);
 
     // the same organization's other API key has a scope of its own as well
-    const acme2Run = await startRun(keys.acme2, body, idem);
+    const acme2Run = await startRun(system.keys.acme2, body, idem);
     expect([acmeRun, globexRun]).not.toContain(acme2Run);
   });
 
   it('scopes an Idempotency-Key to the route: the same key on /api/brain/chat starts its own run', async () => {
     const idem = `chat-${randomUUID()}`;
-    const viaRuns = await startRun(keys.globex, { action: 'chat', input: { message: 'hi' } }, idem);
+    const viaRuns = await startRun(
+      system.keys.globex,
+      { action: 'chat', input: { message: 'hi' } },
+      idem,
+    );
     const viaBrain = await call(
       'POST',
       '/api/brain/chat',
-      keys.globex,
+      system.keys.globex,
       { message: 'hi' },
       { 'idempotency-key': idem },
     );
@@ -208,7 +157,7 @@ describe('run tenancy', () => {
   });
 
   it("refuses a run whose action is outside the caller's plan with 403 requiredPlan, whichever route", async () => {
-    const before = await db
+    const before = await system.db
       .selectFrom('pipeline_runs')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
@@ -218,22 +167,25 @@ describe('run tenancy', () => {
       ['/api/brain/chat', { message: 'hi' }],
       ['/api/runs', { action: 'code', input: {} }],
     ] as const) {
-      const r = await call('POST', path, keys.initech, body);
+      const r = await call('POST', path, system.keys.initech, body);
       expect(r.status, `${path} ${JSON.stringify(body)}`).toBe(403);
       expect(r.type).toMatch(/^application\/problem\+json/);
       expect(r.json).toMatchObject({ code: 'FORBIDDEN', requiredPlan: 'PRO', plan: 'FREE' });
     }
-    const after = await db
+    const after = await system.db
       .selectFrom('pipeline_runs')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
     // what the plan includes still runs: Free analyze and search, Pro chat
-    await startRun(keys.initech, { action: 'analyze', input: {} });
-    await startRun(keys.initech, { action: 'search', input: {} });
-    await startRun(keys.globex, { action: 'chat', input: {} });
+    await startRun(system.keys.initech, { action: 'analyze', input: {} });
+    await startRun(system.keys.initech, { action: 'search', input: {} });
+    await startRun(system.keys.globex, { action: 'chat', input: {} });
     // an unknown action stays 422 (the routing table answers before the plan)
-    const unknown = await call('POST', '/api/runs', keys.initech, { action: 'nope', input: {} });
+    const unknown = await call('POST', '/api/runs', system.keys.initech, {
+      action: 'nope',
+      input: {},
+    });
     expect(unknown.status).toBe(422);
     expect(unknown.json).toMatchObject({ code: 'UNKNOWN_ACTION' });
   });
@@ -242,10 +194,12 @@ describe('run tenancy', () => {
     // initech (Free) gets runs of its own, so another organization has some in between
     const mine: string[] = [];
     for (let i = 0; i < 5; i++) {
-      mine.push(await startRun(keys.initech, { action: i % 2 ? 'search' : 'analyze', input: {} }));
-      await startRun(keys.globex, { action: 'search', input: { q: `globex ${i}` } });
+      mine.push(
+        await startRun(system.keys.initech, { action: i % 2 ? 'search' : 'analyze', input: {} }),
+      );
+      await startRun(system.keys.globex, { action: 'search', input: { q: `globex ${i}` } });
     }
-    const expected = await db
+    const expected = await system.db
       .selectFrom('pipeline_runs as r')
       .innerJoin('organizations as o', 'o.id', 'r.org_id')
       .select(['r.id'])
@@ -256,7 +210,7 @@ describe('run tenancy', () => {
     expect(expected.map((r) => r.id)).toEqual(expect.arrayContaining(mine));
     const foreign = new Set(
       (
-        await db
+        await system.db
           .selectFrom('pipeline_runs as r')
           .innerJoin('organizations as o', 'o.id', 'r.org_id')
           .select(['r.id'])
@@ -272,7 +226,7 @@ describe('run tenancy', () => {
     let pages = 0;
     do {
       const q: string = `/api/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await call('GET', q, keys.initech);
+      const page = await call('GET', q, system.keys.initech);
       expect(page.status, page.text).toBe(200);
       const items = page.json.items as { runId: string; links: { self: string } }[];
       expect(items.length).toBeLessThanOrEqual(2);
@@ -287,20 +241,20 @@ describe('run tenancy', () => {
     expect(seen).toEqual(expected.map((r) => r.id));
 
     // filters: action, status, and a time window
-    const search = await call('GET', '/api/runs?action=search&limit=100', keys.initech);
+    const search = await call('GET', '/api/runs?action=search&limit=100', system.keys.initech);
     const searchIds = (search.json.items as { runId: string; action: string }[]).map((i) => {
       expect(i.action).toBe('search');
       return i.runId;
     });
     expect(searchIds).toEqual(expect.arrayContaining([mine[1], mine[3]]));
     expect(searchIds).not.toContain(mine[0]);
-    const rows = await db
+    const rows = await system.db
       .selectFrom('pipeline_runs')
       .select(['id', 'status', 'created_at'])
       .where('id', 'in', mine)
       .execute();
     const status = rows[0]?.status ?? 'PENDING';
-    const byStatus = await call('GET', `/api/runs?status=${status}&limit=100`, keys.initech);
+    const byStatus = await call('GET', `/api/runs?status=${status}&limit=100`, system.keys.initech);
     for (const i of byStatus.json.items as { status: string }[]) expect(i.status).toBe(status);
     const times = rows.map((r) => r.created_at.getTime()).sort((a, b) => a - b);
     const since = new Date(times[1] ?? 0).toISOString();
@@ -308,7 +262,7 @@ describe('run tenancy', () => {
     const window = await call(
       'GET',
       `/api/runs?since=${since}&until=${until}&limit=100`,
-      keys.initech,
+      system.keys.initech,
     );
     expect(window.status, window.text).toBe(200);
     for (const i of window.json.items as { createdAt: string }[]) {
@@ -318,10 +272,10 @@ describe('run tenancy', () => {
     expect((window.json.items as unknown[]).length).toBeGreaterThanOrEqual(3);
 
     // a cursor of another organization's page is refused, and reveals nothing
-    const globexPage = await call('GET', '/api/runs?limit=1', keys.globex);
+    const globexPage = await call('GET', '/api/runs?limit=1', system.keys.globex);
     const globexCursor = globexPage.json.nextCursor as string;
     expect(globexCursor).toEqual(expect.any(String));
-    const stolen = await call('GET', `/api/runs?cursor=${globexCursor}`, keys.initech);
+    const stolen = await call('GET', `/api/runs?cursor=${globexCursor}`, system.keys.initech);
     expect(stolen.status).toBe(422);
     expect(stolen.type).toMatch(/^application\/problem\+json/);
     expect(stolen.json).toMatchObject({ code: 'VALIDATION_FAILED' });
@@ -339,7 +293,7 @@ describe('run tenancy', () => {
       ['cursor=bm90LWEtY3Vyc29y', 'query.cursor'],
       ['sort=asc', 'query'],
     ] as const) {
-      const r = await call('GET', `/api/runs?${query}`, keys.globex);
+      const r = await call('GET', `/api/runs?${query}`, system.keys.globex);
       expect(r.status, query).toBe(422);
       expect(r.type, query).toMatch(/^application\/problem\+json/);
       expect(r.json, query).toMatchObject({ code: 'VALIDATION_FAILED' });

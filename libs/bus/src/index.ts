@@ -68,6 +68,7 @@ export {
   type ReplayResult,
   type StoredVerification,
 } from './replay.js';
+export { verifyDelivered } from './verify-delivered.js';
 export {
   NATS_USERS,
   ensureNkeyUsers,

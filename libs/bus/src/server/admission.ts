@@ -11,6 +11,7 @@ import { reasonClass } from '../dead-letter.js';
 import { type DedupStore } from '../dedup.js';
 import { Header } from '../ids.js';
 import { type PayloadSealing } from '../sealing.js';
+import { verifyDelivered } from '../verify-delivered.js';
 import { dlqCopyFailed, duplicates, rejected, rejectionsUnaudited } from './metrics.js';
 import { type Rejection, type RejectionAudit, isAuditSubject } from './rejection.js';
 
@@ -71,20 +72,9 @@ export class DeliveryAdmission {
   /** The verdict on `m`, delivered as `ctx`. Throws when the verifier cannot decide (the delivery is retried). */
   decide(m: JsMsg, ctx: JetStreamContext): Promise<Verdict> {
     return admitDelivery(m.data, {
-      verify: () => this.verify(m, ctx.msgId),
+      verify: () => verifyDelivered(this.opts.verifier, m),
       claim: () => this.firstDelivery(ctx),
       open: (replayOf) => this.open(m, ctx.msgId, replayOf),
-    });
-  }
-
-  private verify(m: JsMsg, msgId: string | undefined): Promise<VerifyResult> {
-    return this.opts.verifier.verify({
-      subject: m.subject,
-      msgId: msgId ?? '',
-      contentType: m.headers?.get(Header.ContentType) ?? '',
-      payload: m.data,
-      header: (n) => m.headers?.get(n) || undefined,
-      storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
     });
   }
 

@@ -1,4 +1,4 @@
-import { BusPublisher, decode, Header } from '@heady/bus';
+import { BusPublisher, decode, Header, verifyDelivered } from '@heady/bus';
 import {
   FINAL_RUN_EVENTS,
   type RunEvent,
@@ -104,15 +104,7 @@ export class RunEventsRepository {
   private async verified(m: JsMsg): Promise<boolean> {
     const verifier = this.bus.verifier;
     if (!verifier) return true;
-    const v = await verifier.verify({
-      subject: m.subject,
-      msgId: m.headers?.get(Header.MsgId) ?? '',
-      contentType: m.headers?.get(Header.ContentType) ?? '',
-      payload: m.data,
-      header: (n) => m.headers?.get(n) || undefined,
-      storedAt: Math.floor(Number(m.info.timestampNanos) / 1e6),
-    });
-    return v.ok;
+    return (await verifyDelivered(verifier, m)).ok;
   }
 }
 
