@@ -9,7 +9,6 @@ import { type JsMsg } from '@nats-io/jetstream';
 import { type JetStreamContext } from '../context.js';
 import { reasonClass } from '../dead-letter.js';
 import { type DedupStore } from '../dedup.js';
-import { Header } from '../ids.js';
 import { type PayloadSealing } from '../sealing.js';
 import { verifyDelivered } from '../verify-delivered.js';
 import { dlqCopyFailed, duplicates, rejected, rejectionsUnaudited } from './metrics.js';
