@@ -78,3 +78,44 @@ describe('pipeline_runs has one writer', () => {
     expect(offenders, `write pipeline_runs through RunStateRepository (${OWNER})`).toEqual([]);
   });
 });
+
+/** Queries through kysely's builder or its `sql` tag. */
+const QUERIES = [
+  /\.(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)\(/,
+  /\bsql(<[^>]*>)?`/,
+];
+
+/** `path:line` of every query in `text`. */
+export function queriesIn(path: string, text: string): string[] {
+  const found: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (QUERIES.some((re) => re.test(line))) found.push(`${path}:${i + 1}`);
+  });
+  return found;
+}
+
+// One rule for I/O (issue 14): a service's SQL lives in its repositories (`*.repository.ts`),
+// so a controller, a service or a stage reads as decisions and the queries can be found in one
+// place. Migrations and tests are exempt.
+describe("a service's SQL lives in its repositories", () => {
+  it('finds builder queries and the sql tag', () => {
+    expect(queriesIn('a.ts', "await tx.selectFrom('workflows').selectAll()")).toEqual(['a.ts:1']);
+    expect(queriesIn('a.ts', 'x\nawait sql`SELECT 1`.execute(db)')).toEqual(['a.ts:2']);
+    expect(queriesIn('a.ts', 'sql<Date>`now()`')).toEqual(['a.ts:1']);
+    expect(queriesIn('a.ts', 'const sqlText = 1; this.reads.groupWeight(g)')).toEqual([]);
+  });
+
+  it('is kept by every file under services/*/src', () => {
+    const offenders: string[] = [];
+    let scanned = 0;
+    for (const file of codeFiles(join(ROOT, 'services'))) {
+      const path = relative(ROOT, file).split(sep).join('/');
+      if (!/^services\/[^/]+\/src\//.test(path) || exempt(path)) continue;
+      if (path.endsWith('.repository.ts')) continue;
+      scanned++;
+      offenders.push(...queriesIn(path, readFileSync(file, 'utf8')));
+    }
+    expect(scanned).toBeGreaterThan(30);
+    expect(offenders, 'move these queries into a *.repository.ts').toEqual([]);
+  });
+});

@@ -24,6 +24,7 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, counter, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
+import { StageReads } from '../stages/stage-reads.repository.js';
 import { maxAttemptsOf } from '../stages/stage.js';
 import { faultsOf, injectCompensationFaults } from './faults.js';
 import { messageOf, outageAsRetry, withTimeout } from './handler-errors.js';
@@ -141,7 +142,7 @@ export class CompensationRunner {
               await withTimeout(stage.timeoutMs, `compensation of ${stage.name}`, () =>
                 stage.compensate(data, {
                   run,
-                  tx,
+                  reads: new StageReads(tx, run.id),
                   state: this.repo.runHandle(tx, run.id),
                   config: this.config,
                 }),

@@ -23,6 +23,7 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
+import { StageReads } from '../stages/stage-reads.repository.js';
 import { maxAttemptsOf } from '../stages/stage.js';
 import { CompensationRunner } from './compensation-runner.service.js';
 import { faultsOf, injectFaults } from './faults.js';
@@ -190,7 +191,7 @@ export class StageRunner {
           return stage.invoke({
             run,
             cmd,
-            tx,
+            reads: new StageReads(tx, run.id),
             state: this.repo.runHandle(tx, run.id),
             config: this.config,
             attempt,

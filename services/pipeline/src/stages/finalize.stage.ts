@@ -3,15 +3,8 @@ import { defineStage } from './stage.js';
 /** Stage 7. Packages the run's result from what the earlier stages recorded, and stores it on the run. */
 export const finalize = defineStage(
   { name: 'finalize' },
-  async ({ run, cmd, tx, state }) => {
-    const rows = await tx
-      .selectFrom('pipeline_stage_runs')
-      .select(['stage_name', 'output', 'attempts'])
-      .where('pipeline_run_id', '=', run.id)
-      .where('iteration', '=', cmd.iteration)
-      .where('status', '=', 'SUCCEEDED')
-      .orderBy('stage_num')
-      .execute();
+  async ({ run, cmd, reads, state }) => {
+    const rows = await reads.succeededOutputs(cmd.iteration);
     const outputs = Object.fromEntries(rows.map((r) => [r.stage_name, r.output]));
     const result = {
       action: run.action,

@@ -1,14 +1,9 @@
 import { defineStage } from './stage.js';
 
 /** Stage 8. Measures the run (total and per-stage time), then closes it SUCCEEDED. Drift baselines arrive later. */
-export const monitor = defineStage({ name: 'monitor' }, async ({ run, tx, state }) => {
+export const monitor = defineStage({ name: 'monitor' }, async ({ run, reads, state }) => {
   const now = new Date();
-  const rows = await tx
-    .selectFrom('pipeline_stage_runs')
-    .select(['stage_name', 'started_at', 'finished_at'])
-    .where('pipeline_run_id', '=', run.id)
-    .where('status', '=', 'SUCCEEDED')
-    .execute();
+  const rows = await reads.succeededTimings();
   const stageMs = Object.fromEntries(
     rows.map((r) => [
       r.stage_name,

@@ -1,18 +1,21 @@
 import { PermanentError } from '@heady/bus';
 import { type StageCommand, type StageName } from '@heady/contracts';
-import { type Database, type PipelineRun, type RunHandle, type Transaction } from '@heady/db';
+import { type PipelineRun, type RunHandle } from '@heady/db';
 import { type PipelineConfig } from '@heady/config';
+import { type StageReads } from './stage-reads.repository.js';
 
 /**
- * What a stage's invoke receives: its run, its command, the transaction its effects join, and
- * the run's state writes bound to that transaction (`pipeline_runs` is written only there).
+ * What a stage's invoke receives: its run, its command, and typed handles bound to the
+ * transaction its SUCCEEDED mark commits in — the reads it may make and the run's guarded state
+ * writes (`pipeline_runs` is written only there) — so a redelivery finds the work done or
+ * nothing of it. Stages get no raw database handle.
  */
 export interface StageInput {
   run: PipelineRun;
   cmd: StageCommand;
-  /** The stage's effects and its SUCCEEDED mark commit together, so a redelivery finds the work done. */
-  tx: Transaction<Database>;
-  /** The run's guarded transitions (admit, record the group, set the result, succeed), joining `tx`. */
+  /** The queries stages make (groups, workflows, earlier stages' rows), in the stage's transaction. */
+  reads: StageReads;
+  /** The run's guarded transitions (admit, record the group, set the result, succeed), in the same transaction. */
   state: RunHandle;
   config: PipelineConfig;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
@@ -40,11 +43,12 @@ export interface StageResult<
   compensation?: Undo | null;
 }
 
-/** What a compensation receives: its run and the transaction its effects (and the COMPENSATED mark) join. */
+/** What a compensation receives: its run and handles bound to the transaction of its COMPENSATED mark. */
 export interface CompensateInput {
   run: PipelineRun;
-  tx: Transaction<Database>;
-  /** The run's guarded writes (retract the result, release the idempotency key), joining `tx`. */
+  /** The queries stages make, in the compensation's transaction. */
+  reads: StageReads;
+  /** The run's guarded writes (retract the result, release the idempotency key), in the same transaction. */
   state: RunHandle;
   config: PipelineConfig;
 }
