@@ -55,9 +55,13 @@ export interface PipelineUnderTest {
  * Starts the pipeline's Nest module on the JetStream transport with the consumers `main.ts`
  * would create for `stages` (a stage's and its compensation's), signing off, fault injection
  * on (crash faults refused: NODE_ENV=development), 3 attempts per stage, a 2 s ack wait and
- * 100 ms between the consumer's redeliveries.
+ * 100 ms between the consumer's redeliveries; `env` adds to (or overrides) its environment.
  */
-export async function startPipeline(name: string, stages: StageName[]): Promise<PipelineUnderTest> {
+export async function startPipeline(
+  name: string,
+  stages: StageName[],
+  env: Record<string, string> = {},
+): Promise<PipelineUnderTest> {
   const nats = await startNatsServer();
   const pg = await createTestDatabase(`heady_${name}`);
   const config = loadPipelineConfig({
@@ -71,6 +75,7 @@ export async function startPipeline(name: string, stages: StageName[]): Promise<
     HEADY_STAGE_ACK_WAIT_MS: '2000',
     HEADY_STAGE_MAX_DELIVER: '3',
     HEADY_INSTANCE_ID: `pipeline-${name}`,
+    ...env,
   });
   const logger = createLogger(config);
   const publisher = new BusPublisher(
