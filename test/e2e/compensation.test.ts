@@ -1,18 +1,10 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { CompensationCommandSchema, STAGE_NAMES } from '@heady/contracts';
-import { type Database, type Kysely } from '@heady/db';
-import {
-  runHeady,
-  createTestDatabase,
-  type Stack,
-  startNatsServer,
-  startStack,
-  type TestDatabase,
-} from '@heady/testing';
+import { runHeady } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // Compensation as durable commands, through the real services as separate processes
 // (signing on): two pipeline processes split the stages between them, and each stage is
@@ -21,40 +13,24 @@ const A_STAGES = STAGE_NAMES.filter((_, i) => i % 2 === 0); // channel-entry, pl
 const B_STAGES = STAGE_NAMES.filter((_, i) => i % 2 === 1); // ingest, execute, self-critique, finalize
 
 describe('compensation commands: per-stage consumers, retries, DLQ redrive, crashes', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let base: string;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_compensation');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-      // 3 attempts per stage and per compensation keeps the retry schedule short (250 ms, 1 s)
-      env: { HEADY_STAGE_ACK_WAIT_MS: '3000', HEADY_FAULTS: '1', HEADY_STAGE_MAX_DELIVER: '3' },
-      pipelines: [
-        { HEADY_PIPELINE_STAGES: A_STAGES.join(','), HEADY_INSTANCE_ID: 'pipeline-a' },
-        { HEADY_PIPELINE_STAGES: B_STAGES.join(','), HEADY_INSTANCE_ID: 'pipeline-b' },
-      ],
-    });
-    useApiKey(stack.apiKey);
-    db = openDb(pg.url);
-    base = stack.gatewayUrl;
+  const system = withSystem({
+    database: 'heady_e2e_compensation',
+    services: ['conductor', 'pipeline', 'gateway'],
+    // 3 attempts per stage and per compensation keeps the retry schedule short (250 ms, 1 s)
+    env: { HEADY_STAGE_ACK_WAIT_MS: '3000', HEADY_FAULTS: '1', HEADY_STAGE_MAX_DELIVER: '3' },
+    pipelines: [
+      { HEADY_PIPELINE_STAGES: A_STAGES.join(','), HEADY_INSTANCE_ID: 'pipeline-a' },
+      { HEADY_PIPELINE_STAGES: B_STAGES.join(','), HEADY_INSTANCE_ID: 'pipeline-b' },
+    ],
+    client: true,
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
+  beforeAll(() => {
+    useApiKey(system.credentials.admin.key);
   });
 
   const stageRows = (runId: string) =>
-    db
+    system.db
       .selectFrom('pipeline_stage_runs')
       .select([
         'stage_name',
@@ -71,22 +47,22 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       .execute();
 
   const runRow = (runId: string) =>
-    db
+    system.db
       .selectFrom('pipeline_runs')
       .select(['status', 'error'])
       .where('id', '=', runId)
       .executeTakeFirstOrThrow();
 
-  const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
+  const heady = (...args: string[]): Promise<unknown> => system.heady(args);
 
   it('undoes each completed stage in the process that runs it, from one command per stage', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: { faults: [{ stage: 'optimize', mode: 'permanent' }] },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('COMPENSATED');
     const rows = await stageRows(runId);
     const undone = rows.filter((r) => r.stage_name !== 'optimize');
@@ -107,34 +83,29 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
 
     // one command per stage on pipeline.compensate.<stage>, its msg id made of its meaning,
     // its routing slip listing what is still to undo (this stage last)
-    const nc = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      for (const [i, stage] of STAGE_NAMES.slice(0, 6).entries()) {
-        const m = await jsm.streams.getMessage('PIPELINE', {
-          last_by_subj: `pipeline.compensate.${stage}`,
-        });
-        expect(m?.header.get('Nats-Msg-Id')).toBe(`${runId}:${stage}:0:compensate`);
-        if (!m) throw new Error(`no command on pipeline.compensate.${stage}`);
-        const cmd = fromBinary(CompensationCommandSchema, m.data);
-        expect(cmd.slip?.completed).toEqual(STAGE_NAMES.slice(0, i + 1));
-        expect(cmd.failedStage).toBe('optimize');
-      }
-    } finally {
-      await nc.close();
+    const jsm = await jetstreamManager(system.nc);
+    for (const [i, stage] of STAGE_NAMES.slice(0, 6).entries()) {
+      const m = await jsm.streams.getMessage('PIPELINE', {
+        last_by_subj: `pipeline.compensate.${stage}`,
+      });
+      expect(m?.header.get('Nats-Msg-Id')).toBe(`${runId}:${stage}:0:compensate`);
+      if (!m) throw new Error(`no command on pipeline.compensate.${stage}`);
+      const cmd = fromBinary(CompensationCommandSchema, m.data);
+      expect(cmd.slip?.completed).toEqual(STAGE_NAMES.slice(0, i + 1));
+      expect(cmd.failedStage).toBe('optimize');
     }
   });
 
   it("shows a compensated run over REST: its error, each stage's compensation, and its own trace id", async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: { faults: [{ stage: 'finalize', mode: 'permanent' }] },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('COMPENSATED');
-    const got = await fetch(`${base}/api/runs/${runId}`, { headers: authHeaders() });
+    const got = await fetch(`${system.gatewayUrl}/api/runs/${runId}`, { headers: authHeaders() });
     expect(got.status).toBe(200);
     const run = (await got.json()) as {
       error: string | null;
@@ -159,7 +130,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
     expect(byName.get('finalize')?.status).toBe('FAILED');
     expect(byName.get('finalize')?.compensation.state).toBe('NONE');
     // the run's trace, in the body and in Heady-Trace-Id; traceparent is this request's
-    const stored = await db
+    const stored = await system.db
       .selectFrom('pipeline_runs')
       .select('trace_id')
       .where('id', '=', runId)
@@ -171,7 +142,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
   });
 
   it('retries a compensation that fails transiently, with backoff, until it takes effect once', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: {
@@ -182,7 +153,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('COMPENSATED');
     const rows = await stageRows(runId);
     expect(
@@ -198,7 +169,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
 
   // 9 s in CI
   it('dead-letters a compensation whose retries run out (run FAILED), and a redrive completes the compensation', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: {
@@ -210,7 +181,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('FAILED');
     expect((await runRow(runId)).error).toMatch(/compensation of ingest failed/);
     const before = await stageRows(runId);
@@ -252,7 +223,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       ['ingest', 4, 'pipeline-b'],
       ['plan', 0, null],
     ]);
-    const text = await runHeady(['runs', 'show', runId], { DATABASE_URL: pg.url });
+    const text = await runHeady(['runs', 'show', runId], { DATABASE_URL: system.pg.url });
     const timeline = text.slice(text.indexOf('compensation:'));
     expect(timeline).toMatch(/ingest .* yes .* 4 .* pipeline-b/);
     // ingest was undone before channel-entry
@@ -261,7 +232,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
   }, 60_000);
 
   it('stops a working stage at its next heartbeat when the run is cancelled, and undoes what completed', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       // execute would take a minute (longer than its 20 s timeout) unless it stops on cancel
@@ -269,12 +240,12 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
     });
     const runId = res.body.runId as string;
     await waitFor(async () => (await stageRows(runId)).some((r) => r.stage_name === 'execute'));
-    const cancel = await fetch(`${base}/api/runs/${runId}/cancel`, {
+    const cancel = await fetch(`${system.gatewayUrl}/api/runs/${runId}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
     expect(cancel.status).toBe(202);
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('CANCELLED');
     const rows = await stageRows(runId);
     // execute stopped on its first attempt (not by its timeout), nothing after it ran
@@ -284,7 +255,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
       ['plan', 'COMPENSATED', 1],
       ['execute', 'FAILED', 0],
     ]);
-    const execute = await db
+    const execute = await system.db
       .selectFrom('pipeline_stage_runs')
       .select(['attempts', 'error'])
       .where('pipeline_run_id', '=', runId)
@@ -295,9 +266,9 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
   });
 
   it('compensates each stage exactly once when the compensating process is SIGKILLed mid-compensation', async () => {
-    const a = stack.pipelines[0];
+    const a = system.stack.pipelines[0];
     if (!a) throw new Error('no pipeline process');
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: {
@@ -311,7 +282,7 @@ describe('compensation commands: per-stage consumers, retries, DLQ redrive, cras
     const runId = res.body.runId as string;
     await waitFor(() => Promise.resolve(!a.running), 60_000);
     await a.start();
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('COMPENSATED');
     const rows = await stageRows(runId);
     expect(

@@ -1,50 +1,26 @@
 import { STAGE_NAMES } from '@heady/contracts';
-import { type Database, type Kysely } from '@heady/db';
-import {
-  createTestDatabase,
-  type Stack,
-  startNatsServer,
-  startStack,
-  type TestDatabase,
-} from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { copyToDlq } from '@heady/bus';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // Durable runs through the real services as separate processes (signing on), with fault
 // injection enabled: retries with backoff, and saga compensation in reverse.
 describe('durable runs: retries, compensation and fault injection', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let base: string;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    pg = await createTestDatabase('heady_e2e_durable');
-    stack = await startStack({
-      natsUrl: nats.url,
-      databaseUrl: pg.url,
-      services: ['conductor', 'pipeline', 'gateway'],
-      env: { HEADY_STAGE_ACK_WAIT_MS: '3000', HEADY_FAULTS: '1' },
-    });
-    useApiKey(stack.apiKey);
-    db = openDb(pg.url);
-    base = stack.gatewayUrl;
+  const system = withSystem({
+    database: 'heady_e2e_durable',
+    services: ['conductor', 'pipeline', 'gateway'],
+    env: { HEADY_STAGE_ACK_WAIT_MS: '3000', HEADY_FAULTS: '1' },
+    client: true,
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
+  beforeAll(() => {
+    useApiKey(system.credentials.admin.key);
   });
 
   const stageRows = (runId: string) =>
-    db
+    system.db
       .selectFrom('pipeline_stage_runs')
       .select(['stage_name', 'stage_num', 'status', 'attempts', 'compensations', 'compensated_at'])
       .where('pipeline_run_id', '=', runId)
@@ -55,7 +31,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
   it('succeeds with 3 attempts on the stage that fails transiently twice, for each stage in turn', async () => {
     const posted = await Promise.all(
       STAGE_NAMES.map((stage) =>
-        postRun(base, {
+        postRun(system.gatewayUrl, {
           action: 'chat',
           input: { stage },
           options: { faults: [{ stage, mode: 'transient', times: 2 }] },
@@ -64,7 +40,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
     );
     expect(posted.map((p) => p.status)).toEqual(Array(STAGE_NAMES.length).fill(202));
     const views = await waitTerminal(
-      base,
+      system.gatewayUrl,
       posted.map((p) => p.body.runId as string),
     );
     for (const [i, v] of views.entries()) {
@@ -82,7 +58,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
     const ks = [1, 3, 5, 8];
     const posted = await Promise.all(
       ks.map((k) =>
-        postRun(base, {
+        postRun(system.gatewayUrl, {
           action: 'code',
           input: { k },
           options: { faults: [{ stage: STAGE_NAMES[k], mode: 'permanent' }] },
@@ -90,7 +66,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       ),
     );
     const views = await waitTerminal(
-      base,
+      system.gatewayUrl,
       posted.map((p) => p.body.runId as string),
     );
     for (const [i, v] of views.entries()) {
@@ -111,7 +87,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       for (let n = 1; n < times.length; n++) {
         expect(times[n - 1] ?? 0).toBeGreaterThanOrEqual(times[n] ?? 0);
       }
-      const run = await db
+      const run = await system.db
         .selectFrom('pipeline_runs')
         .select(['request_id', 'result', 'error'])
         .where('id', '=', v.runId)
@@ -125,22 +101,26 @@ describe('durable runs: retries, compensation and fault injection', () => {
   it('releases the idempotency key when channel entry is compensated', async () => {
     const key = `durable-${Date.now()}`;
     const first = await postRun(
-      base,
+      system.gatewayUrl,
       { action: 'chat', input: {}, options: { faults: [{ stage: 'plan', mode: 'permanent' }] } },
       { 'idempotency-key': key },
     );
-    const [v] = await waitTerminal(base, [first.body.runId as string]);
+    const [v] = await waitTerminal(system.gatewayUrl, [first.body.runId as string]);
     expect(v?.status).toBe('COMPENSATED');
     // the key names a new run now
-    const again = await postRun(base, { action: 'chat', input: {} }, { 'idempotency-key': key });
+    const again = await postRun(
+      system.gatewayUrl,
+      { action: 'chat', input: {} },
+      { 'idempotency-key': key },
+    );
     expect(again.status).toBe(202);
     expect(again.body.runId).not.toBe(first.body.runId);
-    const [w] = await waitTerminal(base, [again.body.runId as string]);
+    const [w] = await waitTerminal(system.gatewayUrl, [again.body.runId as string]);
     expect(w?.status).toBe('SUCCEEDED');
   });
 
   it('ends FAILED when a compensation fails permanently, with the message in DLQ', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: {
@@ -151,7 +131,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('FAILED');
     const rows = await stageRows(runId);
     // plan was undone before ingest's compensation failed; channel entry was not reached
@@ -161,27 +141,22 @@ describe('durable runs: retries, compensation and fault injection', () => {
       ['plan', 'COMPENSATED'],
       ['execute', 'FAILED'],
     ]);
-    const run = await db
+    const run = await system.db
       .selectFrom('pipeline_runs')
       .select('error')
       .where('id', '=', runId)
       .executeTakeFirstOrThrow();
     expect(run.error).toMatch(/compensation of ingest failed/);
     // the compensation command that could not be carried out is in DLQ with its reason
-    const nc = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      const m = await jsm.streams.getMessage('DLQ', {
-        last_by_subj: 'dlq.PIPELINE.compensate-ingest',
-      });
-      expect(m?.header.get('Heady-Dlq-Reason')).toMatch(/compensation of ingest failed/);
-    } finally {
-      await nc.close();
-    }
+    const jsm = await jetstreamManager(system.nc);
+    const m = await jsm.streams.getMessage('DLQ', {
+      last_by_subj: 'dlq.PIPELINE.compensate-ingest',
+    });
+    expect(m?.header.get('Heady-Dlq-Reason')).toMatch(/compensation of ingest failed/);
   });
 
   it('answers 422 problem+json for a malformed fault', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: { faults: [{ stage: 'nowhere', mode: 'transient' }] },
@@ -191,25 +166,25 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('cancels a run mid-flight: completed stages undone, CANCELLED, and a second cancel is harmless', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: { faults: [{ stage: 'execute', mode: 'delay', ms: 2_500 }] },
     });
     const runId = res.body.runId as string;
     await waitFor(async () => (await stageRows(runId)).some((r) => r.stage_name === 'execute'));
-    const first = await fetch(`${base}/api/runs/${runId}/cancel`, {
+    const first = await fetch(`${system.gatewayUrl}/api/runs/${runId}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
     expect(first.status).toBe(202);
     expect(await first.json()).toEqual({ runId, status: 'CANCELLING' });
-    const second = await fetch(`${base}/api/runs/${runId}/cancel`, {
+    const second = await fetch(`${system.gatewayUrl}/api/runs/${runId}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
     expect(second.status).toBe(202);
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('CANCELLED');
     const rows = await stageRows(runId);
     expect(rows.map((r) => [r.stage_name, r.status, r.compensations])).toEqual([
@@ -218,7 +193,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       ['plan', 'COMPENSATED', 1],
       ['execute', 'COMPENSATED', 1],
     ]);
-    const third = await fetch(`${base}/api/runs/${runId}/cancel`, {
+    const third = await fetch(`${system.gatewayUrl}/api/runs/${runId}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
@@ -227,10 +202,10 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('answers 409 to cancelling a run that succeeded and 404 to an unknown run', async () => {
-    const res = await postRun(base, { action: 'chat', input: {} });
-    const [v] = await waitTerminal(base, [res.body.runId as string]);
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: {} });
+    const [v] = await waitTerminal(system.gatewayUrl, [res.body.runId as string]);
     expect(v?.status).toBe('SUCCEEDED');
-    const late = await fetch(`${base}/api/runs/${v?.runId}/cancel`, {
+    const late = await fetch(`${system.gatewayUrl}/api/runs/${v?.runId}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
@@ -241,7 +216,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       status: 409,
       runStatus: 'SUCCEEDED',
     });
-    const none = await fetch(`${base}/api/runs/${crypto.randomUUID()}/cancel`, {
+    const none = await fetch(`${system.gatewayUrl}/api/runs/${crypto.randomUUID()}/cancel`, {
       method: 'POST',
       headers: authHeaders(),
     });
@@ -249,13 +224,13 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('compensates a run past its deadline', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       options: { deadlineMs: 1_000, faults: [{ stage: 'plan', mode: 'delay', ms: 1_800 }] },
     });
     const runId = res.body.runId as string;
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('COMPENSATED');
     const rows = await stageRows(runId);
     expect(rows.map((r) => [r.stage_name, r.status])).toEqual([
@@ -263,7 +238,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
       ['ingest', 'COMPENSATED'],
       ['plan', 'COMPENSATED'],
     ]);
-    const run = await db
+    const run = await system.db
       .selectFrom('pipeline_runs')
       .select('error')
       .where('id', '=', runId)
@@ -272,14 +247,14 @@ describe('durable runs: retries, compensation and fault injection', () => {
   });
 
   it('streams every event of a run in order as SSE, history then live, and resumes from Last-Event-ID', async () => {
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: {},
       // slow enough that the stream opens before the run ends: part history, part live
       options: { faults: [{ stage: 'recover', mode: 'delay', ms: 800 }] },
     });
     const runId = res.body.runId as string;
-    const all = await readSse(`${base}/api/runs/${runId}/events`);
+    const all = await readSse(`${system.gatewayUrl}/api/runs/${runId}/events`);
     const names = all.map((e) => e.event);
     expect(names[0]).toBe('run.started');
     expect(names.at(-1)).toBe('run.succeeded');
@@ -294,31 +269,35 @@ describe('durable runs: retries, compensation and fault injection', () => {
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     // resume after the 6th event: exactly the rest
     const cut = all[5]?.id ?? '';
-    const rest = await readSse(`${base}/api/runs/${runId}/events`, { 'last-event-id': cut });
+    const rest = await readSse(`${system.gatewayUrl}/api/runs/${runId}/events`, {
+      'last-event-id': cut,
+    });
     expect(rest.map((e) => e.id)).toEqual(all.slice(6).map((e) => e.id));
   });
 
   // 7 s in CI
   it('recovers from a crash fault that SIGKILLs the stage process: every run in flight still succeeds', async () => {
-    const crashed = await postRun(base, {
+    const crashed = await postRun(system.gatewayUrl, {
       action: 'chat',
       input: { crash: true },
       options: { faults: [{ stage: 'plan', mode: 'crash' }] },
     });
     const others = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'code', input: { i } })),
+      Array.from({ length: 20 }, (_, i) =>
+        postRun(system.gatewayUrl, { action: 'code', input: { i } }),
+      ),
     );
     const crashedId = crashed.body.runId as string;
-    await waitFor(() => Promise.resolve(!stack.services.pipeline.running));
+    await waitFor(() => Promise.resolve(!system.stack.services.pipeline.running));
     const restarted = Date.now();
-    await stack.services.pipeline.start();
+    await system.stack.services.pipeline.start();
     // the crashed delivery comes back after the ack wait and the run moves on
     await waitFor(async () =>
       (await stageRows(crashedId)).some((r) => r.stage_name === 'plan' && r.status === 'SUCCEEDED'),
     );
     const recoveryMs = Date.now() - restarted;
     console.log(`recovery after SIGKILL: in-flight run moved again ${recoveryMs} ms after restart`);
-    const views = await waitTerminal(base, [
+    const views = await waitTerminal(system.gatewayUrl, [
       crashedId,
       ...others.map((o) => o.body.runId as string),
     ]);
@@ -329,39 +308,34 @@ describe('durable runs: retries, compensation and fault injection', () => {
 
   // 16 s in CI
   it('completes a run whose stage command sat in DLQ once an operator redrives it with heady dlq redrive', async () => {
-    const heady = (...args: string[]): Promise<unknown> => stack.heady(args);
+    const heady = (...args: string[]): Promise<unknown> => system.heady(args);
     // the run's first command is dead-lettered (copied to DLQ, gone from PIPELINE) before any stage took it
-    await stack.services.pipeline.kill('SIGTERM');
-    const res = await postRun(base, { action: 'chat', input: { redrive: true } });
+    await system.stack.services.pipeline.kill('SIGTERM');
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { redrive: true } });
     const runId = res.body.runId as string;
-    const nc = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      const m = await jsm.streams.getMessage('PIPELINE', {
-        last_by_subj: 'pipeline.stage.channel-entry',
-      });
-      if (!m) throw new Error('no channel-entry command');
-      await copyToDlq(
-        jetstream(nc),
-        {
-          stream: 'PIPELINE',
-          consumer: 'stage-channel-entry',
-          seq: m.seq,
-          subject: m.subject,
-          deliveries: 8,
-          data: m.data,
-          headers: m.header,
-          reason: 'max deliveries (8) exhausted: test',
-        },
-        'handler',
-      );
-      await jsm.streams.deleteMessage('PIPELINE', m.seq);
-    } finally {
-      await nc.close();
-    }
-    await stack.services.pipeline.start();
+    const jsm = await jetstreamManager(system.nc);
+    const m = await jsm.streams.getMessage('PIPELINE', {
+      last_by_subj: 'pipeline.stage.channel-entry',
+    });
+    if (!m) throw new Error('no channel-entry command');
+    await copyToDlq(
+      jetstream(system.nc),
+      {
+        stream: 'PIPELINE',
+        consumer: 'stage-channel-entry',
+        seq: m.seq,
+        subject: m.subject,
+        deliveries: 8,
+        data: m.data,
+        headers: m.header,
+        reason: 'max deliveries (8) exhausted: test',
+      },
+      'handler',
+    );
+    await jsm.streams.deleteMessage('PIPELINE', m.seq);
+    await system.stack.services.pipeline.start();
     await new Promise((r) => setTimeout(r, 1_000));
-    expect((await waitTerminal(base, [runId], 500))[0]?.status).toBe('NOT_TERMINAL');
+    expect((await waitTerminal(system.gatewayUrl, [runId], 500))[0]?.status).toBe('NOT_TERMINAL');
 
     await heady('keys', 'issue', 'operator', '--operator', '-s', '>');
     const letters = (await heady('dlq', 'ls')) as {
@@ -380,9 +354,9 @@ describe('durable runs: retries, compensation and fault injection', () => {
     const redriven = (await heady('dlq', 'redrive', String(letter?.seq))) as { subject: string };
     expect(redriven.subject).toBe('pipeline.stage.channel-entry');
 
-    const [v] = await waitTerminal(base, [runId]);
+    const [v] = await waitTerminal(system.gatewayUrl, [runId]);
     expect(v?.status).toBe('SUCCEEDED');
-    const audited = await db
+    const audited = await system.db
       .selectFrom('audit_logs')
       .select(['actor', 'target'])
       .where('action', '=', 'dlq.redrive')
@@ -409,7 +383,7 @@ describe('durable runs: retries, compensation and fault injection', () => {
   }, 120_000);
 
   it('answers 404 problem+json for the events of an unknown run', async () => {
-    const r = await fetch(`${base}/api/runs/${crypto.randomUUID()}/events`, {
+    const r = await fetch(`${system.gatewayUrl}/api/runs/${crypto.randomUUID()}/events`, {
       headers: authHeaders(),
     });
     expect(r.status).toBe(404);

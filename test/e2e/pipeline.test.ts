@@ -1,51 +1,30 @@
-import { type Database, type Kysely, sql } from '@heady/db';
-import {
-  runHeady,
-  createTestDatabase,
-  type Stack,
-  startNatsServer,
-  startStack,
-  type TestDatabase,
-} from '@heady/testing';
+import { sql } from '@heady/db';
+import { runHeady } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { StageCommandSchema, STAGE_NAMES } from '@heady/contracts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, getRun, openDb, postRun, useApiKey, waitTerminal } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, getRun, postRun, useApiKey, waitTerminal } from './helpers.js';
 
 // The whole system: conductor, pipeline and gateway as separate processes, against a
 // nats-server of this suite's own (with authentication: each service connects as its own
 // NATS user) and a fresh PostgreSQL database.
 describe('a run through REST → conductor → nine JetStream stages → PostgreSQL', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let pg: TestDatabase;
-  let stack: Stack;
-  let db: Kysely<Database>;
-  let base: string;
-
-  beforeAll(async () => {
-    nats = await startNatsServer({ auth: true });
-    pg = await createTestDatabase('heady_e2e');
-    stack = await startStack({
-      nats,
-      databaseUrl: pg.url,
-      env: { HEADY_STAGE_ACK_WAIT_MS: '3000' },
-    });
-    db = openDb(pg.url);
-    base = stack.gatewayUrl;
-    useApiKey(stack.apiKey);
+  const system = withSystem({
+    database: 'heady_e2e',
+    natsAuth: true,
+    env: { HEADY_STAGE_ACK_WAIT_MS: '3000' },
+    client: true,
   });
 
-  afterAll(async () => {
-    await stack?.stop();
-    await db?.destroy();
-    await pg?.drop();
-    await nats?.stop();
+  beforeAll(() => {
+    useApiKey(system.credentials.admin.key);
   });
 
   it('accepts a run with 202 and the links of the contract, and it is readable at once', async () => {
-    const res = await postRun(base, { action: 'analyze', input: { text: 'hello' } });
+    const res = await postRun(system.gatewayUrl, { action: 'analyze', input: { text: 'hello' } });
     expect(res.status).toBe(202);
     const runId = res.body.runId as string;
     expect(res.body).toEqual({
@@ -53,7 +32,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       status: 'PENDING',
       links: { self: `/api/runs/${runId}`, events: `/api/runs/${runId}/events` },
     });
-    const view = await getRun(base, runId);
+    const view = await getRun(system.gatewayUrl, runId);
     expect(view.runId).toBe(runId);
     expect(view.action).toBe('analyze');
     expect(view.group).toBe('reasoning');
@@ -64,12 +43,12 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     const actions = ['chat', 'code', 'search', 'simulate', 'embed'];
     const posted = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        postRun(base, { action: actions[i % actions.length], input: { n: i } }),
+        postRun(system.gatewayUrl, { action: actions[i % actions.length], input: { n: i } }),
       ),
     );
     expect(posted.map((p) => p.status)).toEqual(Array(50).fill(202));
     const views = await waitTerminal(
-      base,
+      system.gatewayUrl,
       posted.map((p) => p.body.runId as string),
     );
     for (const v of views) {
@@ -87,10 +66,10 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   it('returns the same run for the same Idempotency-Key and body, and 422 for another body', async () => {
     const key = `key-${Date.now()}`;
     const body = { action: 'chat', input: { q: 'same' }, options: { seed: 7 } };
-    const first = await postRun(base, body, { 'idempotency-key': key });
+    const first = await postRun(system.gatewayUrl, body, { 'idempotency-key': key });
     // the same body with its keys in another order is the same request
     const again = await postRun(
-      base,
+      system.gatewayUrl,
       { options: { seed: 7 }, input: { q: 'same' }, action: 'chat' },
       { 'idempotency-key': key },
     );
@@ -98,7 +77,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(again.status).toBe(202);
     expect(again.body.runId).toBe(first.body.runId);
     const other = await postRun(
-      base,
+      system.gatewayUrl,
       { ...body, input: { q: 'different' } },
       { 'idempotency-key': key },
     );
@@ -109,9 +88,9 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       code: 'IDEMPOTENCY_CONFLICT',
       runId: first.body.runId,
     });
-    const [done] = await waitTerminal(base, [first.body.runId as string]);
+    const [done] = await waitTerminal(system.gatewayUrl, [first.body.runId as string]);
     expect(done?.status).toBe('SUCCEEDED');
-    const count = await db
+    const count = await system.db
       .selectFrom('pipeline_runs')
       .select(sql<number>`count(*)::int`.as('n'))
       .where('request_id', '=', key)
@@ -120,7 +99,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   });
 
   it('answers 422 naming the valid actions for an unknown action', async () => {
-    const res = await postRun(base, { action: 'teleport', input: {} });
+    const res = await postRun(system.gatewayUrl, { action: 'teleport', input: {} });
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 422, code: 'UNKNOWN_ACTION', action: 'teleport' });
@@ -131,7 +110,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   });
 
   it('answers 400 problem+json for malformed JSON', async () => {
-    const res = await postRun(base, '{"action": "chat", "input": {');
+    const res = await postRun(system.gatewayUrl, '{"action": "chat", "input": {');
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 400, code: 'MALFORMED_BODY', instance: '/api/runs' });
@@ -145,7 +124,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       [],
       42,
     ]) {
-      const res = await postRun(base, body);
+      const res = await postRun(system.gatewayUrl, body);
       expect(res.status, JSON.stringify(body)).toBe(422);
       expect(res.body.code).toBe('VALIDATION_FAILED');
     }
@@ -157,7 +136,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       // the path parameter is documented as a uuid (issue 27): validated as documented
       ['not-a-uuid', 422, 'VALIDATION_FAILED'],
     ] as const) {
-      const res = await fetch(`${base}/api/runs/${id}`, { headers: authHeaders() });
+      const res = await fetch(`${system.gatewayUrl}/api/runs/${id}`, { headers: authHeaders() });
       expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(await res.json()).toMatchObject({ status, code });
@@ -165,56 +144,58 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   });
 
   it('reports health on /api/health and /readyz, and metrics on /metrics of every process (the ops port)', async () => {
-    const health = await fetch(`${base}/api/health`);
+    const health = await fetch(`${system.gatewayUrl}/api/health`);
     expect(health.status).toBe(200);
-    for (const svc of Object.values(stack.services)) {
+    for (const svc of Object.values(system.stack.services)) {
       expect((await fetch(`${svc.opsUrl}/healthz`)).status).toBe(200);
       expect((await fetch(`${svc.opsUrl}/readyz`)).status).toBe(200);
       const metrics = await (await fetch(`${svc.opsUrl}/metrics`)).text();
       expect(metrics).toMatch(/heady_/);
     }
     // the gateway's public port answers liveness only: no readiness details, no metrics
-    expect(stack.services.gateway.opsUrl).not.toBe(base);
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/readyz`)).status).toBe(404);
-    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    expect(system.stack.services.gateway.opsUrl).not.toBe(system.gatewayUrl);
+    expect((await fetch(`${system.gatewayUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${system.gatewayUrl}/readyz`)).status).toBe(404);
+    expect((await fetch(`${system.gatewayUrl}/metrics`)).status).toBe(404);
     const conductor = (await (
-      await fetch(`${stack.services.conductor.url}/api/conductor/health`)
+      await fetch(`${system.stack.services.conductor.url}/api/conductor/health`)
     ).json()) as { groups: { group: string; weight: number }[] };
     expect(conductor.groups).toHaveLength(12);
     expect(conductor.groups[0]).toMatchObject({ group: 'reasoning', weight: 1 });
   });
 
   it('carries one trace id from the gateway through the conductor to every stage, and into the logs of all three', async () => {
-    const res = await postRun(base, { action: 'chat', input: { trace: true } });
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { trace: true } });
     const traceId = res.headers.get('traceparent')?.split('-')[1];
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    const [done] = await waitTerminal(base, [res.body.runId as string]);
+    const [done] = await waitTerminal(system.gatewayUrl, [res.body.runId as string]);
     expect(done?.status).toBe('SUCCEEDED');
-    const stored = await db
+    const stored = await system.db
       .selectFrom('pipeline_runs')
       .select('trace_id')
       .where('id', '=', res.body.runId as string)
       .executeTakeFirst();
     expect(stored?.trace_id).toBe(traceId);
     for (const name of ['gateway', 'conductor', 'pipeline'] as const) {
-      const lines = stack.services[name].lines.filter((l) => l.includes(`"trace_id":"${traceId}"`));
+      const lines = system.stack.services[name].lines.filter((l) =>
+        l.includes(`"trace_id":"${traceId}"`),
+      );
       expect(lines.length, `${name} logged the trace`).toBeGreaterThan(0);
     }
     // every stage of that run logged under the same trace
-    const stageLines = stack.services.pipeline.lines.filter(
+    const stageLines = system.stack.services.pipeline.lines.filter(
       (l) => l.includes(`"trace_id":"${traceId}"`) && l.includes('succeeded'),
     );
     expect(stageLines.length).toBeGreaterThanOrEqual(9);
   });
 
   it('writes every routing decision to the audit log table and the JSONL file', async () => {
-    const res = await postRun(base, { action: 'ocr', input: {} });
+    const res = await postRun(system.gatewayUrl, { action: 'ocr', input: {} });
     const runId = res.body.runId as string;
-    await waitTerminal(base, [runId]);
+    await waitTerminal(system.gatewayUrl, [runId]);
     let row;
     for (let i = 0; i < 40 && !row; i++) {
-      row = await db
+      row = await system.db
         .selectFrom('audit_logs')
         .selectAll()
         .where('target', '=', runId)
@@ -224,7 +205,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     expect(row).toMatchObject({ action: 'ROUTE', status: 'OK' });
     expect(row?.details).toMatchObject({ action: 'ocr', group: 'vision', weight: 0.5 });
     const { readFile } = await import('node:fs/promises');
-    const jsonl = await readFile(`${stack.dataDir}/audit/conductor-audit.jsonl`, 'utf8');
+    const jsonl = await readFile(`${system.stack.dataDir}/audit/conductor-audit.jsonl`, 'utf8');
     const entry = jsonl
       .trim()
       .split('\n')
@@ -234,13 +215,13 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   });
 
   it("refuses a NATS client without credentials on the stack's server", async () => {
-    await expect(connect({ servers: nats.url, reconnect: false, timeout: 2000 })).rejects.toThrow(
-      /authorization violation/i,
-    );
+    await expect(
+      connect({ servers: system.nats.url, reconnect: false, timeout: 2000 }),
+    ).rejects.toThrow(/authorization violation/i);
   });
 
   it("refuses the gateway's NATS user a publish of pipeline.stage.plan, and no stage command is stored", async () => {
-    const nc = await connect(nats.connectOptions('gateway'));
+    const nc = await connect(system.nats.connectOptions('gateway'));
     try {
       await expect(
         jetstream(nc, { timeout: 2000 }).publish('pipeline.stage.plan', 'from the gateway', {
@@ -250,26 +231,21 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     } finally {
       await nc.close();
     }
-    const admin = await connect(nats.connectOptions());
-    try {
-      const jsm = await jetstreamManager(admin);
-      const last = await jsm.streams
-        .getMessage('PIPELINE', { last_by_subj: 'pipeline.stage.plan' })
-        .catch(() => null);
-      expect(
-        last === null || !new TextDecoder().decode(last.data).includes('from the gateway'),
-      ).toBe(true);
-    } finally {
-      await admin.close();
-    }
+    const jsm = await jetstreamManager(system.nc);
+    const last = await jsm.streams
+      .getMessage('PIPELINE', { last_by_subj: 'pipeline.stage.plan' })
+      .catch(() => null);
+    expect(last === null || !new TextDecoder().decode(last.data).includes('from the gateway')).toBe(
+      true,
+    );
   });
 
   it('refuses a forged, unsigned stage command: dead-lettered, audited, and no stage ran', async () => {
-    const res = await postRun(base, { action: 'chat', input: {} });
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: {} });
     const runId = res.body.runId as string;
-    await waitTerminal(base, [runId]);
+    await waitTerminal(system.gatewayUrl, [runId]);
     // the pipeline's own NATS user may put a command there; only a signature makes it count
-    const nc = await connect(nats.connectOptions('pipeline'));
+    const nc = await connect(system.nats.connectOptions('pipeline'));
     const js = jetstream(nc);
     const forged = create(StageCommandSchema, {
       runId,
@@ -285,7 +261,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
     });
     const row = await (async () => {
       for (let i = 0; i < 100; i++) {
-        const r = await db
+        const r = await system.db
           .selectFrom('audit_logs')
           .selectAll()
           .where('action', '=', 'MESSAGE_REJECTED')
@@ -301,7 +277,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       m.streams.getMessage('DLQ', { last_by_subj: 'dlq.PIPELINE.stage-finalize' }),
     );
     expect(dlq?.header.get('Heady-Dlq-Reason')).toMatch(/^rejected \(unsigned\)/);
-    const stages = await db
+    const stages = await system.db
       .selectFrom('pipeline_stage_runs')
       .select('iteration')
       .where('pipeline_run_id', '=', runId)
@@ -314,14 +290,16 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   // 5 s in CI
   it('rotates every service epoch key on heady keys rotate, with runs in flight, and loses none', async () => {
     const inFlight = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => postRun(base, { action: 'analyze', input: { i } })),
+      Array.from({ length: 20 }, (_, i) =>
+        postRun(system.gatewayUrl, { action: 'analyze', input: { i } }),
+      ),
     );
     const stdout = await runHeady(['keys', 'rotate'], {
-      ...nats.env('operator'),
-      HEADY_DATA_DIR: stack.dataDir,
+      ...system.nats.env('operator'),
+      HEADY_DATA_DIR: system.stack.dataDir,
     });
     expect(stdout).toMatch(/asked every service to rotate/);
-    for (const svc of Object.values(stack.services)) {
+    for (const svc of Object.values(system.stack.services)) {
       await expect
         .poll(
           () => svc.lines.some((l) => l.includes('epoch key rotated') && l.includes('requested')),
@@ -331,11 +309,11 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
         )
         .toBe(true);
     }
-    const after = await postRun(base, { action: 'analyze', input: { after: true } });
+    const after = await postRun(system.gatewayUrl, { action: 'analyze', input: { after: true } });
     const ids = [...inFlight, after].map((r) => r.body.runId as string);
-    await waitTerminal(base, ids);
-    for (const id of ids) expect((await getRun(base, id)).status).toBe('SUCCEEDED');
-    const rejected = await db
+    await waitTerminal(system.gatewayUrl, ids);
+    for (const id of ids) expect((await getRun(system.gatewayUrl, id)).status).toBe('SUCCEEDED');
+    const rejected = await system.db
       .selectFrom('audit_logs')
       .select('status')
       .where('action', '=', 'MESSAGE_REJECTED')
@@ -346,24 +324,22 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
 
   it('seals every stage command of a RESTRICTED run on the wire and still completes it', async () => {
     const secret = `restricted-${Date.now()}`;
-    const res = await postRun(base, {
+    const res = await postRun(system.gatewayUrl, {
       action: 'analyze',
       input: { text: secret },
       options: { classification: 'RESTRICTED' },
     });
     const runId = res.body.runId as string;
-    await waitTerminal(base, [runId]);
-    expect((await getRun(base, runId)).status).toBe('SUCCEEDED');
+    await waitTerminal(system.gatewayUrl, [runId]);
+    expect((await getRun(system.gatewayUrl, runId)).status).toBe('SUCCEEDED');
 
-    const nc = await connect(nats.connectOptions());
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(system.nc);
     const last = (await jsm.streams.info('PIPELINE')).state.last_seq;
     const commands = [];
     for (let seq = last; seq > 0 && commands.length < 9; seq--) {
       const m = await jsm.streams.getMessage('PIPELINE', { seq }).catch(() => null);
       if (m?.header.get('Nats-Msg-Id').startsWith(`${runId}:`)) commands.push(m);
     }
-    await nc.close();
     expect(commands).toHaveLength(9);
     for (const m of commands) {
       expect(m.header.get('Heady-Class')).toBe('RESTRICTED');
@@ -376,13 +352,15 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
   it('finishes every run when the pipeline process is SIGKILLed mid-flight and restarted, with no stage done twice', async () => {
     const n = 150;
     const posted = await Promise.all(
-      Array.from({ length: n }, (_, i) => postRun(base, { action: 'analyze', input: { kill: i } })),
+      Array.from({ length: n }, (_, i) =>
+        postRun(system.gatewayUrl, { action: 'analyze', input: { kill: i } }),
+      ),
     );
     const ids = posted.map((p) => p.body.runId as string);
     expect(posted.every((p) => p.status === 202)).toBe(true);
     // kill once work is visibly under way
     for (let i = 0; i < 100; i++) {
-      const r = await db
+      const r = await system.db
         .selectFrom('pipeline_stage_runs')
         .select(sql<number>`count(*)::int`.as('n'))
         .where('pipeline_run_id', 'in', ids)
@@ -390,21 +368,21 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       if ((r?.n ?? 0) > 20) break;
       await new Promise((res) => setTimeout(res, 20));
     }
-    await stack.services.pipeline.kill('SIGKILL');
-    const atKill = await db
+    await system.stack.services.pipeline.kill('SIGKILL');
+    const atKill = await system.db
       .selectFrom('pipeline_runs')
       .select(sql<number>`count(*)::int`.as('n'))
       .where('id', 'in', ids)
       .where('status', '=', 'SUCCEEDED')
       .executeTakeFirst();
     expect(atKill?.n ?? 0, 'runs were still in flight when the pipeline died').toBeLessThan(n);
-    await stack.services.pipeline.start();
+    await system.stack.services.pipeline.start();
 
-    const views = await waitTerminal(base, ids, 120_000);
+    const views = await waitTerminal(system.gatewayUrl, ids, 120_000);
     expect(
       views.filter((v) => v.status !== 'SUCCEEDED').map((v) => `${v.runId}:${v.status}`),
     ).toEqual([]);
-    const twice = await db
+    const twice = await system.db
       .selectFrom('pipeline_stage_runs')
       .select(['pipeline_run_id', 'stage_num', sql<number>`count(*)::int`.as('n')])
       .where('pipeline_run_id', 'in', ids)
@@ -413,7 +391,7 @@ describe('a run through REST → conductor → nine JetStream stages → Postgre
       .having(sql`count(*)`, '>', 1)
       .execute();
     expect(twice).toEqual([]);
-    const rows = await db
+    const rows = await system.db
       .selectFrom('pipeline_stage_runs')
       .select(sql<number>`count(*)::int`.as('n'))
       .where('pipeline_run_id', 'in', ids)
