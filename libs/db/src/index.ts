@@ -18,7 +18,14 @@ export {
   type RunHandle,
   type RunTransition,
 } from './run-state.repository.js';
-export { RunViewRepository, type RunScope, type RunWithStages } from './run-view.repository.js';
+export {
+  RunViewRepository,
+  type RunListing,
+  type RunScope,
+  type RunWithStages,
+} from './run-view.repository.js';
+export { AuditLogRepository, type AuditRecord } from './audit-log.repository.js';
+export { OrganizationsRepository, type OrganizationRef } from './organizations.repository.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
 export {
   CLEARANCES,

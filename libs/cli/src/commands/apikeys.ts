@@ -1,11 +1,8 @@
 import { loadCliConfig } from '@heady/config';
 import {
-  type Database,
-  type Kysely,
   PLANS,
   ROLES,
   createApiKey,
-  createDb,
   ensureOrganization,
   findActiveApiKey,
   hashApiKey,
@@ -15,19 +12,11 @@ import {
 import { type Command, Option } from 'commander';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { withDb } from '../connect.js';
 import { type Output, table } from '../output.js';
 
 type Plan = (typeof PLANS)[number];
 type Role = (typeof ROLES)[number];
-
-async function withDb<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-  const db = createDb({ url: loadCliConfig().database.url, poolMax: 1 });
-  try {
-    return await fn(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 /** What `.heady/credentials.json` holds: development keys, never committed (the data dir is git-ignored). */
 export interface DevCredentials {

@@ -1,52 +1,20 @@
-import { type CliConfig, loadCliConfig } from '@heady/config';
-import { type BanRecord, banKey, rejectionsKey } from '@heady/contracts';
-import { createDb } from '@heady/db';
+import { loadCliConfig } from '@heady/config';
+import { AuditLogRepository, OrganizationsRepository } from '@heady/db';
 import { type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { withDb } from '../connect.js';
 import { type Output, table } from '../output.js';
+import { type BanView, BansRepository } from '../repositories/bans.repository.js';
 
-/** A ban as listed: the record and how long it still holds. */
-export interface BanView extends BanRecord {
-  expiresInMs: number;
-}
-
-async function withRedis<T>(fn: (r: Redis, config: CliConfig) => Promise<T>): Promise<T> {
+async function withBans<T>(fn: (bans: BansRepository) => Promise<T>): Promise<T> {
   const config = loadCliConfig();
-  const redis = new Redis(config.redis.url, {
-    connectTimeout: 2000,
-    maxRetriesPerRequest: 0,
-    lazyConnect: true,
-  });
+  const bans = await BansRepository.connect(config.redis.url, config.redisPrefix);
   try {
-    await redis.connect();
-    return await fn(redis, config);
+    return await fn(bans);
   } finally {
-    redis.disconnect();
+    bans.close();
   }
-}
-
-/** Every live ban under the gateway's Redis prefix, soonest-expiring last. */
-async function listBans(redis: Redis, prefix: string): Promise<BanView[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${banKey(prefix, '*')}`, 'COUNT', 500);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  const bans: BanView[] = [];
-  for (const k of keys) {
-    const [raw, ttl] = await Promise.all([redis.get(k), redis.pttl(k)]);
-    if (raw === null || ttl < 0) continue; // expired between SCAN and GET
-    try {
-      bans.push({ ...(JSON.parse(raw) as BanRecord), expiresInMs: ttl });
-    } catch {
-      // not one of ours
-    }
-  }
-  return bans.sort((a, b) => b.until - a.until);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -55,57 +23,40 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * The ban subjects `target` names: an IP address; an API key or its prefix (`hk_` + at
  * least 8 characters: its organization); an organization id; or an organization name.
  */
-async function subjectsOf(config: CliConfig, target: string): Promise<string[]> {
+async function subjectsOf(target: string): Promise<string[]> {
   if (isIP(target)) return [`ip:${target}`];
   if (UUID.test(target)) return [`org:${target.toLowerCase()}`];
-  const db = createDb({ url: config.database.url, poolMax: 1, applicationName: 'heady-cli' });
-  try {
+  return withDb(async (db) => {
+    const orgs = new OrganizationsRepository(db);
     if (target.startsWith('hk_')) {
       if (target.length < 11) throw new Error('an API key prefix is hk_ and at least 8 characters');
-      const rows = await db
-        .selectFrom('api_keys')
-        .select('org_id')
-        .distinct()
-        .where('prefix', '=', target.slice(0, 11))
-        .execute();
-      if (!rows.length) throw new Error(`no API key starts with ${target.slice(0, 11)}`);
-      return rows.map((r) => `org:${r.org_id}`);
+      const ids = await orgs.idsByKeyPrefix(target.slice(0, 11));
+      if (!ids.length) throw new Error(`no API key starts with ${target.slice(0, 11)}`);
+      return ids.map((id) => `org:${id}`);
     }
-    const org = await db
-      .selectFrom('organizations')
-      .select('id')
-      .where('name', '=', target)
-      .executeTakeFirst();
+    const org = await orgs.find(target);
     if (!org)
       throw new Error(`${target} is neither an IP address, an API key prefix nor an organization`);
     return [`org:${org.id}`];
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 /** Records the lift in `audit_logs`, as the other operator actions are. */
-async function auditLift(config: CliConfig, lifted: BanView[]): Promise<void> {
+async function auditLift(lifted: BanView[]): Promise<void> {
   if (!lifted.length) return;
-  const db = createDb({ url: config.database.url, poolMax: 1, applicationName: 'heady-cli' });
-  try {
-    await db
-      .insertInto('audit_logs')
-      .values(
-        lifted.map((b) => ({
-          id: randomUUID(),
-          actor: 'operator:cli',
-          action: 'BAN_LIFTED',
-          target: b.subject,
-          status: 'ok',
-          details: { ...b, until: new Date(b.until).toISOString() },
-          timestamp: new Date(),
-        })),
-      )
-      .execute();
-  } finally {
-    await db.destroy();
-  }
+  await withDb((db) =>
+    new AuditLogRepository(db).insertMany(
+      lifted.map((b) => ({
+        id: randomUUID(),
+        actor: 'operator:cli',
+        action: 'BAN_LIFTED',
+        target: b.subject,
+        status: 'ok',
+        details: { ...b, until: new Date(b.until).toISOString() },
+        timestamp: new Date(),
+      })),
+    ),
+  );
 }
 
 /** `heady bans ls | lift`. */
@@ -117,7 +68,7 @@ export function bansCommands(program: Command, out: Output): void {
     .command('ls')
     .description('live bans with their evidence and expiry')
     .action(async () => {
-      const rows = await withRedis((r, c) => listBans(r, c.redisPrefix));
+      const rows = await withBans((b) => b.list());
       out.result(rows, (v) =>
         v.length === 0
           ? 'no bans'
@@ -141,19 +92,13 @@ export function bansCommands(program: Command, out: Output): void {
     .command('lift <target>')
     .description('lift the ban of an IP, an API key prefix (its organization), or an organization')
     .action(async (target: string) => {
-      const config = loadCliConfig();
-      const subjects = await subjectsOf(config, target);
-      const lifted = await withRedis(async (r, c) => {
-        const live = (await listBans(r, c.redisPrefix)).filter((b) => subjects.includes(b.subject));
-        for (const s of subjects)
-          await r.del(
-            banKey(c.redisPrefix, s),
-            rejectionsKey(c.redisPrefix, s),
-            `${rejectionsKey(c.redisPrefix, s)}:seq`,
-          );
+      const subjects = await subjectsOf(target);
+      const lifted = await withBans(async (b) => {
+        const live = (await b.list()).filter((x) => subjects.includes(x.subject));
+        for (const s of subjects) await b.lift(s);
         return live;
       });
-      await auditLift(config, lifted);
+      await auditLift(lifted);
       out.result({ target, subjects, lifted: lifted.length }, (v) =>
         v.lifted
           ? `lifted ${v.lifted} ban(s): ${v.subjects.join(', ')}`

@@ -3,33 +3,11 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { BusPublisher, KvKeyRegistry, closeBus, connectBus } from '@heady/bus';
 import { loadCliConfig } from '@heady/config';
 import { TIER_CHANGED_SUBJECT, TierChangedSchema } from '@heady/contracts';
-import { PLANS, createDb } from '@heady/db';
+import { OrganizationsRepository, PLANS } from '@heady/db';
 import { MessageSigner, loadIdentity, loadRootPublicKey, newEpoch } from '@heady/pqc';
 import { type Command, Option } from 'commander';
+import { withDb } from '../connect.js';
 import { type Output } from '../output.js';
-
-type Plan = (typeof PLANS)[number];
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The organization's id and plan, by id or by name. */
-async function organization(
-  url: string,
-  org: string,
-): Promise<{ id: string; name: string; plan: Plan }> {
-  const db = createDb({ url, poolMax: 1, applicationName: 'heady-cli' });
-  try {
-    const row = await db
-      .selectFrom('organizations')
-      .select(['id', 'name', 'plan'])
-      .where(UUID.test(org) ? 'id' : 'name', '=', org)
-      .executeTakeFirst();
-    if (!row) throw new Error(`no organization ${org}`);
-    return row;
-  } finally {
-    await db.destroy();
-  }
-}
 
 /** `heady billing tier <org> <plan>`: what the billing service publishes when a subscription changes. */
 export function billingCommands(program: Command, out: Output): void {
@@ -53,7 +31,8 @@ export function billingCommands(program: Command, out: Output): void {
         const at = opts.at === undefined ? new Date() : new Date(opts.at);
         if (Number.isNaN(at.getTime())) throw new Error(`--at ${opts.at} is not a time`);
         const config = loadCliConfig();
-        const o = await organization(config.database.url, org);
+        const o = await withDb((db) => new OrganizationsRepository(db).find(org));
+        if (!o) throw new Error(`no organization ${org}`);
         const bus = await connectBus(config, 'heady-cli');
         try {
           const dir = config.signing.keysDir;

@@ -2,8 +2,6 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   type BusConnection,
   BusPublisher,
-  closeBus,
-  connectBus,
   Header,
   KvKeyRegistry,
   listDeadLetters,
@@ -11,7 +9,7 @@ import {
   subjectMatches,
   verifyStored,
 } from '@heady/bus';
-import { type CommonConfig, loadCliConfig } from '@heady/config';
+import { type CommonConfig } from '@heady/config';
 import {
   STAGE_NAMES,
   StageCommandSchema,
@@ -19,7 +17,7 @@ import {
   stageNum,
   stageSubject,
 } from '@heady/contracts';
-import { createDb } from '@heady/db';
+import { AuditLogRepository } from '@heady/db';
 import {
   loadIdentity,
   loadRootPublicKey,
@@ -31,28 +29,10 @@ import { type Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { withBus, withDb } from '../connect.js';
 import { type Output, table } from '../output.js';
+import { StreamsRepository } from '../repositories/streams.repository.js';
 import { parseCount, parseTimeArg } from '../time.js';
-
-interface StoredView {
-  seq: number;
-  subject: string;
-  time: string;
-  headers: Record<string, string>;
-  bytes: number;
-}
-
-async function withBus<T>(
-  fn: (bus: BusConnection, config: CommonConfig) => Promise<T>,
-): Promise<T> {
-  const config = loadCliConfig();
-  const bus = await connectBus(config, 'heady-cli');
-  try {
-    return await fn(bus, config);
-  } finally {
-    await closeBus(bus);
-  }
-}
 
 /**
  * The verifier a consumer would use (the registry, checked up to the root of the keys
@@ -123,39 +103,24 @@ function retargetStageCommand(
   };
 }
 
-async function stored(bus: BusConnection, stream: string, seq: number): Promise<StoredView> {
-  const m = await bus.jsm.streams.getMessage(stream, { seq });
-  if (!m) throw new Error(`no message ${stream}/${seq}`);
-  const headers: Record<string, string> = {};
-  for (const k of m.header?.keys() ?? []) headers[k] = m.header?.get(k) ?? '';
-  return { seq, subject: m.subject, time: m.time.toISOString(), headers, bytes: m.data.length };
-}
-
 /** Writes an operator action to `audit_logs`. */
-async function audit(
-  config: CommonConfig,
+function audit(
   actor: string,
   action: string,
   target: string,
   details: Record<string, unknown>,
 ): Promise<void> {
-  const db = createDb({ url: config.database.url, poolMax: 1, applicationName: 'heady-cli' });
-  try {
-    await db
-      .insertInto('audit_logs')
-      .values({
-        id: randomUUID(),
-        actor: `operator:${actor}`,
-        action,
-        target,
-        status: 'ok',
-        details,
-        timestamp: new Date(),
-      })
-      .execute();
-  } finally {
-    await db.destroy();
-  }
+  return withDb((db) =>
+    new AuditLogRepository(db).insert({
+      id: randomUUID(),
+      actor: `operator:${actor}`,
+      action,
+      target,
+      status: 'ok',
+      details,
+      timestamp: new Date(),
+    }),
+  );
 }
 
 /** `heady streams ls`, `heady dlq ls | show | redrive | drop`, `heady replay`. */
@@ -166,26 +131,7 @@ export function opsCommands(program: Command, out: Output): void {
     .command('ls')
     .description('streams with their messages, and each consumer with its lag')
     .action(async () => {
-      const rows = await withBus(async (bus) => {
-        const list = [];
-        for (const s of await bus.jsm.streams.list().next()) {
-          const consumers = (await bus.jsm.consumers.list(s.config.name).next()).map((c) => ({
-            name: c.name,
-            pending: c.num_pending,
-            ackPending: c.num_ack_pending,
-            redelivered: c.num_redelivered,
-          }));
-          list.push({
-            stream: s.config.name,
-            messages: s.state.messages,
-            bytes: s.state.bytes,
-            firstSeq: s.state.first_seq,
-            lastSeq: s.state.last_seq,
-            consumers,
-          });
-        }
-        return list;
-      });
+      const rows = await withBus((bus) => new StreamsRepository(bus).list());
       out.result(rows, (v) =>
         table(
           ['stream', 'messages', 'last seq', 'consumer', 'lag', 'ack pending'],
@@ -270,7 +216,7 @@ export function opsCommands(program: Command, out: Output): void {
     .description('one dead letter with all its headers')
     .action(async (seq: string) => {
       const m = await withBus(async (bus, config) => {
-        const view = await stored(bus, 'DLQ', Number(seq));
+        const view = await new StreamsRepository(bus).stored('DLQ', Number(seq));
         // what its consumer would say of the original signature (why a redrive is refused)
         const v = await consumerVerifier(bus, config)
           .then(({ verifier }) => verifyStored(bus.jsm, verifier, 'DLQ', Number(seq)))
@@ -296,7 +242,7 @@ export function opsCommands(program: Command, out: Output): void {
     .command('drop <seq>')
     .description('delete a dead letter')
     .action(async (seq: string) => {
-      const dropped = await withBus((bus) => bus.jsm.streams.deleteMessage('DLQ', Number(seq)));
+      const dropped = await withBus((bus) => new StreamsRepository(bus).drop('DLQ', Number(seq)));
       out.result({ seq: Number(seq), dropped }, (v) => `DLQ/${v.seq} dropped`);
     });
   dlq
@@ -308,7 +254,7 @@ export function opsCommands(program: Command, out: Output): void {
     .option('--as <operator>', 'operator key to sign with', 'operator')
     .action(async (seq: string, opts: { toStage?: string; as: string }) => {
       const r = await withBus(async (bus, config) => {
-        const m = await stored(bus, 'DLQ', Number(seq));
+        const m = await new StreamsRepository(bus).stored('DLQ', Number(seq));
         if (opts.toStage && !isStageName(opts.toStage))
           throw new Error(
             `--to-stage: unknown stage ${opts.toStage} (one of ${STAGE_NAMES.join(', ')})`,
@@ -323,7 +269,7 @@ export function opsCommands(program: Command, out: Output): void {
           toSubject,
           ...(opts.toStage ? { transform: retargetStageCommand(opts.toStage) } : {}),
         });
-        await audit(config, opts.as, 'dlq.redrive', `DLQ/${seq}`, {
+        await audit(opts.as, 'dlq.redrive', `DLQ/${seq}`, {
           toSubject,
           replayOf: res.replayOf,
           streamSeq: res.ack.seq,
@@ -383,15 +329,15 @@ export function opsCommands(program: Command, out: Output): void {
           return;
         }
         const done = await withBus(async (bus, config) => {
-          const info = await bus.jsm.streams.info(opts.stream);
-          const last = info.state.last_seq;
-          const first = Math.max(info.state.first_seq, Number(opts.fromSeq ?? 0));
+          const streams = new StreamsRepository(bus);
+          const { firstSeq, lastSeq: last } = await streams.bounds(opts.stream);
+          const first = Math.max(firstSeq, Number(opts.fromSeq ?? 0));
           const op = opts.dryRun ? undefined : await operatorPublisher(bus, config, opts.as);
           const list: { seq: number; subject: string; to: string }[] = [];
           try {
             for (let seq = first; seq <= last; seq++) {
               if (limit !== undefined && list.length >= limit) break;
-              const m = await stored(bus, opts.stream, seq).catch(() => undefined);
+              const m = await streams.stored(opts.stream, seq).catch(() => undefined);
               if (!m) continue;
               if (since !== undefined && Date.parse(m.time) < since) continue;
               // a stream stores in time order: nothing later is before --until either
@@ -409,7 +355,7 @@ export function opsCommands(program: Command, out: Output): void {
           } finally {
             // what was re-published before a refusal is audited too
             if (op && list.length) {
-              await audit(config, opts.as, 'stream.replay', opts.stream, {
+              await audit(opts.as, 'stream.replay', opts.stream, {
                 count: list.length,
                 from: list[0]?.seq,
                 to: list.at(-1)?.seq,

@@ -1,20 +1,7 @@
-import { loadCliConfig } from '@heady/config';
-import { createDb, type Database, type Kysely, RunViewRepository, type StageRun } from '@heady/db';
+import { RunViewRepository, type RunStatus, type StageRun } from '@heady/db';
 import { type Command } from 'commander';
+import { withDb } from '../connect.js';
 import { type Output, table } from '../output.js';
-
-async function withDb<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-  const db = createDb({
-    url: loadCliConfig().database.url,
-    poolMax: 2,
-    applicationName: 'heady-cli',
-  });
-  try {
-    return await fn(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 function ms(a: Date, b: Date | null): string {
   return b ? String(b.getTime() - a.getTime()) : '';
@@ -106,25 +93,14 @@ export function runsCommands(program: Command, out: Output): void {
     )
     .option('--org <name>', "only this organization's runs")
     .action(async (opts: { limit: string; status?: string; org?: string }) => {
-      const rows = await withDb((db) => {
-        let q = db
-          .selectFrom('pipeline_runs as r')
-          .leftJoin('organizations as o', 'o.id', 'r.org_id')
-          .select([
-            'r.id',
-            'o.name as org',
-            'r.action',
-            'r.service_group',
-            'r.status',
-            'r.created_at',
-            'r.finished_at',
-          ])
-          .orderBy('r.created_at', 'desc')
-          .limit(Math.min(Number(opts.limit) || 20, 1000));
-        if (opts.status) q = q.where('r.status', '=', opts.status.toUpperCase() as never);
-        if (opts.org) q = q.where('o.name', '=', opts.org);
-        return q.execute();
-      });
+      const rows = await withDb((db) =>
+        new RunViewRepository(db).listRecent({
+          limit: Math.min(Number(opts.limit) || 20, 1000),
+          // not checked here: an unknown status lists no run
+          ...(opts.status ? { status: opts.status.toUpperCase() as RunStatus } : {}),
+          ...(opts.org ? { org: opts.org } : {}),
+        }),
+      );
       out.result(rows, (v) =>
         table(
           ['run', 'org', 'action', 'group', 'status', 'created', 'ms'],

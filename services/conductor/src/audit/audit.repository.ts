@@ -1,45 +1,31 @@
-import { type Database, type Kysely } from '@heady/db';
+import { AuditLogRepository, type AuditRecord, type Database, type Kysely } from '@heady/db';
 import { DB } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** An audit record as stored in `audit_logs` and in the JSONL sink. */
-export interface AuditRecord {
-  id: string;
-  actor: string;
-  action: string;
-  target: string;
-  status: string;
-  details: Record<string, unknown>;
-  timestamp: Date;
-}
+export type { AuditRecord };
 
+/** Audit records in `audit_logs` (written as `AuditLogRepository` writes them) and in the JSONL sink. */
 @Injectable()
 export class AuditRepository {
   private dirReady = new Map<string, Promise<unknown>>();
 
-  constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
+  /** The `audit_logs` writes the operator CLI shares. */
+  private readonly rows: AuditLogRepository;
+
+  constructor(@Inject(DB) db: Kysely<Database>) {
+    this.rows = new AuditLogRepository(db);
+  }
 
   /** Inserts once: a redelivered audit event finds its row and changes nothing. */
-  async insert(r: AuditRecord): Promise<void> {
-    await this.db
-      .insertInto('audit_logs')
-      .values({ ...r, details: r.details })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+  insert(r: AuditRecord): Promise<void> {
+    return this.rows.insert(r);
   }
 
   /** Inserts many in one statement; ids already stored (redeliveries) are skipped. */
-  async insertMany(rs: readonly AuditRecord[]): Promise<void> {
-    if (!rs.length) return;
-    // one row per id: a batch can hold a message and its redelivery
-    const unique = [...new Map(rs.map((r) => [r.id, r])).values()];
-    await this.db
-      .insertInto('audit_logs')
-      .values(unique.map((r) => ({ ...r, details: r.details })))
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+  insertMany(rs: readonly AuditRecord[]): Promise<void> {
+    return this.rows.insertMany(rs);
   }
 
   /** Appends one JSON line; O_APPEND keeps concurrent lines whole. */
