@@ -22,3 +22,9 @@ export {
   startPostgresCluster,
   type TestPostgresCluster,
 } from './postgres-cluster.js';
+export {
+  startFakeModelServer,
+  type FakeModelServer,
+  type FakeReply,
+  type FakeRequest,
+} from './fake-model-server.js';
