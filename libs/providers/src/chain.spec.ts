@@ -53,6 +53,22 @@ describe(ProviderChain.name, () => {
     expect((await chain.chat(req)).provider).toBe('a');
   });
 
+  it('lets a trial call through once half-open, and closes on its success', async () => {
+    const a = new ScriptedProvider('a');
+    a.fail = 'timeout';
+    const chain = new ProviderChain({
+      group: 'g',
+      defaults: { failureThreshold: 1, halfOpenAfterMs: 10 },
+      providers: [a, new ScriptedProvider('b')],
+    });
+    expect((await chain.chat(req)).provider).toBe('b');
+    expect(chain.breakerStates().a).toBe('open');
+    a.fail = undefined;
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await chain.chat(req)).provider).toBe('a');
+    expect(chain.breakerStates().a).toBe('closed');
+  });
+
   it('stops at bad_request without trying the next provider', async () => {
     const a = new ScriptedProvider('a');
     a.fail = 'bad_request';

@@ -188,21 +188,18 @@ export class ProviderChain {
     const attempts: Attempt[] = [];
     for (const { provider, guard } of this.members) {
       const name = provider.name;
+      // The slot is taken before the breaker is asked, so a full provider never reaches the
+      // breaker: a rejection there would count as a success and close a half-open breaker.
+      let release: (() => void) | undefined;
       try {
-        const value = await guard.execute(async () => {
-          const release = await guard.acquire(signal);
-          try {
-            const r = await op(provider);
-            if (r.release !== 'hold') release();
-            return r.release === 'hold' ? { ...r.value, release } : r.value;
-          } catch (e) {
-            release();
-            throw e;
-          }
-        }, signal);
+        release = await guard.acquire(signal);
+        const r = await guard.execute(() => op(provider), signal);
+        const value = r.release === 'hold' ? { ...r.value, release } : r.value;
+        if (r.release !== 'hold') release();
         attempts.push({ provider: name, outcome: 'answered' });
         return { value: value as never, attempts };
       } catch (e) {
+        release?.();
         // IsolatedCircuitError (forced open) is a BrokenCircuitError
         if (e instanceof BrokenCircuitError) {
           attempts.push({ provider: name, outcome: 'breaker_open' });
