@@ -87,7 +87,7 @@ export const FINAL_RUN_EVENTS: readonly RunEventName[] = [
 ];
 
 /** What a task asks of a group's model providers (`Task.kind`). */
-export const TASK_KINDS = ['chat', 'summarize', 'keywords', 'embed'] as const;
+export const TASK_KINDS = ['chat', 'embed'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 /** True when `value` is one of the {@link TASK_KINDS}. */

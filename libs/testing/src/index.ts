@@ -28,3 +28,4 @@ export {
   type FakeReply,
   type FakeRequest,
 } from './fake-model-server.js';
+export { eventually, settledUpTo, storedOn, type Stored } from './streams.js';
