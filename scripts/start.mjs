@@ -69,6 +69,12 @@ const SERVICES = [
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
   {
+    name: 'workers',
+    port: Number(process.env.HEADY_WORKERS_OPS_PORT || 9104),
+    portVar: 'HEADY_WORKERS_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
     name: 'gateway',
     port: GATEWAY_PORT,
     portVar: 'HEADY_GATEWAY_PORT',

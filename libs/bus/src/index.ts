@@ -15,6 +15,7 @@ export {
   ensureTopology,
   compensationConsumer,
   stageConsumer,
+  workConsumer,
   STREAMS,
   KV_BUCKETS,
   type ConsumerSpec,

@@ -98,6 +98,26 @@ export function compensationConsumer(
   };
 }
 
+/**
+ * The workers' durable consumer: `workers` on `work.*` in WORK, shared by every workers
+ * process (more processes, more tasks at once). A task waits on model providers, so its ack
+ * wait is long and its delivery is kept alive while it works; retries after 1 s, 5 s, 15 s.
+ */
+export function workConsumer(
+  overrides: Partial<Omit<ConsumerSpec, 'stream' | 'durable' | 'filterSubject'>> = {},
+): ConsumerSpec {
+  return {
+    stream: 'WORK',
+    durable: 'workers',
+    filterSubject: STREAM_SUBJECTS.work,
+    ackWaitMs: 30_000,
+    maxDeliver: 10,
+    backoffMs: [1_000, 5_000, 15_000],
+    maxAckPending: DEFAULT_MAX_ACK_PENDING,
+    ...overrides,
+  };
+}
+
 const NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = 10148;
 

@@ -1,4 +1,4 @@
-export { DEFAULTS, ENV_SCHEMAS, MAX_RUN_INPUT_BYTES } from './schema.js';
+export { DEFAULTS, ENV_SCHEMAS, MAX_RUN_INPUT_BYTES, type ProviderSpec } from './schema.js';
 export {
   ConfigError,
   loadCliConfig,
@@ -6,6 +6,7 @@ export {
   loadGatewayConfig,
   loadPipelineConfig,
   loadVectorMemoryConfig,
+  loadWorkersConfig,
   parseStageList,
   type CliConfig,
   type CommonConfig,
@@ -13,4 +14,5 @@ export {
   type GatewayConfig,
   type PipelineConfig,
   type VectorMemoryConfig,
+  type WorkersConfig,
 } from './load.js';

@@ -10,7 +10,9 @@ import {
   conductorEnv,
   gatewayEnv,
   pipelineEnv,
+  type ProviderSpec,
   vectorMemoryEnv,
+  workersEnv,
 } from './schema.js';
 
 /** Thrown at boot when the environment does not validate; lists every bad variable. */
@@ -290,6 +292,31 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
       ...(e.HEADY_STAGE_MAX_DELIVER === undefined ? {} : { maxDeliver: e.HEADY_STAGE_MAX_DELIVER }),
     },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
+  };
+}
+
+export interface WorkersConfig extends CommonConfig {
+  ops: { port: number };
+  /** The model providers, in order of preference. */
+  providers: ProviderSpec[];
+  work: { ackWaitMs: number; taskTimeoutMs: number };
+}
+
+export function loadWorkersConfig(env: Env = process.env): WorkersConfig {
+  const e = parse(workersEnv, env);
+  const c = common('workers', e);
+  const missing = e.HEADY_PROVIDERS.filter((p) => p.kind === 'openai-compatible' && !p.baseUrl);
+  if (missing.length) {
+    throw new ConfigError(
+      `invalid environment:\n  HEADY_PROVIDERS: ${missing.map((p) => p.name).join(', ')} (openai-compatible) need a baseUrl`,
+      ['HEADY_PROVIDERS'],
+    );
+  }
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.workersOpsPort },
+    providers: e.HEADY_PROVIDERS,
+    work: { ackWaitMs: e.HEADY_WORK_ACK_WAIT_MS, taskTimeoutMs: e.HEADY_TASK_TIMEOUT_MS },
   };
 }
 

@@ -16,6 +16,7 @@ export const DEFAULTS = {
   conductorOpsPort: 9101,
   pipelineOpsPort: 9102,
   vectorMemoryOpsPort: 9103,
+  workersOpsPort: 9104,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -472,6 +473,67 @@ export const vectorMemoryEnv = commonEnv.extend({
     .meta({ description: 'HNSW graph degree and candidate lists (build, search)' }),
 });
 
+/** One model provider a workers process may call, as `HEADY_PROVIDERS` lists it. */
+export const providerSpec = z.object({
+  /** How it is named in results, metrics and breaker states. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
+  kind: z.enum(['local', 'openai-compatible', 'anthropic']),
+  /** Base URL of the provider's API (not for `local`). */
+  baseUrl: z.string().url().optional(),
+  model: z.string().min(1).optional(),
+  /** Name of the environment variable holding its API key (the key itself is never configured here). */
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/)
+    .optional(),
+  /** Calls in flight to it at once, per process. */
+  concurrency: z.number().int().min(1).max(1024).default(8),
+  /** The service groups it serves, in order of preference with the others; omitted: every group. */
+  groups: z.array(z.string().min(1)).optional(),
+});
+export type ProviderSpec = z.infer<typeof providerSpec>;
+
+const providerList = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(providerSpec).min(1));
+
+export const workersEnv = commonEnv.extend({
+  /**
+   * The model providers, in order (the first that serves a group is its primary, the next
+   * ones its fallbacks), as a JSON list of `{name, kind, baseUrl?, model?, apiKeyEnv?,
+   * concurrency?, groups?}`.
+   */
+  HEADY_PROVIDERS: providerList.default([{ name: 'local', kind: 'local', concurrency: 8 }]).meta({
+    description:
+      'JSON list of model providers in order of preference: `{name, kind: local | openai-compatible | anthropic, baseUrl, model, apiKeyEnv, concurrency, groups}`; API keys are read from the variable `apiKeyEnv` names',
+    defaultText: '`[{"name":"local","kind":"local"}]` (extractive, not a language model)',
+  }),
+  /** How long a task may hold its delivery before JetStream redelivers it (a crashed worker's tasks come back after it). */
+  HEADY_WORK_ACK_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(30_000)
+    .meta({ description: 'how long a task may hold its delivery before redelivery' }),
+  /** A task's time limit when its budget sets none, all provider attempts included. */
+  HEADY_TASK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(60_000)
+    .meta({ description: "a task's time limit when its budget sets none" }),
+});
+
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
@@ -490,5 +552,6 @@ export const ENV_SCHEMAS = {
   conductor: conductorEnv,
   pipeline: pipelineEnv,
   'vector-memory': vectorMemoryEnv,
+  workers: workersEnv,
   cli: cliEnv,
 } as const;

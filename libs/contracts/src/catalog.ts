@@ -50,7 +50,7 @@ export const STREAM_SUBJECTS = {
   stageCommands: 'pipeline.stage.*',
   /** `pipeline.compensate.<stage>`: a compensation command (PIPELINE). */
   compensationCommands: 'pipeline.compensate.*',
-  /** `work.<group>`: a task for a service group's executors (WORK). */
+  /** `work.<group>`: a task for a service group's model providers (WORK). */
   work: 'work.*',
   /** `runs.<runId>.<event>`: what happened to a run (RUN_EVENTS). */
   runEvents: `${RUN_EVENTS_PREFIX}>`,
@@ -141,9 +141,9 @@ export const CATALOG: readonly SubjectGrant[] = [
     subject: STREAM_SUBJECTS.work,
     kind: 'command',
     publishers: ['pipeline'],
-    receivers: ['pipeline'],
-    recipient: 'pipeline',
-    doc: "a task for a service group's executors",
+    receivers: ['workers'],
+    recipient: 'workers',
+    doc: "a task for a service group's model providers, run by the workers",
   },
   // Each answering service's namespace: whoever else signs a reply there is refused, and
   // only that service subscribes to it (no publisher: certificates stay as narrow as above).
@@ -164,7 +164,8 @@ export const CATALOG: readonly SubjectGrant[] = [
   {
     subject: STREAM_SUBJECTS.runEvents,
     kind: 'event',
-    publishers: ['conductor', 'pipeline'],
+    // the workers announce their tasks' results (task.succeeded, task.failed)
+    publishers: ['conductor', 'pipeline', 'workers'],
     receivers: ['gateway'],
     doc: 'what happened to a run (SSE, billing usage, any subscriber)',
   },

@@ -2,6 +2,7 @@
 export * from './gen/heady/v1/run_pb.js';
 export * from './gen/heady/v1/audit_pb.js';
 export * from './gen/heady/v1/billing_pb.js';
+export * from './gen/heady/v1/work_pb.js';
 export {
   ACCESS_AUDIT_SUBJECT,
   BAN_AUDIT_SUBJECT,
@@ -55,7 +56,9 @@ export {
   SERVICE_NAMES,
   STAGE_NAMES,
   STAGE_STATUSES,
+  TASK_KINDS,
   isClassification,
+  isTaskKind,
   isPlan,
   type Classification,
   type Plan,
@@ -65,7 +68,9 @@ export {
   type ServiceName,
   type StageName,
   type StageStatus,
+  type TaskKind,
 } from './vocabulary.js';
+export { WORK_SUBJECT_PREFIX, task, taskMsgId, workSubject, type TaskInit } from './work.js';
 export {
   compensationCommand,
   compensationSubject,

@@ -2,12 +2,14 @@ import { createRegistry, type DescMessage } from '@bufbuild/protobuf';
 import { file_heady_v1_audit } from './gen/heady/v1/audit_pb.js';
 import { file_heady_v1_billing } from './gen/heady/v1/billing_pb.js';
 import { file_heady_v1_run } from './gen/heady/v1/run_pb.js';
+import { file_heady_v1_work } from './gen/heady/v1/work_pb.js';
 
 /** Every message type that may travel on the bus, looked up by full name from the content type. */
 export const registry = createRegistry(
   file_heady_v1_run,
   file_heady_v1_audit,
   file_heady_v1_billing,
+  file_heady_v1_work,
 );
 
 /** `heady.v1.StageCommand` for the StageCommand schema. */

@@ -73,6 +73,8 @@ export const RUN_EVENTS = [
   'run.compensated',
   'run.cancelled',
   'run.failed',
+  'task.succeeded',
+  'task.failed',
 ] as const;
 export type RunEventName = (typeof RUN_EVENTS)[number];
 
@@ -84,6 +86,15 @@ export const FINAL_RUN_EVENTS: readonly RunEventName[] = [
   'run.failed',
 ];
 
+/** What a task asks of a group's model providers (`Task.kind`). */
+export const TASK_KINDS = ['chat', 'embed'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+/** True when `value` is one of the {@link TASK_KINDS}. */
+export function isTaskKind(value: unknown): value is TaskKind {
+  return typeof value === 'string' && (TASK_KINDS as readonly string[]).includes(value);
+}
+
 /** The services of a Heady system: each has a NATS user, a signing identity and catalog grants. */
 export const SERVICE_NAMES = [
   'gateway',
@@ -91,5 +102,6 @@ export const SERVICE_NAMES = [
   'pipeline',
   'vector-memory',
   'billing',
+  'workers',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

@@ -119,6 +119,40 @@ export interface PipelineStageRunsTable {
   compensated_by: string | null;
 }
 
+/** States of a task a run sent to its group's workers (`task_runs`). */
+export type TaskStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+/** One task of a run, claimed by the worker delivery that runs it (`work.<group>`). */
+export interface TaskRunsTable {
+  id: Generated<string>;
+  /** The run's organization (null for runs written before tenancy). */
+  org_id: string | null;
+  run_id: string;
+  iteration: Generated<number>;
+  task_id: string;
+  group_name: string;
+  kind: string;
+  status: TaskStatus;
+  /** Deliveries that claimed it, counted before each. */
+  attempts: Generated<number>;
+  output: JSONColumnType<
+    Record<string, unknown> | null,
+    Record<string, unknown> | null | undefined,
+    Record<string, unknown> | null
+  >;
+  provider: string | null;
+  model: string | null;
+  prompt_tokens: Generated<number>;
+  completion_tokens: Generated<number>;
+  /** The provider calls of the last attempt: `[{provider, outcome, error}]`. */
+  tried: JSONColumnType<unknown[], unknown[] | undefined, unknown[]>;
+  error: string | null;
+  /** Instance id of the worker whose delivery claimed it last. */
+  claimed_by: string | null;
+  started_at: Generated<Date>;
+  finished_at: Date | null;
+}
+
 export interface AuditLogsTable {
   id: string;
   actor: string;
@@ -182,6 +216,7 @@ export interface Database {
   workflows: WorkflowsTable;
   pipeline_runs: PipelineRunsTable;
   pipeline_stage_runs: PipelineStageRunsTable;
+  task_runs: TaskRunsTable;
   audit_logs: AuditLogsTable;
   service_groups: ServiceGroupsTable;
   routing_actions: RoutingActionsTable;
@@ -194,6 +229,7 @@ export type PipelineRun = Selectable<PipelineRunsTable>;
 export type NewPipelineRun = Insertable<PipelineRunsTable>;
 export type PipelineRunUpdate = Updateable<PipelineRunsTable>;
 export type StageRun = Selectable<PipelineStageRunsTable>;
+export type TaskRun = Selectable<TaskRunsTable>;
 export type AuditLog = Selectable<AuditLogsTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type ApiKey = Selectable<ApiKeysTable>;

@@ -22,3 +22,10 @@ export {
   startPostgresCluster,
   type TestPostgresCluster,
 } from './postgres-cluster.js';
+export {
+  startFakeModelServer,
+  type FakeModelServer,
+  type FakeReply,
+  type FakeRequest,
+} from './fake-model-server.js';
+export { eventually, settledUpTo, storedOn, type Stored } from './streams.js';

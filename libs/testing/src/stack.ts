@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { SERVICE_NAMES } from '@heady/contracts';
 import { ensureDevKeys } from '@heady/pqc';
 import { createApiKey, createDb, ensureOrganization } from '@heady/db';
 import { type TestNatsServer } from './nats-server.js';
@@ -13,7 +14,8 @@ import { freePort } from './ports.js';
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory';
+/** The services a stack runs as processes (billing has no process yet). */
+export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -181,13 +183,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'heady-stack-'));
   // every message is signed: a fresh root and service identities per stack (billing's too,
   // so a test can publish billing events as the billing service would)
-  ensureDevKeys(join(dataDir, 'keys'), [
-    'gateway',
-    'conductor',
-    'pipeline',
-    'vector-memory',
-    'billing',
-  ]);
+  ensureDevKeys(join(dataDir, 'keys'), SERVICE_NAMES);
   const natsEnv = (user: string): Record<string, string> => {
     if (opts.nats) return opts.nats.env(user);
     if (opts.natsUrl) return { NATS_URL: opts.natsUrl };
@@ -224,6 +220,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     conductor: await make('conductor'),
     pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
+    // started when a suite asks for it (`services`): no stage sends it tasks yet
+    workers: await make('workers'),
     gateway: await make('gateway'),
   };
   const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);

@@ -1,4 +1,5 @@
 import { KvKeyRegistry, closeBus, connectBus } from '@heady/bus';
+import { SERVICE_NAMES } from '@heady/contracts';
 import { loadCliConfig } from '@heady/config';
 import {
   type Certificate,
@@ -13,8 +14,6 @@ import {
 } from '@heady/pqc';
 import { type Command } from 'commander';
 import { type Output, table } from '../output.js';
-
-const SERVICES = ['gateway', 'conductor', 'pipeline', 'vector-memory', 'billing'];
 
 async function withRegistry<T>(fn: (r: KvKeyRegistry) => Promise<T>): Promise<T> {
   const config = loadCliConfig();
@@ -73,8 +72,8 @@ export function keysCommands(program: Command, out: Output): void {
     )
     .action(() => {
       const dir = loadCliConfig().signing.keysDir;
-      ensureDevKeys(dir, SERVICES);
-      out.result({ dir, services: SERVICES }, (v) => `development keys ready in ${v.dir}`);
+      ensureDevKeys(dir, SERVICE_NAMES);
+      out.result({ dir, services: SERVICE_NAMES }, (v) => `development keys ready in ${v.dir}`);
     });
   keys
     .command('ls')

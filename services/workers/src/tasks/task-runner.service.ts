@@ -1,0 +1,174 @@
+import {
+  isPermanentError,
+  isRetryableError,
+  type JetStreamContext,
+  PermanentError,
+  RetryableError,
+} from '@heady/bus';
+import { type WorkersConfig } from '@heady/config';
+import { isTaskKind, isUnavailable, type Task } from '@heady/contracts';
+import { isProviderError, ProviderErrorKind, isProviderChainError } from '@heady/providers';
+import { CONFIG, LOGGER } from '@heady/runtime';
+import { counter, histogram, type Logger, withLogContext } from '@heady/telemetry';
+import { Inject, Injectable } from '@nestjs/common';
+import { ProviderChains } from '../providers/provider-chains.js';
+import { TaskEvents } from './task-events.js';
+import { parseTaskInput, type TaskInput } from './task-input.js';
+import { type TaskOutcome, TaskRunsRepository } from './task-runs.repository.js';
+
+/** Attempts a task gets before it fails for good (deliveries lost to a crash or an outage count too). */
+export const TASK_MAX_ATTEMPTS = 3;
+/** Delay before retrying a task whose providers all failed, by attempt (the last repeats). */
+const TASK_BACKOFF_MS = [1_000, 5_000];
+
+const tasks = counter('heady_tasks_total', 'Tasks settled by the workers', [
+  'kind',
+  'outcome',
+] as const);
+const taskSeconds = histogram('heady_task_duration_seconds', 'Time one task attempt took', [
+  'kind',
+  'outcome',
+] as const);
+
+/** Provider failures worth another attempt (on any provider of the chain, after a pause). */
+const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set([
+  ProviderErrorKind.RateLimited,
+  ProviderErrorKind.Unavailable,
+  ProviderErrorKind.Timeout,
+  ProviderErrorKind.Aborted,
+]);
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs one delivery of a task: claims an attempt on its `task_runs` row, runs it on its
+ * group's provider chain (primary, then fallbacks, each behind its breaker), records the
+ * answer and announces it. A redelivery of a settled task only re-announces it, so a worker
+ * killed mid-task loses nothing and no task is answered twice.
+ */
+@Injectable()
+export class TaskRunner {
+  constructor(
+    @Inject(CONFIG) private readonly config: WorkersConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(TaskRunsRepository) private readonly repo: TaskRunsRepository,
+    @Inject(ProviderChains) private readonly chains: ProviderChains,
+    @Inject(TaskEvents) private readonly events: TaskEvents,
+  ) {}
+
+  handle(task: Task, ctx: JetStreamContext): Promise<void> {
+    return withLogContext({ runId: task.runId, taskId: task.taskId }, async () => {
+      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
+      try {
+        await this.run(task);
+      } catch (err) {
+        if (isPermanentError(err) || isRetryableError(err) || !isUnavailable(err)) throw err;
+        this.log.warn({ err, run_id: task.runId }, 'infrastructure unavailable; retrying');
+        throw new RetryableError(`infrastructure unavailable: ${messageOf(err)}`, undefined, {
+          cause: err,
+        });
+      } finally {
+        clearInterval(beat);
+      }
+    });
+  }
+
+  private async run(task: Task): Promise<void> {
+    if (!isTaskKind(task.kind)) throw new PermanentError(`unknown task kind "${task.kind}"`);
+    const claim = await this.repo.claim(task, this.config.instanceId);
+    if (!claim.runExists) throw new PermanentError(`run ${task.runId} does not exist`);
+    const row = claim.row;
+    if (!row) throw new PermanentError(`task ${task.taskId} has no row`);
+    if (claim.attempt === undefined) {
+      // settled by an earlier delivery, whose announcement may not have gone out
+      await this.events.announce(row);
+      return;
+    }
+    const parsed = parseTaskInput(task.kind, task.input);
+    if ('error' in parsed) {
+      // a poison task: the run learns it failed, and the message goes to DLQ with the reason
+      if (await this.repo.fail(row.id, parsed.error, []))
+        tasks.inc({ kind: task.kind, outcome: 'invalid' });
+      await this.announceLatest(task);
+      throw new PermanentError(parsed.error);
+    }
+    const started = performance.now();
+    let outcome: TaskOutcome;
+    try {
+      outcome = await this.perform(task, parsed);
+    } catch (err) {
+      const seconds = (performance.now() - started) / 1000;
+      const tried = isProviderChainError(err) ? err.attempts : [];
+      const retryable = !isProviderError(err) || RETRYABLE.has(err.kind);
+      const message = messageOf(err);
+      if (retryable && claim.attempt < TASK_MAX_ATTEMPTS) {
+        taskSeconds.observe({ kind: task.kind, outcome: 'retry' }, seconds);
+        await this.repo.recordAttemptFailure(row.id, message, tried);
+        const asked = isProviderError(err) ? err.retryAfterMs : undefined;
+        const backoff = TASK_BACKOFF_MS[Math.min(claim.attempt, TASK_BACKOFF_MS.length) - 1];
+        this.log.warn(
+          { run_id: task.runId, attempt: claim.attempt, err: message },
+          'task failed; retrying',
+        );
+        throw new RetryableError(message, asked ?? backoff, { cause: err });
+      }
+      taskSeconds.observe({ kind: task.kind, outcome: 'failed' }, seconds);
+      this.log.warn({ run_id: task.runId, attempt: claim.attempt, err: message }, 'task failed');
+      if (await this.repo.fail(row.id, message, tried))
+        tasks.inc({ kind: task.kind, outcome: 'failed' });
+      await this.announceLatest(task);
+      return;
+    }
+    taskSeconds.observe({ kind: task.kind, outcome: 'ok' }, (performance.now() - started) / 1000);
+    if (await this.repo.succeed(row.id, outcome)) tasks.inc({ kind: task.kind, outcome: 'ok' });
+    await this.announceLatest(task);
+  }
+
+  /** Announces the task as its row now says (this delivery's outcome, or another's that won). */
+  private async announceLatest(task: Task): Promise<void> {
+    const row = await this.repo.get(task);
+    if (row) await this.events.announce(row);
+  }
+
+  /** Runs the task on its group's chain within its budget. */
+  private async perform(task: Task, t: TaskInput): Promise<TaskOutcome> {
+    const chain = this.chains.for(task.group);
+    const timeoutMs = task.budget?.timeoutMs || this.config.work.taskTimeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const taskId = `${task.runId}:${task.iteration}:${task.taskId}`;
+    if (t.kind === 'embed') {
+      const r = await chain.embed({ texts: t.input.texts, signal, timeoutMs, taskId });
+      return {
+        output: {
+          vectors: r.vectors.map((v) => Array.from(v)),
+          dimensions: r.vectors[0]?.length ?? 0,
+        },
+        provider: r.provider,
+        model: r.model,
+        promptTokens: r.usage.promptTokens,
+        completionTokens: 0,
+        tried: r.attempts,
+      };
+    }
+    const r = await chain.chat({
+      messages: t.input.messages,
+      ...(t.input.context ? { context: t.input.context } : {}),
+      ...(t.input.temperature === undefined ? {} : { temperature: t.input.temperature }),
+      ...(t.input.user ? { user: t.input.user } : {}),
+      ...(task.budget?.maxTokens ? { maxTokens: task.budget.maxTokens } : {}),
+      signal,
+      timeoutMs,
+      taskId,
+    });
+    return {
+      output: { text: r.text, finishReason: r.finishReason, usageSource: r.usage.source },
+      provider: r.provider,
+      model: r.model,
+      promptTokens: r.usage.promptTokens,
+      completionTokens: r.usage.completionTokens,
+      tried: r.attempts,
+    };
+  }
+}
