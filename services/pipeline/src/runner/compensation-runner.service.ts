@@ -161,13 +161,6 @@ export class CompensationRunner {
     }
     const ref = refOf(cmd);
     const next = compensationCommand(ref, (cmd.slip?.completed ?? [cmd.stage]).slice(0, -1));
-    if (row && next && (await this.compensationStarted(next))) {
-      // Undone by an earlier delivery whose successor was delivered: stage.compensated (sent
-      // before it) and the successor are stored. Sending them again would rely on JetStream's
-      // duplicate window alone, which a redelivery delayed past it outlives.
-      this.log.info({ run_id: run.id }, `stage ${cmd.stage} already undone; successor started`);
-      return;
-    }
     if (row) {
       await this.events.publish({
         runId: run.id,
@@ -180,13 +173,6 @@ export class CompensationRunner {
     }
     if (next) await this.publish(next, run.classification);
     else await this.finish(ref);
-  }
-
-  /** Whether `cmd`'s compensation was delivered: its stage's row counts an attempt, or is undone. */
-  private async compensationStarted(cmd: CompensationCommand): Promise<boolean> {
-    if (!isStageName(cmd.stage)) return false;
-    const row = await this.repo.latestStageRow(cmd.runId, stageNum(cmd.stage), cmd.iteration);
-    return row !== undefined && (row.compensation_attempts > 0 || row.status === 'COMPENSATED');
   }
 
   /**

@@ -17,9 +17,7 @@ export interface Stop {
  * - `reject`: the command cannot be run at all (unknown stage, no such run): permanent;
  * - `run`: claim an attempt on the stage's row and do the work;
  * - `re-announce`: the stage succeeded already; publish stage.succeeded and its successor
- *   (or run.succeeded) again — their msg ids make a repeat a no-op within JetStream's
- *   duplicate window, and the executor publishes nothing once the successor's row exists
- *   (a redelivery delayed past the window would otherwise announce the stage twice);
+ *   (or run.succeeded) again — their msg ids make a repeat a no-op;
  * - `compensate`: start undoing the run (again: its msg ids make a repeat a no-op), which
  *   ends it `end` — after a final failure, a cancellation request (`cancel`), a passed
  *   deadline (`deadline`), or to re-announce the compensation of a run that already ended;

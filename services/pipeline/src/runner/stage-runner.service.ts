@@ -15,7 +15,6 @@ import {
   isStageName,
   nextStage,
   stageCommand,
-  stageNum,
   stageSubject,
   STAGE_NAMES,
 } from '@heady/contracts';
@@ -147,13 +146,6 @@ export class StageRunner {
         throw new PermanentError(d.reason);
       case 're-announce':
         if (!run) return;
-        if (await this.successorStarted(cmd)) {
-          // Its successor's command was delivered, so both it and stage.succeeded (published
-          // first, see emitNext) are stored: publishing them again would rely on JetStream's
-          // duplicate window alone, which a redelivery delayed past it outlives.
-          this.log.info({ run_id: run.id }, 'stage already succeeded and its successor started');
-          return;
-        }
         if (d.attempt === 0) {
           this.log.info({ run_id: run.id }, 'stage already succeeded; re-emitting its successor');
         }
@@ -350,27 +342,14 @@ export class StageRunner {
       cmd.iteration,
       completed,
     );
-    // stage.succeeded is stored before the successor's command is sent: a successor that
-    // started proves the event went out, so a redelivery need not publish it again
-    await succeeded;
-    await this.bus.publish(
-      stageSubject(next),
-      { schema: StageCommandSchema, message: nextCmd },
-      { msgId: stageMsgId(run.id, next, cmd.iteration), classification: run.classification },
-    );
-  }
-
-  /** Whether the stage after `cmd`'s (same iteration) has been delivered: its row exists. */
-  private async successorStarted(cmd: StageCommand): Promise<boolean> {
-    const next = nextStage(cmd);
-    if (!next) return false;
-    const row = await this.repo.getStageRow({
-      runId: cmd.runId,
-      stageNum: stageNum(next),
-      stageName: next,
-      iteration: cmd.iteration,
-    });
-    return row !== undefined;
+    await Promise.all([
+      succeeded,
+      this.bus.publish(
+        stageSubject(next),
+        { schema: StageCommandSchema, message: nextCmd },
+        { msgId: stageMsgId(run.id, next, cmd.iteration), classification: run.classification },
+      ),
+    ]);
   }
 
   /** Records the failed attempt on the stage row and as a stage.failed event. */
