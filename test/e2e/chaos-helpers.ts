@@ -120,7 +120,39 @@ export async function waitTerminalInDb(
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+  if (pending.length && timeoutMs > 1_000) await describeStuck(db, pending);
   return pending;
+}
+
+/** Prints where runs that did not end stopped (their status and stage rows), for the CI log. */
+async function describeStuck(db: Kysely<Database>, ids: string[]): Promise<void> {
+  try {
+    const runs = await db
+      .selectFrom('pipeline_runs')
+      .select(['id', 'status', 'error', 'cancel_requested_at'])
+      .where('id', 'in', ids)
+      .execute();
+    const stages = await db
+      .selectFrom('pipeline_stage_runs')
+      .select([
+        'pipeline_run_id',
+        'stage_name',
+        'iteration',
+        'status',
+        'attempts',
+        'compensation_attempts',
+        'error',
+      ])
+      .where('pipeline_run_id', 'in', ids)
+      .orderBy('stage_num')
+      .execute();
+    for (const r of runs) {
+      const own = stages.filter((s) => s.pipeline_run_id === r.id);
+      console.error(`run ${r.id} did not end: ${JSON.stringify({ ...r, stages: own })}`);
+    }
+  } catch (e) {
+    console.error(`could not describe the runs that did not end: ${String(e)}`);
+  }
 }
 
 /**

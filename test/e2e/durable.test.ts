@@ -1,9 +1,14 @@
 import { STAGE_NAMES } from '@heady/contracts';
 import { withSystem } from '@heady/testing/fixtures';
-import { copyToDlq } from '@heady/bus';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authHeaders, postRun, useApiKey, waitTerminal } from './helpers.js';
+import {
+  authHeaders,
+  postRun,
+  postRunWithDeadLetteredEntry,
+  useApiKey,
+  waitTerminal,
+} from './helpers.js';
 
 // Durable runs through the real services as separate processes (signing on), with fault
 // injection enabled: retries with backoff, and saga compensation in reverse.
@@ -310,30 +315,11 @@ describe('durable runs: retries, compensation and fault injection', () => {
   it('completes a run whose stage command sat in DLQ once an operator redrives it with heady dlq redrive', async () => {
     const heady = (...args: string[]): Promise<unknown> => system.heady(args);
     // the run's first command is dead-lettered (copied to DLQ, gone from PIPELINE) before any stage took it
-    await system.stack.services.pipeline.kill('SIGTERM');
-    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { redrive: true } });
-    const runId = res.body.runId as string;
-    const jsm = await jetstreamManager(system.nc);
-    const m = await jsm.streams.getMessage('PIPELINE', {
-      last_by_subj: 'pipeline.stage.channel-entry',
-    });
-    if (!m) throw new Error('no channel-entry command');
-    await copyToDlq(
-      jetstream(system.nc),
-      {
-        stream: 'PIPELINE',
-        consumer: 'stage-channel-entry',
-        seq: m.seq,
-        subject: m.subject,
-        deliveries: 8,
-        data: m.data,
-        headers: m.header,
-        reason: 'max deliveries (8) exhausted: test',
-      },
-      'handler',
+    const runId = await postRunWithDeadLetteredEntry(
+      system,
+      { redrive: true },
+      'max deliveries (8) exhausted: test',
     );
-    await jsm.streams.deleteMessage('PIPELINE', m.seq);
-    await system.stack.services.pipeline.start();
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await waitTerminal(system.gatewayUrl, [runId], 500))[0]?.status).toBe('NOT_TERMINAL');
 

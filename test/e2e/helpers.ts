@@ -1,4 +1,7 @@
+import { copyToDlq } from '@heady/bus';
 import { createDb, type Database, type Kysely } from '@heady/db';
+import { type System } from '@heady/testing/fixtures';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 
 export const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED']);
 
@@ -80,4 +83,42 @@ export async function waitTerminal(
 
 export function openDb(url: string): Kysely<Database> {
   return createDb({ url, poolMax: 2 });
+}
+
+/**
+ * Posts a run while the pipeline is stopped and moves its first stage command to DLQ (as
+ * exhausted deliveries would, with `reason`), then starts the pipeline again: the run waits
+ * for an operator's redrive. Returns the run id.
+ */
+export async function postRunWithDeadLetteredEntry(
+  system: System<string>,
+  input: Record<string, unknown>,
+  reason: string,
+): Promise<string> {
+  await system.stack.services.pipeline.kill('SIGTERM');
+  const res = await postRun(system.gatewayUrl, { action: 'chat', input });
+  const runId = res.body.runId as string;
+  const jsm = await jetstreamManager(system.nc);
+  const m = await jsm.streams.getMessage('PIPELINE', {
+    last_by_subj: 'pipeline.stage.channel-entry',
+  });
+  if (!m) throw new Error('no channel-entry command');
+  await copyToDlq(
+    jetstream(system.nc),
+    {
+      stream: 'PIPELINE',
+      consumer: 'stage-channel-entry',
+      seq: m.seq,
+      subject: m.subject,
+      deliveries: 8,
+      data: m.data,
+      headers: m.header,
+      reason,
+      storedAt: m.time.getTime(),
+    },
+    'handler',
+  );
+  await jsm.streams.deleteMessage('PIPELINE', m.seq);
+  await system.stack.services.pipeline.start();
+  return runId;
 }

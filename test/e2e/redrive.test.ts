@@ -1,9 +1,8 @@
-import { copyToDlq } from '@heady/bus';
 import { withSystem } from '@heady/testing/fixtures';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { postRun, useApiKey, waitTerminal } from './helpers.js';
+import { postRun, postRunWithDeadLetteredEntry, useApiKey, waitTerminal } from './helpers.js';
 
 interface Letter {
   seq: number;
@@ -85,31 +84,11 @@ describe('heady dlq redrive and heady replay', () => {
   // 5 s in CI
   it('runs stage X when a dead-lettered command is redriven with --to-stage X', async () => {
     // the run's channel-entry command is dead-lettered before any stage took it
-    await system.stack.services.pipeline.kill('SIGTERM');
-    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { toStage: true } });
-    const runId = res.body.runId as string;
-    const jsm = await jetstreamManager(system.nc);
-    const m = await jsm.streams.getMessage('PIPELINE', {
-      last_by_subj: 'pipeline.stage.channel-entry',
-    });
-    if (!m) throw new Error('no channel-entry command');
-    await copyToDlq(
-      jetstream(system.nc),
-      {
-        stream: 'PIPELINE',
-        consumer: 'stage-channel-entry',
-        seq: m.seq,
-        subject: m.subject,
-        deliveries: 8,
-        data: m.data,
-        headers: m.header,
-        reason: 'max deliveries (8) exhausted: to-stage test',
-        storedAt: m.time.getTime(),
-      },
-      'handler',
+    const runId = await postRunWithDeadLetteredEntry(
+      system,
+      { toStage: true },
+      'max deliveries (8) exhausted: to-stage test',
     );
-    await jsm.streams.deleteMessage('PIPELINE', m.seq);
-    await system.stack.services.pipeline.start();
 
     const letter = (await letters()).find((l) => l.reason.endsWith(': to-stage test'));
     expect(letter).toBeDefined();

@@ -79,6 +79,19 @@ export class JetStreamContext {
   }
 
   /**
+   * Runs `fn` while telling JetStream the delivery is still being worked on every third of
+   * the ack wait (at most every 250 ms), so a long handler is not redelivered meanwhile.
+   */
+  async whileWorking<T>(fn: () => Promise<T>): Promise<T> {
+    const beat = setInterval(() => this.working(), Math.max(250, this.spec.ackWaitMs / 3));
+    try {
+      return await fn();
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /**
    * Sends `+TERM`: never deliver again. Prefer {@link deadLetter}, which keeps a copy with
    * the reason. The reason is not sent to the server: nats-server before 2.10.4 ignores a
    * `+TERM <reason>` (it matches the bare token only) and keeps redelivering the message.

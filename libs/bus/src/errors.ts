@@ -1,3 +1,5 @@
+import { isUnavailable } from '@heady/contracts';
+
 /** Codes of the errors the bus raises. */
 export const BusErrorCode = {
   Permanent: 'PERMANENT',
@@ -119,4 +121,17 @@ export function isRemoteError(e: unknown): e is RemoteError {
 /** A stored message whose original signature does not verify: not re-published. */
 export function isReplayRefusedError(e: unknown): e is ReplayRefusedError {
   return e instanceof ReplayRefusedError;
+}
+
+/**
+ * What a handler rethrows to the bus: permanent and retryable errors as they are; PostgreSQL,
+ * NATS or Redis being unreachable as a RetryableError (after `onOutage`, to log it), so an
+ * outage is redelivered and never counts as the message's own failure; anything else as it is.
+ */
+export function outageAsRetry(err: unknown, onOutage?: (err: unknown) => void): unknown {
+  if (isPermanentError(err) || isRetryableError(err) || !isUnavailable(err)) return err;
+  onOutage?.(err);
+  return new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
+    cause: err,
+  });
 }

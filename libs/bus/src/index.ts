@@ -58,6 +58,7 @@ export {
   isRemoteError,
   isReplayRefusedError,
   isRetryableError,
+  outageAsRetry,
 } from './errors.js';
 export { KvKeyRegistry, REVOCATION_STREAM } from './keys.js';
 export { DEDUP_BUCKET, DedupStore, type Claim } from './dedup.js';

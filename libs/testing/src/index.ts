@@ -29,3 +29,4 @@ export {
   type FakeRequest,
 } from './fake-model-server.js';
 export { eventually, settledUpTo, storedOn, type Stored } from './streams.js';
+export { acceptRun } from './runs.js';

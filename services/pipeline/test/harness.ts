@@ -11,16 +11,7 @@ import {
 } from '@heady/bus';
 import { loadPipelineConfig, type PipelineConfig } from '@heady/config';
 import { type StageName } from '@heady/contracts';
-import {
-  createDb,
-  type Database,
-  ensureOrganization,
-  type Kysely,
-  type NewPipelineRun,
-  type PipelineRun,
-  RunStateRepository,
-  type StageRun,
-} from '@heady/db';
+import { createDb, type Database, type Kysely, type PipelineRun, type StageRun } from '@heady/db';
 import { RuntimeModule } from '@heady/runtime';
 import { createLogger } from '@heady/telemetry';
 import {
@@ -32,7 +23,6 @@ import {
 } from '@heady/testing';
 import { type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { randomUUID } from 'node:crypto';
 import { PipelineModule } from '../src/app.module.js';
 import { STAGES } from '../src/stages/index.js';
 import { maxAttemptsOf, SPARE_DELIVERIES } from '../src/stages/stage.js';
@@ -127,29 +117,7 @@ export async function startPipeline(
   };
 }
 
-/**
- * Writes a run PENDING, as the conductor does when it admits one (through the run-state
- * repository), in a new organization.
- */
-export async function acceptRun(
-  db: Kysely<Database>,
-  more: Partial<Omit<NewPipelineRun, 'status'>> = {},
-): Promise<PipelineRun> {
-  const org = await ensureOrganization(db, `org-${randomUUID()}`);
-  const run = await new RunStateRepository(db).accept({
-    id: randomUUID(),
-    workflow_id: 'hcfullpipeline',
-    org_id: org.id,
-    seed: 7,
-    action: 'complete',
-    service_group: 'reasoning',
-    input: {},
-    options: {},
-    ...more,
-  });
-  if (!run) throw new Error('run not written');
-  return run;
-}
+export { acceptRun } from '@heady/testing';
 
 /** The run's row now. */
 export function runRow(db: Kysely<Database>, runId: string): Promise<PipelineRun | undefined> {

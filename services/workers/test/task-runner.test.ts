@@ -18,18 +18,12 @@ import {
   type TaskInit,
   workSubject,
 } from '@heady/contracts';
-import {
-  createDb,
-  type Database,
-  ensureOrganization,
-  type Kysely,
-  type PipelineRun,
-  RunStateRepository,
-} from '@heady/db';
+import { createDb, type Database, type Kysely, type PipelineRun } from '@heady/db';
 import { LOCAL_MODEL } from '@heady/providers';
 import { RuntimeModule } from '@heady/runtime';
 import { createLogger } from '@heady/telemetry';
 import {
+  acceptRun as accept,
   createTestDatabase,
   eventually,
   type FakeModelServer,
@@ -121,21 +115,8 @@ describe(TaskRunner.name, () => {
     await nats?.stop();
   });
 
-  async function acceptRun(group = 'reasoning'): Promise<PipelineRun> {
-    const org = await ensureOrganization(db, `org-${randomUUID()}`);
-    const run = await new RunStateRepository(db).accept({
-      id: randomUUID(),
-      workflow_id: 'hcfullpipeline',
-      org_id: org.id,
-      seed: 7,
-      action: 'complete',
-      service_group: group,
-      input: {},
-      options: {},
-    });
-    if (!run) throw new Error('run not written');
-    return run;
-  }
+  const acceptRun = (group = 'reasoning'): Promise<PipelineRun> =>
+    accept(db, { service_group: group });
 
   async function send(t: TaskInit, msgId?: string): Promise<number> {
     const message = task(t);

@@ -105,16 +105,15 @@ export class CompensationRunner {
   }
 
   handle(cmd: CompensationCommand, ctx: JetStreamContext): Promise<void> {
-    return withLogContext({ runId: cmd.runId, stage: cmd.stage }, async () => {
-      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
-      try {
-        await this.run(cmd);
-      } catch (err) {
-        throw outageAsRetry(err, this.log, cmd.runId);
-      } finally {
-        clearInterval(beat);
-      }
-    });
+    return withLogContext({ runId: cmd.runId, stage: cmd.stage }, () =>
+      ctx.whileWorking(async () => {
+        try {
+          await this.run(cmd);
+        } catch (err) {
+          throw outageAsRetry(err, this.log, cmd.runId);
+        }
+      }),
+    );
   }
 
   private async run(cmd: CompensationCommand): Promise<void> {

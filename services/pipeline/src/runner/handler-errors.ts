@@ -1,6 +1,5 @@
-import { isPermanentError, isRetryableError, RetryableError } from '@heady/bus';
+import { outageAsRetry as busOutageAsRetry, RetryableError } from '@heady/bus';
 import { type Logger } from '@heady/telemetry';
-import { isUnavailable } from '@heady/contracts';
 
 /** The message of whatever was thrown. */
 export function messageOf(err: unknown): string {
@@ -8,17 +7,13 @@ export function messageOf(err: unknown): string {
 }
 
 /**
- * What a stage or compensation handler rethrows to the bus: permanent and retryable
- * errors as they are; PostgreSQL or NATS being unreachable (logged) as a RetryableError,
- * so an outage is redelivered and never counts as the stage's failure; anything else as
- * it is.
+ * What a stage or compensation handler rethrows to the bus (see `outageAsRetry` in
+ * libs/bus), logging an outage against its run.
  */
 export function outageAsRetry(err: unknown, log: Logger, runId: string): unknown {
-  if (isPermanentError(err) || isRetryableError(err) || !isUnavailable(err)) return err;
-  log.warn({ err, run_id: runId }, 'infrastructure unavailable; retrying');
-  return new RetryableError(`infrastructure unavailable: ${String(err)}`, undefined, {
-    cause: err,
-  });
+  return busOutageAsRetry(err, (e) =>
+    log.warn({ err: e, run_id: runId }, 'infrastructure unavailable; retrying'),
+  );
 }
 
 /** Runs `fn`, failing it (retryably, as "<what> timed out after <ms> ms") past `ms`. */

@@ -1,12 +1,6 @@
-import {
-  isPermanentError,
-  isRetryableError,
-  type JetStreamContext,
-  PermanentError,
-  RetryableError,
-} from '@heady/bus';
+import { type JetStreamContext, outageAsRetry, PermanentError, RetryableError } from '@heady/bus';
 import { type WorkersConfig } from '@heady/config';
-import { isTaskKind, isUnavailable, type Task } from '@heady/contracts';
+import { isTaskKind, type Task } from '@heady/contracts';
 import { isProviderError, ProviderErrorKind, isProviderChainError } from '@heady/providers';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { counter, histogram, type Logger, withLogContext } from '@heady/telemetry';
@@ -59,20 +53,17 @@ export class TaskRunner {
   ) {}
 
   handle(task: Task, ctx: JetStreamContext): Promise<void> {
-    return withLogContext({ runId: task.runId, taskId: task.taskId }, async () => {
-      const beat = setInterval(() => ctx.working(), Math.max(250, ctx.spec.ackWaitMs / 3));
-      try {
-        await this.run(task);
-      } catch (err) {
-        if (isPermanentError(err) || isRetryableError(err) || !isUnavailable(err)) throw err;
-        this.log.warn({ err, run_id: task.runId }, 'infrastructure unavailable; retrying');
-        throw new RetryableError(`infrastructure unavailable: ${messageOf(err)}`, undefined, {
-          cause: err,
-        });
-      } finally {
-        clearInterval(beat);
-      }
-    });
+    return withLogContext({ runId: task.runId, taskId: task.taskId }, () =>
+      ctx.whileWorking(async () => {
+        try {
+          await this.run(task);
+        } catch (err) {
+          throw outageAsRetry(err, (e) =>
+            this.log.warn({ err: e, run_id: task.runId }, 'infrastructure unavailable; retrying'),
+          );
+        }
+      }),
+    );
   }
 
   private async run(task: Task): Promise<void> {
