@@ -122,7 +122,7 @@ interface Started<K extends string> {
 
 /**
  * Registers with vitest a `beforeAll` that starts a nats-server, a database and the
- * services of `options` (all four unless `services` says otherwise) and creates the dev
+ * services of `options` (all five unless `services` says otherwise) and creates the dev
  * credentials and `keys`, and an `afterAll` that stops and removes them all. Call it in a
  * `describe` (or at the top of a file); a suite's own hooks registered after it run after
  * the start and before the stop.

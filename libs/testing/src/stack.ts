@@ -149,7 +149,7 @@ export interface StackOptions {
   pipelines?: Record<string, string>[];
 }
 
-/** The three services started as separate processes against the given infrastructure. */
+/** The services started as separate processes against the given infrastructure. */
 export interface Stack {
   dataDir: string;
   gatewayUrl: string;
@@ -220,11 +220,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     conductor: await make('conductor'),
     pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
-    // started when a suite asks for it (`services`): no stage sends it tasks yet
     workers: await make('workers'),
     gateway: await make('gateway'),
   };
-  const wanted = opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'gateway'] as const);
+  // every service, as `npm start` runs them, unless the suite names some
+  const wanted =
+    opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
   const gateways = [services.gateway];
   for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
   const pipelines = [services.pipeline];
