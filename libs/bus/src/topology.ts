@@ -119,6 +119,8 @@ export function workConsumer(
 }
 
 const NAME_IN_USE = 10058;
+/** nats-server 2.9 answers a create that loses the race with this instead of NAME_IN_USE. */
+const SUBJECTS_OVERLAP = 10065;
 const CONSUMER_EXISTS = 10148;
 
 function isApiError(e: unknown, code: number): boolean {
@@ -155,9 +157,12 @@ async function ensureStream(
       await jsm.streams.add(want);
       return;
     } catch (e) {
-      // another process created it meanwhile with other settings (same settings succeed)
-      if (!isApiError(e, NAME_IN_USE)) throw e;
-      have = (await jsm.streams.info(s.name)).config;
+      // another process created it meanwhile with other settings (same settings succeed);
+      // an overlap that is not that race (another stream owns the subjects) still throws
+      if (!isApiError(e, NAME_IN_USE) && !isApiError(e, SUBJECTS_OVERLAP)) throw e;
+      const raced = await jsm.streams.info(s.name).catch(() => undefined);
+      if (!raced) throw e;
+      have = raced.config;
     }
   }
   const same =
