@@ -195,6 +195,8 @@ export interface PipelineConfig extends CommonConfig {
   stages: StageName[];
   stageConsumer: { ackWaitMs: number; maxDeliver?: number };
   maxConcurrentTasks: number;
+  /** How long execute waits for its tasks (HEADY_EXECUTE_TIMEOUT_MS). */
+  executeTimeoutMs: number;
 }
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -292,6 +294,7 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
       ...(e.HEADY_STAGE_MAX_DELIVER === undefined ? {} : { maxDeliver: e.HEADY_STAGE_MAX_DELIVER }),
     },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
+    executeTimeoutMs: e.HEADY_EXECUTE_TIMEOUT_MS,
   };
 }
 

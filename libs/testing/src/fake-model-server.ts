@@ -52,6 +52,8 @@ export interface FakeModelServer {
   respond(script: (req: FakeRequest) => FakeReply): void;
   /** Requests received per task id (header or user). */
   calls(taskId: string): number;
+  /** The most requests that were open (received, not yet answered or aborted) at once. */
+  peakInFlight(): number;
   /** The requests the client went away from before their answer was complete. */
   aborted(): FakeRequest[];
   /** Resolves once `n` requests were aborted; rejects after `timeoutMs` (5 s if unset). */
@@ -89,6 +91,8 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
   const queue: FakeReply[] = [];
   let script: (req: FakeRequest) => FakeReply = () => ({});
   const sockets = new Set<import('node:net').Socket>();
+  let open = 0;
+  let peak = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readJson(req).catch(() => undefined);
@@ -106,7 +110,9 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
       aborted: false,
     };
     requests.push(rec);
+    peak = Math.max(peak, ++open);
     res.on('close', () => {
+      open--;
       if (!res.writableFinished) rec.aborted = true;
     });
 
@@ -324,6 +330,7 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     enqueue: (...replies) => void queue.push(...replies),
     respond: (s) => void (script = s),
     calls: (taskId) => requests.filter((r) => r.taskId === taskId).length,
+    peakInFlight: () => peak,
     aborted,
     async waitForAborted(n, timeoutMs = 5_000) {
       const until = Date.now() + timeoutMs;

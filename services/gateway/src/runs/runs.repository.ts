@@ -54,6 +54,18 @@ export class RunsReadRepository {
     return this.state.requestCancel(id, orgId).catch(unavailable);
   }
 
+  /** Run `id`'s status when it belongs to `orgId`. */
+  async status(id: string, orgId: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('pipeline_runs')
+      .select('status')
+      .where('id', '=', id)
+      .where('org_id', '=', orgId)
+      .executeTakeFirst()
+      .catch(unavailable);
+    return r?.status;
+  }
+
   /** True when run `id` exists and belongs to `orgId`. */
   async exists(id: string, orgId: string): Promise<boolean> {
     const r = await this.db

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { type GatewayConfig, MAX_RUN_INPUT_BYTES } from '@heady/config';
 import {
@@ -37,6 +38,9 @@ export type { RunView };
 // canonicalize is CommonJS (`module.exports = fn`) but its types declare a default export,
 // which NodeNext reads as `{ default }`; at run time the default import is the function.
 const canonicalize = canonicalizeCjs as unknown as (input: unknown) => string | undefined;
+
+/** The statuses a run ends in. */
+const ENDED: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED']);
 
 /** SHA-256 of the body in RFC 8785 canonical form: the same request hashes the same whatever its key order. */
 export function requestHash(body: StartRunBody): string {
@@ -130,6 +134,27 @@ export class RunsService {
     }
     this.log.info({ run_id: id, status }, 'run cancellation requested');
     return { runId: id, status: status === 'CANCELLED' ? 'CANCELLED' : 'CANCELLING' };
+  }
+
+  /**
+   * Run `id` of `orgId` once it has ended, waiting at most `waitMs` (its status read quickly at
+   * first, then every 250 ms); undefined when it is still going, or the caller went away.
+   */
+  async awaitEnd(
+    id: string,
+    orgId: string,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<RunView | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+      const status = await this.runs.status(id, orgId);
+      if (status === undefined) throw new RunNotFoundError(id);
+      if (ENDED.has(status)) return this.get(id, orgId);
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return undefined;
+      await sleep(Math.min(pause, left));
+    }
   }
 
   /** Run `id` of `orgId`, with its stages, their compensation, its error and trace id. */

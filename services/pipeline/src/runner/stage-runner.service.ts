@@ -13,6 +13,7 @@ import {
   type StageName,
   StageCommandSchema,
   isStageName,
+  isUnavailable,
   nextStage,
   stageCommand,
   stageSubject,
@@ -23,6 +24,7 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
+import { TaskFanOut } from './task-fan-out.js';
 import { StageReads } from '../stages/stage-reads.repository.js';
 import { maxAttemptsOf } from '../stages/stage.js';
 import { CompensationRunner } from './compensation-runner.service.js';
@@ -188,10 +190,12 @@ export class StageRunner {
       ran = await this.repo.withStageLock(key, async (tx, row) => {
         const result = await withTimeout(stage.timeoutMs, `stage ${stage.name}`, async () => {
           await injectFaults(faults, cmd.stage, attempt, signal, this.config.faultsMayKill);
+          const reads = new StageReads(tx, run.id);
           return stage.invoke({
             run,
             cmd,
-            reads: new StageReads(tx, run.id),
+            reads,
+            work: new TaskFanOut(this.bus, reads, run, cmd.iteration, signal),
             state: this.repo.runHandle(tx, run.id),
             config: this.config,
             attempt,
@@ -216,7 +220,10 @@ export class StageRunner {
       const reason: unknown = signal.reason;
       const failure = decideFailure({
         err,
-        stopped: signal.aborted && reason instanceof StageStopped ? reason.why : undefined,
+        stopped:
+          signal.aborted && reason instanceof StageStopped
+            ? reason.why
+            : await this.stopSinceHeartbeat(run.id, err),
         attempt,
         maxAttempts: maxAttemptsOf(stage, this.config),
       });
@@ -225,7 +232,7 @@ export class StageRunner {
           throw err;
         case 'stopped':
           // stopped at a heartbeat: cancelled or past its deadline; nothing of it committed
-          await this.recordFailure(cmd, attempt, reason, true);
+          await this.recordFailure(cmd, attempt, signal.aborted ? reason : err, true);
           await this.compensate(cmd, run, failure.stop.reason, failure.stop.end);
           return;
         case 'retry':
@@ -318,6 +325,18 @@ export class StageRunner {
       end,
       classification: run.classification,
     });
+  }
+
+  /**
+   * Whether the run was cancelled (or passed its deadline) after the last heartbeat looked: a
+   * stage whose work failed because of that (execute, whose tasks the workers stopped when the
+   * run was cancelled) then ends the run as the heartbeat would have. Not asked when the
+   * failure is PostgreSQL or NATS being unreachable.
+   */
+  private async stopSinceHeartbeat(runId: string, err: unknown): Promise<Stop | undefined> {
+    if (isUnavailable(err)) return undefined;
+    const run = await this.repo.getRun(runId).catch(() => undefined);
+    return run && stopOf(run, Date.now());
   }
 
   /** Publishes stage.succeeded and then the next stage's command, or run.succeeded after the last. */

@@ -1,22 +1,57 @@
+import { type TaskRun } from '@heady/db';
 import { defineStage } from './stage.js';
 
-/** Stage 7. Packages the run's result from what the earlier stages recorded, and stores it on the run. */
+/** A task's answer as the run's result carries it: the text of a chat, the vectors of an embed. */
+function answerOf(r: TaskRun) {
+  const out = r.output ?? {};
+  return {
+    taskId: r.task_id,
+    kind: r.kind,
+    ...(r.kind === 'embed'
+      ? { vectors: out.vectors ?? [], dimensions: out.dimensions ?? 0 }
+      : { text: out.text ?? '', finishReason: out.finishReason ?? null }),
+    provider: r.provider,
+    model: r.model,
+  };
+}
+
+/**
+ * Stage 7. Packages the run's result from what the earlier stages recorded and the answers
+ * the workers kept in `task_runs`, and stores it on the run. `output` is the answer: the text
+ * when the run had one chat task, else every task's answer in plan order (null for a run
+ * with no model work).
+ */
 export const finalize = defineStage(
   { name: 'finalize' },
   async ({ run, cmd, reads, state }) => {
     const rows = await reads.succeededOutputs(cmd.iteration);
     const outputs = Object.fromEntries(rows.map((r) => [r.stage_name, r.output]));
+    const planned = ((outputs.plan as { tasks?: { id: string }[] } | undefined)?.tasks ?? []).map(
+      (t) => t.id,
+    );
+    const byId = new Map((await reads.tasks(cmd.iteration)).map((r) => [r.task_id, r]));
+    const answers = planned.flatMap((id) => {
+      const r = byId.get(id);
+      return r?.status === 'SUCCEEDED' ? [answerOf(r)] : [];
+    });
+    const only = answers.length === 1 ? answers[0] : undefined;
     const result = {
       action: run.action,
       group: run.service_group,
       seed: run.seed,
       plan: outputs.plan ?? null,
       execution: outputs.execute ?? null,
-      output: null,
+      recovery: outputs.recover ?? null,
+      model: only?.model ?? null,
+      output: only && 'text' in only ? only.text : answers.length ? answers : null,
     };
     await state.setResult(result);
     return {
-      output: { stored: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) },
+      output: {
+        stored: true,
+        answers: answers.length,
+        resultBytes: Buffer.byteLength(JSON.stringify(result)),
+      },
       compensation: { iteration: cmd.iteration },
     };
   },

@@ -1,11 +1,16 @@
-import { defineStage } from './stage.js';
+import { planTasks } from './plan-tasks.js';
+import { defineStage, permanentFailure } from './stage.js';
 
 /**
- * Stage 2. Records the service group the conductor chose, with its weight and the
- * workflow's task budget, as a one-task graph. Monte Carlo readiness and usage budget
- * reservation arrive with durable runs.
+ * Stage 2. Turns the run's input into the tasks execute sends to the routed service group's
+ * workers (`planTasks`: a chat for a message or a conversation, an embed for texts, or the
+ * client's own list), with the group's weight and the workflow's cap on tasks in flight.
+ * An input that asks for model work in a shape that cannot run fails the run here, before
+ * any provider is called.
  */
 export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, reads, state }) => {
+  const tasks = planTasks(run.input, cmd.group);
+  if ('error' in tasks) permanentFailure(tasks.error);
   const weight = await reads.groupWeight(cmd.group);
   const maxConcurrentTasks = await reads.maxConcurrentTasks(run.workflow_id);
   await state.recordGroup(cmd.group);
@@ -13,9 +18,10 @@ export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, reads, stat
     output: {
       group: cmd.group,
       weight: weight ?? null,
-      maxConcurrentTasks: maxConcurrentTasks ?? 6,
-      tasks: [{ id: 'task-1', action: run.action, group: cmd.group }],
+      maxConcurrentTasks: maxConcurrentTasks ?? null,
+      tasks,
     },
+    metrics: { tasks: tasks.length },
     // no usage budget is reserved yet; the reservation's release keys on the group
     compensation: { group: cmd.group },
   };

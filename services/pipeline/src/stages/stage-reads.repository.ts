@@ -1,4 +1,4 @@
-import { type Database, type Transaction } from '@heady/db';
+import { type Database, type TaskRun, type Transaction } from '@heady/db';
 
 /** A stage's successful row, as finalize packages it. */
 export interface StageOutputRow {
@@ -65,6 +65,20 @@ export class StageReads {
       .select(['stage_name', 'started_at', 'finished_at'])
       .where('pipeline_run_id', '=', this.runId)
       .where('status', '=', 'SUCCEEDED')
+      .execute();
+  }
+
+  /**
+   * The run's tasks in `iteration`, as the workers recorded them (each read sees what they
+   * committed since the last one, so execute can wait on it).
+   */
+  tasks(iteration: number): Promise<TaskRun[]> {
+    return this.tx
+      .selectFrom('task_runs')
+      .selectAll()
+      .where('run_id', '=', this.runId)
+      .where('iteration', '=', iteration)
+      .orderBy('task_id')
       .execute();
   }
 }

@@ -2,6 +2,7 @@ import { PermanentError } from '@heady/bus';
 import { type StageCommand, type StageName } from '@heady/contracts';
 import { type PipelineRun, type RunHandle } from '@heady/db';
 import { type PipelineConfig } from '@heady/config';
+import { type StageWork } from '../runner/task-fan-out.js';
 import { type StageReads } from './stage-reads.repository.js';
 
 /**
@@ -18,6 +19,8 @@ export interface StageInput {
   /** The run's guarded transitions (admit, record the group, set the result, succeed), in the same transaction. */
   state: RunHandle;
   config: PipelineConfig;
+  /** Sends the run's tasks to the workers (`work.<group>`) and gathers their answers. */
+  work: StageWork;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
   attempt: number;
   /**

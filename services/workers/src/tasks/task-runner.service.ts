@@ -14,6 +14,8 @@ import { type TaskOutcome, TaskRunsRepository } from './task-runs.repository.js'
 export const TASK_MAX_ATTEMPTS = 3;
 /** Delay before retrying a task whose providers all failed, by attempt (the last repeats). */
 const TASK_BACKOFF_MS = [1_000, 5_000];
+/** How often a working task looks whether its run still wants it. */
+const RUN_WATCH_MS = 500;
 
 const tasks = counter('heady_tasks_total', 'Tasks settled by the workers', [
   'kind',
@@ -55,18 +57,33 @@ export class TaskRunner {
   handle(task: Task, ctx: JetStreamContext): Promise<void> {
     return withLogContext({ runId: task.runId, taskId: task.taskId }, () =>
       ctx.whileWorking(async () => {
+        // a run cancelled, failed or past its stages while its task works: stop the provider
+        // call (its HTTP request is aborted) instead of paying for an answer nobody reads
+        const stop = new AbortController();
+        let checking = false;
+        const watch = setInterval(() => {
+          if (checking || stop.signal.aborted) return;
+          checking = true;
+          this.repo
+            .whyStop(task.runId)
+            .then((why) => why && stop.abort(new Error(why)))
+            .catch(() => undefined)
+            .finally(() => (checking = false));
+        }, RUN_WATCH_MS);
         try {
-          await this.run(task);
+          await this.run(task, stop.signal);
         } catch (err) {
           throw outageAsRetry(err, (e) =>
             this.log.warn({ err: e, run_id: task.runId }, 'infrastructure unavailable; retrying'),
           );
+        } finally {
+          clearInterval(watch);
         }
       }),
     );
   }
 
-  private async run(task: Task): Promise<void> {
+  private async run(task: Task, stopped: AbortSignal): Promise<void> {
     if (!isTaskKind(task.kind)) throw new PermanentError(`unknown task kind "${task.kind}"`);
     const claim = await this.repo.claim(task, this.config.instanceId);
     if (!claim.runExists) throw new PermanentError(`run ${task.runId} does not exist`);
@@ -88,10 +105,19 @@ export class TaskRunner {
     const started = performance.now();
     let outcome: TaskOutcome;
     try {
-      outcome = await this.perform(task, parsed);
+      outcome = await this.perform(task, parsed, stopped);
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
       const tried = isProviderChainError(err) ? err.attempts : [];
+      if (stopped.aborted) {
+        const why = `stopped: ${messageOf(stopped.reason)}`;
+        taskSeconds.observe({ kind: task.kind, outcome: 'stopped' }, seconds);
+        this.log.info({ run_id: task.runId, why }, 'task stopped with its run');
+        if (await this.repo.fail(row.id, why, tried))
+          tasks.inc({ kind: task.kind, outcome: 'stopped' });
+        await this.announceLatest(task);
+        return;
+      }
       const retryable = !isProviderError(err) || RETRYABLE.has(err.kind);
       const message = messageOf(err);
       if (retryable && claim.attempt < TASK_MAX_ATTEMPTS) {
@@ -124,10 +150,10 @@ export class TaskRunner {
   }
 
   /** Runs the task on its group's chain within its budget. */
-  private async perform(task: Task, t: TaskInput): Promise<TaskOutcome> {
+  private async perform(task: Task, t: TaskInput, stopped: AbortSignal): Promise<TaskOutcome> {
     const chain = this.chains.for(task.group);
     const timeoutMs = task.budget?.timeoutMs || this.config.work.taskTimeoutMs;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), stopped]);
     const taskId = `${task.runId}:${task.iteration}:${task.taskId}`;
     if (t.kind === 'embed') {
       const r = await chain.embed({ texts: t.input.texts, signal, timeoutMs, taskId });

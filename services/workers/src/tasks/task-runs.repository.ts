@@ -137,6 +137,22 @@ export class TaskRunsRepository {
       .execute();
   }
 
+  /**
+   * Why the task's run no longer wants its tasks: cancelled, ended, or being compensated
+   * (execute failed or timed out); undefined while it is PENDING or RUNNING.
+   */
+  async whyStop(runId: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('pipeline_runs')
+      .select(['status', 'cancel_requested_at'])
+      .where('id', '=', runId)
+      .executeTakeFirst();
+    if (!r) return 'the run does not exist';
+    if (r.cancel_requested_at) return 'the run was cancelled';
+    if (r.status !== 'PENDING' && r.status !== 'RUNNING') return `the run is ${r.status}`;
+    return undefined;
+  }
+
   private async runExists(task: Pick<Task, 'runId'>): Promise<boolean> {
     const r = await this.db
       .selectFrom('pipeline_runs')

@@ -1,0 +1,96 @@
+import { type TaskKind } from '@heady/contracts';
+import { z } from 'zod';
+
+/** Most tasks one run may plan. */
+export const MAX_TASKS_PER_RUN = 50;
+
+const message = z.object({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string().min(1),
+});
+const passage = z.object({ source: z.string().min(1), text: z.string().min(1) });
+
+/** One task a client may list in `input.tasks`. */
+const taskSpec = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64')
+      .optional(),
+    kind: z.enum(['chat', 'embed']).default('chat'),
+    message: z.string().min(1).optional(),
+    messages: z.array(message).min(1).optional(),
+    texts: z.array(z.string().min(1)).min(1).max(2048).optional(),
+  })
+  .refine((t) => (t.kind === 'embed' ? !!t.texts : !!(t.message || t.messages)), {
+    message: 'a chat task needs `message` or `messages`; an embed task needs `texts`',
+  });
+
+/** The parts of a run's input that ask for model work (anything else is left to other stages). */
+const modelInput = z.object({
+  message: z.string().min(1).optional(),
+  prompt: z.string().min(1).optional(),
+  messages: z.array(message).min(1).optional(),
+  texts: z.array(z.string().min(1)).min(1).max(2048).optional(),
+  tasks: z.array(taskSpec).min(1).max(MAX_TASKS_PER_RUN).optional(),
+  context: z.array(passage).max(200).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+});
+
+/** A task of the plan: what execute publishes on `work.<group>`. */
+export interface PlannedTask {
+  id: string;
+  kind: TaskKind;
+  group: string;
+  input: Record<string, unknown>;
+  maxTokens?: number;
+}
+
+function chatInput(
+  messages: z.infer<typeof message>[],
+  m: z.infer<typeof modelInput>,
+): Record<string, unknown> {
+  return {
+    messages,
+    ...(m.context ? { context: m.context } : {}),
+    ...(m.temperature === undefined ? {} : { temperature: m.temperature }),
+  };
+}
+
+/**
+ * The tasks a run's input asks for, in order: `input.tasks` (each a chat or an embed), else
+ * one chat task for `messages`, `message` or `prompt`, else one embed task for `texts`, else
+ * none (a run with nothing for a model to do, such as a bookkeeping action). `context`
+ * passages, `temperature` and `maxTokens` apply to every chat task. Returns the reason when
+ * the input asks for model work in a shape that cannot be run.
+ */
+export function planTasks(input: unknown, group: string): PlannedTask[] | { error: string } {
+  const r = modelInput.safeParse(input ?? {});
+  if (!r.success) return { error: `input: ${z.prettifyError(r.error).replace(/\n/g, '; ')}` };
+  const m = r.data;
+  const budget = m.maxTokens === undefined ? {} : { maxTokens: m.maxTokens };
+  if (m.tasks) {
+    const ids = new Set<string>();
+    const tasks: PlannedTask[] = [];
+    for (const [i, t] of m.tasks.entries()) {
+      const id = t.id ?? `task-${i + 1}`;
+      if (ids.has(id)) return { error: `input.tasks: the id "${id}" is used twice` };
+      ids.add(id);
+      if (t.kind === 'embed') {
+        tasks.push({ id, kind: 'embed', group, input: { texts: t.texts } });
+      } else {
+        const msgs = t.messages ?? [{ role: 'user' as const, content: t.message! }];
+        tasks.push({ id, kind: 'chat', group, input: chatInput(msgs, m), ...budget });
+      }
+    }
+    return tasks;
+  }
+  const text = m.message ?? m.prompt;
+  if (m.messages || text) {
+    const msgs = m.messages ?? [{ role: 'user' as const, content: text! }];
+    return [{ id: 'task-1', kind: 'chat', group, input: chatInput(msgs, m), ...budget }];
+  }
+  if (m.texts) return [{ id: 'task-1', kind: 'embed', group, input: { texts: m.texts } }];
+  return [];
+}

@@ -1,0 +1,167 @@
+import { startFakeModelServer, type FakeModelServer } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authHeaders, getRun, postRun, useApiKey, waitTerminal } from './helpers.js';
+
+// Runs that do model work, end to end: the pipeline's execute sends the plan's tasks to the
+// workers over the bus, the workers call a provider (a fake OpenAI-compatible server this
+// test scripts, with the offline `local` provider as the fallback) and finalize stores the
+// answer. Signing is on, every service is its own process.
+const fake: FakeModelServer = await startFakeModelServer();
+const EXECUTE_TIMEOUT_MS = 4_000;
+
+describe('answers: execute, workers and providers', () => {
+  const system = withSystem({
+    database: 'heady_e2e_answers',
+    services: ['conductor', 'pipeline', 'gateway', 'workers'],
+    env: {
+      HEADY_PROVIDERS: JSON.stringify([
+        {
+          name: 'primary',
+          kind: 'openai-compatible',
+          baseUrl: fake.openaiBaseURL,
+          model: 'fake-1',
+        },
+        { name: 'local', kind: 'local' },
+      ]),
+      HEADY_EXECUTE_TIMEOUT_MS: String(EXECUTE_TIMEOUT_MS),
+      // heartbeats (and the cancellation check) every second
+      HEADY_STAGE_ACK_WAIT_MS: '3000',
+    },
+    keys: { globex: { org: 'globex', plan: 'PRO', role: 'admin' } },
+  });
+
+  beforeAll(() => useApiKey(system.credentials.admin.key));
+  afterAll(() => fake.close());
+
+  const callsOf = (runId: string) => fake.requests.filter((r) => r.taskId?.startsWith(runId));
+
+  it('answers a chat synchronously with ?wait=true, from the provider, and keeps it from another organization', async () => {
+    fake.respond(() => ({ tokens: ['Paris', ' is', ' the', ' capital.'] }));
+    const res = await fetch(`${system.gatewayUrl}/api/brain/chat?wait=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders() },
+      body: JSON.stringify({ message: 'What is the capital of France?' }),
+    });
+    expect(res.status).toBe(200);
+    // 30 s asked, less than the gateway's 30 s request timeout granted
+    expect(res.headers.get('preference-applied')).toBe('wait=29');
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      status: 'SUCCEEDED',
+      output: 'Paris is the capital.',
+      model: 'fake-1',
+    });
+    const runId = body.runId as string;
+    const view = await getRun(system.gatewayUrl, runId);
+    expect(view.result.output).toBe('Paris is the capital.');
+    const execution = view.result.execution as {
+      tasks: { provider: string; promptTokens: number }[];
+    };
+    expect(execution.tasks).toHaveLength(1);
+    expect(execution.tasks[0]!.provider).toBe('primary');
+    expect(execution.tasks[0]!.promptTokens).toBeGreaterThan(0);
+    // the provider got the conversation once, under the run's task id
+    expect(callsOf(runId)).toHaveLength(1);
+    expect(callsOf(runId)[0]!.body?.messages).toEqual([
+      { role: 'user', content: 'What is the capital of France?' },
+    ]);
+
+    // another organization's key sees neither the run nor its answer
+    const other = await fetch(`${system.gatewayUrl}/api/runs/${runId}`, {
+      headers: { authorization: `Bearer ${system.keys.globex}` },
+    });
+    expect(other.status).toBe(404);
+    const list = (await (
+      await fetch(`${system.gatewayUrl}/api/runs`, {
+        headers: { authorization: `Bearer ${system.keys.globex}` },
+      })
+    ).json()) as { items: { runId: string }[] };
+    expect(list.items.map((r) => r.runId)).not.toContain(runId);
+  });
+
+  it('answers 202 without a wait, and a run with no model work calls no provider', async () => {
+    const chat = await fetch(`${system.gatewayUrl}/api/brain/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders() },
+      body: JSON.stringify({ message: 'hello' }),
+    });
+    expect(chat.status).toBe(202);
+    const plain = await postRun(system.gatewayUrl, { action: 'analyze', input: { n: 1 } });
+    const [view] = await waitTerminal(system.gatewayUrl, [plain.body.runId as string]);
+    expect(view!.status).toBe('SUCCEEDED');
+    expect(view!.result.output).toBeNull();
+    expect(callsOf(view!.runId)).toHaveLength(0);
+  });
+
+  it('runs 10 tasks with never more than 6 in flight, each called once', async () => {
+    fake.respond(() => ({ latencyMs: 300 }));
+    const before = fake.peakInFlight();
+    expect(before).toBeLessThanOrEqual(6);
+    const tasks = Array.from({ length: 10 }, (_, i) => ({ message: `question ${i}` }));
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { tasks } });
+    const [view] = await waitTerminal(system.gatewayUrl, [res.body.runId as string]);
+    expect(view!.status).toBe('SUCCEEDED');
+    const runId = view!.runId;
+    expect(fake.peakInFlight()).toBe(6);
+    for (let i = 1; i <= 10; i++) expect(fake.calls(`${runId}:0:task-${i}`)).toBe(1);
+    const output = view!.result.output as { taskId: string; text: string }[];
+    expect(output.map((o) => o.taskId)).toEqual(tasks.map((_, i) => `task-${i + 1}`));
+    expect(output.every((o) => o.text === 'Hello from the fake')).toBe(true);
+  });
+
+  it('cuts off a hanging provider at the execute timeout and compensates the run', async () => {
+    fake.respond(() => ({ hang: true }));
+    const abortedBefore = fake.aborted().length;
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { message: 'hang' } });
+    const [view] = await waitTerminal(system.gatewayUrl, [res.body.runId as string], 30_000);
+    expect(view!.status).toBe('COMPENSATED');
+    const execute = view!.stages.find((s) => s.name === 'execute');
+    expect(execute?.error).toMatch(/did not answer within 4000 ms|failed/);
+    // the worker's HTTP request was abandoned, not left open
+    await fake.waitForAborted(abortedBefore + 1, 10_000);
+    expect(callsOf(view!.runId).every((r) => r.aborted)).toBe(true);
+  });
+
+  it('aborts the in-flight HTTP request of a cancelled run, which ends CANCELLED', async () => {
+    fake.respond(() => ({ hang: true }));
+    const res = await postRun(system.gatewayUrl, {
+      action: 'chat',
+      input: { message: 'cancel me' },
+    });
+    const runId = res.body.runId as string;
+    const until = Date.now() + 10_000;
+    while (callsOf(runId).length === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(callsOf(runId)).toHaveLength(1);
+    const cancel = await fetch(`${system.gatewayUrl}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
+    expect(cancel.status).toBe(202);
+    const [view] = await waitTerminal(system.gatewayUrl, [runId], 20_000);
+    expect(view!.status).toBe('CANCELLED');
+    expect(callsOf(runId)[0]!.aborted).toBe(true);
+  });
+
+  it('opens the breaker of a provider answering 500 and finishes the tasks on the fallback', async () => {
+    fake.respond(() => ({ status: 500 }));
+    const tasks = Array.from({ length: 10 }, (_, i) => ({
+      message: `Sentence number ${i}. It has words.`,
+    }));
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { tasks } });
+    const [view] = await waitTerminal(system.gatewayUrl, [res.body.runId as string], 30_000);
+    expect(view!.status).toBe('SUCCEEDED');
+    const runId = view!.runId;
+    const execution = view!.result.execution as { tasks: { provider: string; model: string }[] };
+    expect(execution.tasks.map((t) => t.provider)).toEqual(Array(10).fill('local'));
+    expect(execution.tasks.every((t) => t.model === 'heady-local-extractive')).toBe(true);
+    // five failures open the breaker: the later tasks never reach the broken provider
+    expect(callsOf(runId).length).toBeLessThan(10);
+    const recovery = view!.result.recovery as { fellBack: number; breakersOpen: string[] };
+    expect(recovery.fellBack).toBe(10);
+    expect(recovery.breakersOpen).toEqual(['primary']);
+    const output = view!.result.output as { text: string }[];
+    expect(output.every((o) => /extractive/i.test(o.text))).toBe(true);
+  });
+});
