@@ -94,6 +94,25 @@ describe('answers: execute, workers and providers', () => {
     expect(callsOf(view!.runId)).toHaveLength(0);
   });
 
+  it("streams a run's tokens on its events as `event: token`, and keeps the whole answer in run.succeeded's run", async () => {
+    fake.respond(() => ({ tokens: ['Alpha', ' beta', ' gamma.'], tokenDelayMs: 200 }));
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { message: 'stream' } });
+    const runId = res.body.runId as string;
+    const events = await fetch(`${system.gatewayUrl}/api/runs/${runId}/events`, {
+      headers: authHeaders(),
+    });
+    const text = await events.text();
+    const tokens = [...text.matchAll(/event: token\ndata: (.*)\n/g)].map(
+      (m) => JSON.parse(m[1]!) as { text: string; taskId: string },
+    );
+    expect(tokens.map((t) => t.text).join('')).toBe('Alpha beta gamma.');
+    expect(tokens.every((t) => t.taskId === 'task-1')).toBe(true);
+    expect(text).toContain('event: run.succeeded');
+    // the durable history has no token: only the live stream carried them
+    const [view] = await waitTerminal(system.gatewayUrl, [runId]);
+    expect(view!.result.output).toBe('Alpha beta gamma.');
+  });
+
   it('runs 10 tasks with never more than 6 in flight, each called once', async () => {
     fake.respond(() => ({ latencyMs: 300 }));
     const before = fake.peakInFlight();

@@ -168,6 +168,21 @@ export class BusPublisher {
   }
 
   /**
+   * Core-NATS publish, signed like every message but kept by no stream and not acknowledged:
+   * for what is worth sending only while someone listens (a run's tokens as they are
+   * written). At most once: a subscriber that was not there, or a connection that dropped it,
+   * never sees it. RESTRICTED payloads are refused (they would travel unsealed to anyone
+   * subscribed).
+   * @throws PublishError when the catalog does not grant this service `subject`.
+   */
+  async emit(subject: string, payload: Payload, msgId: string): Promise<void> {
+    this.checkGrant(subject);
+    const { data, contentType } = encode(payload);
+    const h = await this.signed(subject, msgId, contentType, data, { [Header.MsgId]: msgId });
+    this.connection.nc.publish(subject, data, { headers: h });
+  }
+
+  /**
    * Core-NATS request/reply: one message on `subject` with a `_INBOX` reply subject,
    * `Content-Type`, `traceparent` and a random `Nats-Msg-Id` (`req:<uuid>`, for signing and
    * logs; core NATS does not de-duplicate). The reply is decoded by its `Content-Type`. A

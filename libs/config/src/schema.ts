@@ -414,15 +414,9 @@ export const pipelineEnv = commonEnv.extend({
     .default(DEFAULTS.maxConcurrentTasks)
     .meta({ description: 'task parallelism budget of execute' }),
   /** How long execute waits for its run's tasks before it fails for good and the run is compensated. */
-  HEADY_EXECUTE_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(500)
-    .max(3_600_000)
-    .default(120_000)
-    .meta({
-      description: "how long execute waits for its run's tasks before the run is compensated",
-    }),
+  HEADY_EXECUTE_TIMEOUT_MS: z.coerce.number().int().min(500).max(3_600_000).default(120_000).meta({
+    description: "how long execute waits for its run's tasks before the run is compensated",
+  }),
 });
 
 export const vectorMemoryEnv = commonEnv.extend({

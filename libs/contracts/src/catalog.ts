@@ -76,6 +76,15 @@ export function revocationSubject(kid: string): string {
   return `${STREAM_SUBJECTS.revocations.slice(0, -1)}${kid}`;
 }
 
+/** `live.<runId>.token`: a run's answer as it is written (core NATS only; no stream keeps it). */
+export const LIVE_TOKENS_SUBJECT = 'live.*.token';
+
+/** The subject the text deltas of run `runId` travel on. */
+export function liveTokenSubject(runId: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(runId)) throw new Error(`not a run id: "${runId}"`);
+  return `live.${runId}.token`;
+}
+
 /** `pipeline.stage.<stage>`: the subject a stage consumes its commands from. */
 export const STAGE_SUBJECT_PREFIX = 'pipeline.stage.';
 /** `pipeline.compensate.<stage>`: the subject a stage's compensation consumer reads. */
@@ -161,6 +170,15 @@ export const CATALOG: readonly SubjectGrant[] = [
     recipient: to,
     doc: `the namespace ${to} answers in`,
   })),
+  {
+    subject: LIVE_TOKENS_SUBJECT,
+    kind: 'event',
+    publishers: ['workers'],
+    receivers: ['gateway'],
+    // the gateway subscribes with core NATS; RESTRICTED runs' answers are never sent here
+    recipient: 'gateway',
+    doc: "a run's answer as the model writes it: text deltas, at most once, for SSE and /v1 streams",
+  },
   {
     subject: STREAM_SUBJECTS.runEvents,
     kind: 'event',

@@ -36,6 +36,12 @@ export const ErrorCode = {
   TooManyStreams: 'TOO_MANY_STREAMS',
   /** A part of the request is over its size limit (a run's input over the ingest limit). HTTP 413. */
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  /** `/v1`: no service group or action answers to that model name. HTTP 404. */
+  ModelNotFound: 'MODEL_NOT_FOUND',
+  /** The run behind a synchronous answer ended without one (failed, compensated, cancelled). HTTP 502. */
+  RunFailed: 'RUN_FAILED',
+  /** The run behind a synchronous answer did not end within the wait; it goes on. HTTP 504. */
+  AnswerTimeout: 'ANSWER_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

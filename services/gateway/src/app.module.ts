@@ -24,11 +24,15 @@ import { ProblemFilter } from './problem/problem.filter.js';
 import { ConductorClient } from './runs/conductor.client.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunEventsRepository } from './runs/run-events.repository.js';
+import { LiveTokensRepository } from './runs/live-tokens.repository.js';
 import { RunsReadRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
 import { RunStreamService } from './runs/run-stream.service.js';
 import { StreamLeasesRepository } from './runs/stream-leases.repository.js';
 import { WhoamiController } from './whoami/whoami.controller.js';
+import { ModelsRepository } from './openai/models.repository.js';
+import { OpenAiController } from './openai/openai.controller.js';
+import { OpenAiService } from './openai/openai.service.js';
 
 /** Every controller of the gateway (the OpenAPI document reads their route metadata). */
 export const GATEWAY_CONTROLLERS: readonly Type[] = [
@@ -39,6 +43,7 @@ export const GATEWAY_CONTROLLERS: readonly Type[] = [
   BrainController,
   WhoamiController,
   TierEventsController,
+  OpenAiController,
 ];
 
 /** The public REST door. */
@@ -63,8 +68,11 @@ export class GatewayModule {
         ApiKeysRepository,
         ApiKeysService,
         RunEventsRepository,
+        LiveTokensRepository,
         StreamLeasesRepository,
         RunStreamService,
+        ModelsRepository,
+        OpenAiService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
         IdempotencyRepository,

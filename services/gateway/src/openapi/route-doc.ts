@@ -20,7 +20,7 @@ export function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): S
 }
 
 /** The problem+json statuses a route can answer besides the ones every /api route can (401, 403, 429, 500). */
-export type ProblemStatus = 400 | 404 | 409 | 413 | 415 | 422 | 503;
+export type ProblemStatus = 400 | 404 | 409 | 413 | 415 | 422 | 502 | 503 | 504;
 
 /** How one route is documented in the OpenAPI document. */
 export interface RouteDoc {
@@ -125,5 +125,7 @@ export const PROBLEM_DESCRIPTIONS: Record<ProblemStatus | 401 | 403 | 429 | 500,
   422: 'VALIDATION_FAILED: the body, query or a path parameter does not match the schema (errors[] lists each problem)',
   429: 'RATE_LIMITED: the plan limit is spent; see Retry-After and RateLimit (TOO_MANY_STREAMS on an event stream past the per-key cap)',
   500: 'an unexpected error (it has been logged)',
+  502: 'RUN_FAILED: the run behind the answer ended without one (its error is in detail; see Heady-Run-Id)',
   503: 'UNAVAILABLE: a service the route needs does not answer; retry later',
+  504: 'ANSWER_TIMEOUT: the run did not answer within the wait; it goes on (see Heady-Run-Id)',
 };

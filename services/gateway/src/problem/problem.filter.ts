@@ -25,6 +25,8 @@ export function send(
   reply: FastifyReply,
 ): void {
   const p: Problem = { ...toProblem(exception), instance: req.url };
+  // OpenAI's clients show `error.message`: the /v1 routes carry their error shape too
+  if (req.url.startsWith('/v1/')) p['error'] = openAiError(p);
   if (p.status >= 500) log.error({ err: exception, url: req.url }, 'request failed');
   const retryAfter = p['retryAfter'];
   if (
@@ -37,4 +39,26 @@ export function send(
     .status(p.status)
     .header('content-type', 'application/problem+json; charset=utf-8')
     .send(p);
+}
+
+/** OpenAI's `error` object for a problem (`type` by status, as OpenAI's API names them). */
+export function openAiError(p: Problem): {
+  message: string;
+  type: string;
+  code: string;
+  param: null;
+} {
+  const type =
+    p.status === 401
+      ? 'authentication_error'
+      : p.status === 403
+        ? 'permission_error'
+        : p.status === 404
+          ? 'not_found_error'
+          : p.status === 429
+            ? 'rate_limit_error'
+            : p.status >= 500
+              ? 'server_error'
+              : 'invalid_request_error';
+  return { message: p.detail, type, code: p.code.toLowerCase(), param: null };
 }

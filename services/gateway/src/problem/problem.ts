@@ -29,6 +29,9 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.Banned]: 403,
   [ErrorCode.IdempotencyInFlight]: 409,
   [ErrorCode.TooManyStreams]: 429,
+  [ErrorCode.ModelNotFound]: 404,
+  [ErrorCode.RunFailed]: 502,
+  [ErrorCode.AnswerTimeout]: 504,
   [ErrorCode.PayloadTooLarge]: 413,
 };
 

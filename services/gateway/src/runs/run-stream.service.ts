@@ -5,6 +5,7 @@ import { type Logger } from '@heady/telemetry';
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { type ServerResponse } from 'node:http';
 import { RunEventsRepository } from './run-events.repository.js';
+import { LiveTokensRepository } from './live-tokens.repository.js';
 import { type StreamLease, StreamLeasesRepository } from './stream-leases.repository.js';
 
 /** Why a stream ended (logged). */
@@ -23,6 +24,7 @@ export class RunStreamService implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(RunEventsRepository) private readonly events: RunEventsRepository,
+    @Inject(LiveTokensRepository) private readonly tokens: LiveTokensRepository,
     @Inject(StreamLeasesRepository) private readonly leases: StreamLeasesRepository,
     @Inject(CONFIG) private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly log: Logger,
@@ -69,6 +71,16 @@ export class RunStreamService implements BeforeApplicationShutdown {
       'x-accel-buffering': 'no',
     });
     out.write(': run events\n\n');
+    // the answer's text as it is written, between the durable events: `event: token`, with
+    // no id (a reconnect resumes the durable events; the final text is in run.succeeded's run)
+    const live = this.tokens.subscribe(runId);
+    const relay = (async () => {
+      for await (const t of live) {
+        if (t.done) continue;
+        const data = { taskId: t.taskId, attempt: t.attempt, seq: t.seq, text: t.text };
+        out.write(`event: token\ndata: ${JSON.stringify(data)}\n\n`);
+      }
+    })().catch(() => undefined);
     try {
       for await (const e of this.events.follow(runId, afterSeq, abort.signal)) {
         clearTimeout(idle);
@@ -81,6 +93,8 @@ export class RunStreamService implements BeforeApplicationShutdown {
       ended.reason = 'error';
       out.write(`event: error\ndata: ${JSON.stringify({ detail: String(err) })}\n\n`);
     } finally {
+      live.close();
+      await relay;
       clearTimeout(idle);
       clearInterval(keepAlive);
       this.open.delete(end);

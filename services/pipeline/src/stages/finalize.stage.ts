@@ -43,6 +43,7 @@ export const finalize = defineStage(
       execution: outputs.execute ?? null,
       recovery: outputs.recover ?? null,
       model: only?.model ?? null,
+      finishReason: only && 'finishReason' in only ? only.finishReason : null,
       output: only && 'text' in only ? only.text : answers.length ? answers : null,
     };
     await state.setResult(result);

@@ -67,3 +67,13 @@ describe('planTasks', () => {
     ).toHaveProperty('error');
   });
 });
+
+describe('planTasks with live tokens', () => {
+  it('marks chat tasks live when asked, and never embed tasks', () => {
+    const tasks = planTasks({ tasks: [{ message: 'a' }, { kind: 'embed', texts: ['x'] }] }, 'g', {
+      live: true,
+    }) as { input: Record<string, unknown> }[];
+    expect(tasks[0]!.input.live).toBe(true);
+    expect(tasks[1]!.input).not.toHaveProperty('live');
+  });
+});

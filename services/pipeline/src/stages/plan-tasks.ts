@@ -50,9 +50,11 @@ export interface PlannedTask {
 function chatInput(
   messages: z.infer<typeof message>[],
   m: z.infer<typeof modelInput>,
+  live: boolean,
 ): Record<string, unknown> {
   return {
     messages,
+    ...(live ? { live: true } : {}),
     ...(m.context ? { context: m.context } : {}),
     ...(m.temperature === undefined ? {} : { temperature: m.temperature }),
   };
@@ -61,11 +63,17 @@ function chatInput(
 /**
  * The tasks a run's input asks for, in order: `input.tasks` (each a chat or an embed), else
  * one chat task for `messages`, `message` or `prompt`, else one embed task for `texts`, else
- * none (a run with nothing for a model to do, such as a bookkeeping action). `context`
+ * none (a run with nothing for a model to do, such as a bookkeeping action). With `live`,
+ * chat tasks send their text as it is written (never for a RESTRICTED run). `context`
  * passages, `temperature` and `maxTokens` apply to every chat task. Returns the reason when
  * the input asks for model work in a shape that cannot be run.
  */
-export function planTasks(input: unknown, group: string): PlannedTask[] | { error: string } {
+export function planTasks(
+  input: unknown,
+  group: string,
+  opts: { live?: boolean } = {},
+): PlannedTask[] | { error: string } {
+  const live = opts.live ?? false;
   const r = modelInput.safeParse(input ?? {});
   if (!r.success) return { error: `input: ${z.prettifyError(r.error).replace(/\n/g, '; ')}` };
   const m = r.data;
@@ -80,16 +88,16 @@ export function planTasks(input: unknown, group: string): PlannedTask[] | { erro
       if (t.kind === 'embed') {
         tasks.push({ id, kind: 'embed', group, input: { texts: t.texts } });
       } else {
-        const msgs = t.messages ?? [{ role: 'user' as const, content: t.message! }];
-        tasks.push({ id, kind: 'chat', group, input: chatInput(msgs, m), ...budget });
+        const msgs = t.messages ?? [{ role: 'user' as const, content: t.message ?? '' }];
+        tasks.push({ id, kind: 'chat', group, input: chatInput(msgs, m, live), ...budget });
       }
     }
     return tasks;
   }
   const text = m.message ?? m.prompt;
   if (m.messages || text) {
-    const msgs = m.messages ?? [{ role: 'user' as const, content: text! }];
-    return [{ id: 'task-1', kind: 'chat', group, input: chatInput(msgs, m), ...budget }];
+    const msgs = m.messages ?? [{ role: 'user' as const, content: text ?? '' }];
+    return [{ id: 'task-1', kind: 'chat', group, input: chatInput(msgs, m, live), ...budget }];
   }
   if (m.texts) return [{ id: 'task-1', kind: 'embed', group, input: { texts: m.texts } }];
   return [];

@@ -9,7 +9,8 @@ import { defineStage, permanentFailure } from './stage.js';
  * any provider is called.
  */
 export const plan = defineStage({ name: 'plan' }, async ({ run, cmd, reads, state }) => {
-  const tasks = planTasks(run.input, cmd.group);
+  // a RESTRICTED run's answer never travels on the (unsealed, unstored) live token subject
+  const tasks = planTasks(run.input, cmd.group, { live: run.classification !== 'RESTRICTED' });
   if ('error' in tasks) permanentFailure(tasks.error);
   const weight = await reads.groupWeight(cmd.group);
   const maxConcurrentTasks = await reads.maxConcurrentTasks(run.workflow_id);

@@ -12,6 +12,8 @@ export const ChatInput = z.object({
   context: z.array(z.object({ source: z.string(), text: z.string() })).optional(),
   temperature: z.number().min(0).max(2).optional(),
   user: z.string().optional(),
+  /** Send the answer's text deltas on `live.<runId>.token` as the model writes them. */
+  live: z.boolean().optional(),
 });
 
 /** `embed`: texts to turn into vectors. */

@@ -1,7 +1,19 @@
-import { type JetStreamContext, outageAsRetry, PermanentError, RetryableError } from '@heady/bus';
+import {
+  BusPublisher,
+  type JetStreamContext,
+  outageAsRetry,
+  PermanentError,
+  RetryableError,
+} from '@heady/bus';
 import { type WorkersConfig } from '@heady/config';
-import { isTaskKind, type Task } from '@heady/contracts';
-import { isProviderError, ProviderErrorKind, isProviderChainError } from '@heady/providers';
+import { isTaskKind, liveTokenSubject, type Task } from '@heady/contracts';
+import {
+  type ChainChatResult,
+  isProviderError,
+  ProviderErrorKind,
+  isProviderChainError,
+} from '@heady/providers';
+import { randomUUID } from 'node:crypto';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { counter, histogram, type Logger, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
@@ -52,6 +64,7 @@ export class TaskRunner {
     @Inject(TaskRunsRepository) private readonly repo: TaskRunsRepository,
     @Inject(ProviderChains) private readonly chains: ProviderChains,
     @Inject(TaskEvents) private readonly events: TaskEvents,
+    @Inject(BusPublisher) private readonly bus: BusPublisher,
   ) {}
 
   handle(task: Task, ctx: JetStreamContext): Promise<void> {
@@ -149,6 +162,43 @@ export class TaskRunner {
     if (row) await this.events.announce(row);
   }
 
+  /**
+   * Streams the answer from the chain, sending each text delta on `live.<runId>.token` (signed,
+   * in order, without waiting for anyone: a slow bus never slows the model down), and returns
+   * it whole. A delta carries its task and a sequence number, so a listener can tell two
+   * tasks' answers, and a retried attempt's, apart.
+   */
+  private async streamed(
+    task: Task,
+    chain: ReturnType<ProviderChains['for']>,
+    req: Parameters<ReturnType<ProviderChains['for']>['chat']>[0],
+  ): Promise<ChainChatResult> {
+    const subject = liveTokenSubject(task.runId);
+    const attempt = randomUUID().slice(0, 8);
+    let seq = 0;
+    let sending: Promise<void> = Promise.resolve();
+    const send = (text: string, done: boolean): void => {
+      const n = seq++;
+      const json = { runId: task.runId, taskId: task.taskId, attempt, seq: n, text, done };
+      sending = sending
+        .then(() =>
+          this.bus.emit(subject, { json }, `${task.runId}:${task.taskId}:${attempt}:${n}:tok`),
+        )
+        .catch((err: unknown) => this.log.debug({ err }, 'token not sent'));
+    };
+    for await (const ev of chain.stream(req)) {
+      if (ev.type === 'delta') {
+        if (ev.text) send(ev.text, false);
+        continue;
+      }
+      send('', true);
+      await sending;
+      const { type: _type, ...result } = ev;
+      return result;
+    }
+    throw new Error('the provider stream ended without its final event');
+  }
+
   /** Runs the task on its group's chain within its budget. */
   private async perform(task: Task, t: TaskInput, stopped: AbortSignal): Promise<TaskOutcome> {
     const chain = this.chains.for(task.group);
@@ -169,7 +219,7 @@ export class TaskRunner {
         tried: r.attempts,
       };
     }
-    const r = await chain.chat({
+    const req = {
       messages: t.input.messages,
       ...(t.input.context ? { context: t.input.context } : {}),
       ...(t.input.temperature === undefined ? {} : { temperature: t.input.temperature }),
@@ -178,7 +228,8 @@ export class TaskRunner {
       signal,
       timeoutMs,
       taskId,
-    });
+    };
+    const r = t.input.live ? await this.streamed(task, chain, req) : await chain.chat(req);
     return {
       output: { text: r.text, finishReason: r.finishReason, usageSource: r.usage.source },
       provider: r.provider,

@@ -1,0 +1,129 @@
+import { startFakeModelServer, type FakeModelServer } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The official `openai` client against the running gateway's /v1: each call is a run that
+// the workers answer from a fake OpenAI-compatible provider (scripted here).
+const fake: FakeModelServer = await startFakeModelServer();
+
+describe('/v1: the OpenAI API, with the official client', () => {
+  const system = withSystem({
+    database: 'heady_e2e_openai',
+    services: ['conductor', 'pipeline', 'gateway', 'workers'],
+    env: {
+      HEADY_PROVIDERS: JSON.stringify([
+        {
+          name: 'primary',
+          kind: 'openai-compatible',
+          baseUrl: fake.openaiBaseURL,
+          model: 'fake-1',
+        },
+      ]),
+    },
+    keys: { globex: { org: 'globex', plan: 'PRO', role: 'admin' } },
+  });
+  afterAll(() => fake.close());
+
+  const client = (key = system.credentials.admin.key) =>
+    new OpenAI({ apiKey: key, baseURL: `${system.gatewayUrl}/v1`, maxRetries: 0 });
+
+  it('lists heady and one model per service group', async () => {
+    const ids: string[] = [];
+    for await (const m of client().models.list()) ids.push(m.id);
+    expect(ids).toContain('heady');
+    expect(ids).toContain('heady-reasoning');
+    expect(ids).toContain('heady-embedding');
+  });
+
+  it('answers a chat completion as a run of the caller’s organization', async () => {
+    fake.respond(() => ({ tokens: ['Paris', ' is', ' the', ' capital.'] }));
+    const { data, response } = await client()
+      .chat.completions.create({
+        model: 'heady',
+        messages: [
+          { role: 'system', content: 'Answer briefly.' },
+          { role: 'user', content: 'What is the capital of France?' },
+        ],
+        max_tokens: 20,
+      })
+      .withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.choices[0]!.message.content).toBe('Paris is the capital.');
+    expect(data.choices[0]!.finish_reason).toBe('stop');
+    expect(data.model).toBe('fake-1');
+    expect(data.usage!.total_tokens).toBe(
+      data.usage!.prompt_tokens + data.usage!.completion_tokens,
+    );
+    const runId = response.headers.get('heady-run-id')!;
+    expect(data.id).toBe(`chatcmpl-${runId}`);
+    // the provider saw the conversation and the token budget
+    const call = fake.requests.find((r) => r.taskId?.startsWith(runId));
+    expect(call?.body?.max_tokens ?? call?.body?.max_completion_tokens).toBe(20);
+    // the run is the caller's: listed for it, invisible to another organization
+    const own = await fetch(`${system.gatewayUrl}/api/runs/${runId}`, {
+      headers: { authorization: `Bearer ${system.credentials.admin.key}` },
+    });
+    expect(((await own.json()) as { action: string }).action).toBe('chat');
+    const other = await fetch(`${system.gatewayUrl}/api/runs/${runId}`, {
+      headers: { authorization: `Bearer ${system.keys.globex}` },
+    });
+    expect(other.status).toBe(404);
+  });
+
+  it('streams the tokens as the provider writes them, then the finish reason and usage', async () => {
+    fake.respond(() => ({ tokens: ['One', ' two', ' three', ' four.'], tokenDelayMs: 150 }));
+    const stream = await client().chat.completions.create({
+      model: 'heady-reasoning',
+      messages: [{ role: 'user', content: 'Count to four.' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const deltas: string[] = [];
+    let finish: string | null = null;
+    let usage: { total_tokens: number } | undefined;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      if (c?.delta.content) deltas.push(c.delta.content);
+      if (c?.finish_reason) finish = c.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(deltas.join('')).toBe('One two three four.');
+    // live, not one block at the end: the provider's deltas arrive as deltas
+    expect(deltas.length).toBeGreaterThanOrEqual(3);
+    expect(finish).toBe('stop');
+    expect(usage?.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('embeds texts through the embedding group', async () => {
+    const res = await client().embeddings.create({
+      model: 'heady-embedding',
+      input: ['first text', 'second text'],
+    });
+    expect(res.data).toHaveLength(2);
+    expect(res.data[1]!.index).toBe(1);
+    expect(res.data[0]!.embedding.length).toBeGreaterThan(0);
+  });
+
+  it('shows Heady’s errors as OpenAI errors: an unknown model, a bad body, a plan without chat', async () => {
+    const unknown = await client()
+      .chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((unknown as InstanceType<typeof OpenAI.NotFoundError>).message).toMatch(
+      /model `gpt-9` does not exist/,
+    );
+    const bad = await client()
+      .chat.completions.create({ model: 'heady', messages: [] })
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(OpenAI.UnprocessableEntityError);
+    const free = await client(system.credentials.demo.key)
+      .chat.completions.create({ model: 'heady', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(free).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    const anonymous = await client('hk_not_a_key')
+      .models.list()
+      .catch((e: unknown) => e);
+    expect(anonymous).toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+});
