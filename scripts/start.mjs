@@ -242,16 +242,36 @@ function printRun(run) {
       line(head),
       ...rows.map(line),
       ...errors.map((s) => `stage ${s.name}: ${JSON.stringify(s.error)}`),
-      `result: ${JSON.stringify(run.result ?? null, null, 2)}`,
+      `answer (${run.result?.model ?? 'no model'}):`,
+      typeof run.result?.output === 'string'
+        ? run.result.output
+        : JSON.stringify(run.result?.output ?? null),
+      `(the whole result: GET /api/runs/${run.runId})`,
       '',
     ].join('\n') + '\n',
   );
 }
 
 async function demo(base) {
+  // the offline `local` provider answers by quoting the context passages it was given
   const body = {
     action: 'analyze',
-    input: { text: 'Heady demo: summarise the nine-stage pipeline' },
+    input: {
+      message: 'How does Heady keep a run from being lost when a process crashes?',
+      context: [
+        {
+          source: 'docs/durable-runs.md',
+          text:
+            'Each stage is a durable JetStream consumer. A stage marks its row SUCCEEDED in the ' +
+            'same transaction as its work, so a redelivery after a crash finds the work done. ' +
+            'A stage that fails for good is compensated in reverse order.',
+        },
+        {
+          source: 'docs/signing.md',
+          text: 'Every bus message carries a composite ML-DSA-65 and Ed25519 signature.',
+        },
+      ],
+    },
   };
   log('demo', `POST ${base}/api/runs ${JSON.stringify(body)}`);
   const res = await fetch(`${base}/api/runs`, {

@@ -8,7 +8,7 @@ import { authHeaders, getRun, postRun, useApiKey, waitTerminal } from './helpers
 // test scripts, with the offline `local` provider as the fallback) and finalize stores the
 // answer. Signing is on, every service is its own process.
 const fake: FakeModelServer = await startFakeModelServer();
-const EXECUTE_TIMEOUT_MS = 4_000;
+const EXECUTE_TIMEOUT_MS = 8_000;
 
 describe('answers: execute, workers and providers', () => {
   const system = withSystem({
@@ -27,6 +27,8 @@ describe('answers: execute, workers and providers', () => {
       HEADY_EXECUTE_TIMEOUT_MS: String(EXECUTE_TIMEOUT_MS),
       // heartbeats (and the cancellation check) every second
       HEADY_STAGE_ACK_WAIT_MS: '3000',
+      // a killed worker's tasks come back after 3 s
+      HEADY_WORK_ACK_WAIT_MS: '3000',
     },
     keys: { globex: { org: 'globex', plan: 'PRO', role: 'admin' } },
   });
@@ -129,6 +131,38 @@ describe('answers: execute, workers and providers', () => {
     expect(output.every((o) => o.text === 'Hello from the fake')).toBe(true);
   });
 
+  it('loses no task and answers none twice when the workers process is SIGKILLed mid-run', async () => {
+    fake.respond(() => ({ latencyMs: 1_500 }));
+    const tasks = Array.from({ length: 10 }, (_, i) => ({ message: `slow question ${i}` }));
+    const res = await postRun(system.gatewayUrl, { action: 'chat', input: { tasks } });
+    const runId = res.body.runId as string;
+    const until = Date.now() + 10_000;
+    while (callsOf(runId).length < 6 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
+    const workers = system.stack.services.workers;
+    await workers.kill('SIGKILL');
+    const cut = new Set(callsOf(runId).map((r) => r.taskId));
+    expect(cut.size).toBe(6);
+    fake.respond(() => ({}));
+    await workers.start();
+    const [view] = await waitTerminal(system.gatewayUrl, [runId], 30_000);
+    expect(view!.status).toBe('SUCCEEDED');
+    // one answer per task, each recorded once; a task cut off mid-call was called again, no other
+    const rows = await system.db
+      .selectFrom('task_runs')
+      .select(['task_id', 'status'])
+      .where('run_id', '=', runId)
+      .execute();
+    expect(rows).toHaveLength(10);
+    expect(rows.every((r) => r.status === 'SUCCEEDED')).toBe(true);
+    for (let i = 1; i <= 10; i++) {
+      const id = `${runId}:0:task-${i}`;
+      expect(fake.calls(id)).toBe(cut.has(id) ? 2 : 1);
+    }
+    const output = view!.result.output as { text: string }[];
+    expect(output).toHaveLength(10);
+  });
+
   it('cuts off a hanging provider at the execute timeout and compensates the run', async () => {
     fake.respond(() => ({ hang: true }));
     const abortedBefore = fake.aborted().length;
@@ -136,7 +170,7 @@ describe('answers: execute, workers and providers', () => {
     const [view] = await waitTerminal(system.gatewayUrl, [res.body.runId as string], 30_000);
     expect(view!.status).toBe('COMPENSATED');
     const execute = view!.stages.find((s) => s.name === 'execute');
-    expect(execute?.error).toMatch(/did not answer within 4000 ms|failed/);
+    expect(execute?.error).toMatch(/did not answer within 8000 ms|failed/);
     // the worker's HTTP request was abandoned, not left open
     await fake.waitForAborted(abortedBefore + 1, 10_000);
     expect(callsOf(view!.runId).every((r) => r.aborted)).toBe(true);

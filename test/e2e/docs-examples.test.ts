@@ -56,7 +56,7 @@ npx() {
 describe('documented examples', () => {
   const system = withSystem({
     database: 'heady_e2e_docs',
-    services: ['conductor', 'pipeline', 'vector-memory', 'gateway'],
+    services: ['conductor', 'pipeline', 'vector-memory', 'gateway', 'workers'],
   });
   let cwd: string;
 

@@ -10,6 +10,8 @@ const fake: FakeModelServer = await startFakeModelServer();
 describe('/v1: the OpenAI API, with the official client', () => {
   const system = withSystem({
     database: 'heady_e2e_openai',
+    // every service as its own NATS user: the live token subject must be granted end to end
+    natsAuth: true,
     services: ['conductor', 'pipeline', 'gateway', 'workers'],
     env: {
       HEADY_PROVIDERS: JSON.stringify([

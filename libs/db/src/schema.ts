@@ -149,6 +149,8 @@ export interface TaskRunsTable {
   error: string | null;
   /** Instance id of the worker whose delivery claimed it last. */
   claimed_by: string | null;
+  /** Until when that delivery holds the task (renewed while it works); another waits for it. */
+  lease_until: Date | null;
   started_at: Generated<Date>;
   finished_at: Date | null;
 }

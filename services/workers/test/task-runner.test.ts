@@ -65,6 +65,8 @@ describe(TaskRunner.name, () => {
       NATS_URL: nats.url,
       DATABASE_URL: pg.url,
       HEADY_INSTANCE_ID: 'workers-test',
+      // the lease a delivery holds a task by (the consumer below redelivers after as long)
+      HEADY_WORK_ACK_WAIT_MS: '2000',
       HEADY_PROVIDERS: JSON.stringify([
         {
           name: 'fake',
@@ -89,7 +91,11 @@ describe(TaskRunner.name, () => {
     const server = new JetStreamServer({
       config,
       consumers: [
-        workConsumer({ ackWaitMs: 2_000, maxDeliver: TASK_MAX_ATTEMPTS + 5, backoffMs: [100] }),
+        workConsumer({
+          ackWaitMs: config.work.ackWaitMs,
+          maxDeliver: TASK_MAX_ATTEMPTS + 5,
+          backoffMs: [100],
+        }),
       ],
       queueGroup: 'workers',
       logger,
@@ -228,6 +234,21 @@ describe(TaskRunner.name, () => {
     expect(after?.attempts).toBe(1);
     expect(after?.finished_at).toEqual(first.finished_at);
     expect(fake.calls(`${run.id}:0:t1`)).toBe(1);
+  });
+
+  it('keeps a second delivery of a task off the provider while the first still holds it', async () => {
+    const run = await acceptRun();
+    fake.enqueue({ latencyMs: 1_500, tokens: ['slow', ' answer'] });
+    const t = { runId: run.id, taskId: 't1', group: 'reasoning', kind: 'chat' as const };
+    await send({ ...t, input: chat('Slow?') });
+    await eventually(() => fake.calls(`${run.id}:0:t1`) === 1);
+    // JetStream redelivering it meanwhile (its worker slow to acknowledge), as another msg id
+    const seq = await send({ ...t, input: chat('Slow?') }, `again-${randomUUID()}`);
+    const r = await settled(run.id, 't1');
+    expect(r.output).toMatchObject({ text: 'slow answer' });
+    await settledUpTo(bus, 'WORK', 'workers', seq);
+    expect(fake.calls(`${run.id}:0:t1`)).toBe(1);
+    expect((await row(run.id, 't1'))?.attempts).toBe(1);
   });
 
   it('moves on to the fallback at once when the primary is rate limited', async () => {

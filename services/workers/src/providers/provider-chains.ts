@@ -7,6 +7,7 @@ import {
   ProviderChain,
 } from '@heady/providers';
 import { CONFIG } from '@heady/runtime';
+import { gauge } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 
 /** Builds one provider from its configuration; its API key is read from the variable it names. */
@@ -46,6 +47,19 @@ export function providerOf(
   }
 }
 
+/** The states a breaker can be in, each a series of the gauge below. */
+const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
+const breakerState = gauge(
+  'heady_provider_breaker_state',
+  "1 for the state each provider's circuit breaker is in (closed, open, half-open, isolated), 0 for the others",
+  ['provider', 'state'] as const,
+);
+
+/** Sets the breaker gauge of `provider` to `state`. */
+function showBreaker(provider: string, state: string): void {
+  for (const s of BREAKER_STATES) breakerState.set({ provider, state: s }, s === state ? 1 : 0);
+}
+
 /**
  * The provider chain of each service group: the configured providers that serve it, in
  * order (primary, then fallbacks). Groups served by the same providers share one chain, so a
@@ -58,6 +72,7 @@ export class ProviderChains {
 
   constructor(@Inject(CONFIG) config: WorkersConfig) {
     this.providers = config.providers.map((spec) => ({ spec, provider: providerOf(spec) }));
+    for (const p of this.providers) showBreaker(p.spec.name, 'closed');
   }
 
   /** The chain serving `group`; throws when no provider serves it. */
@@ -74,6 +89,7 @@ export class ProviderChains {
           guard: { concurrency: m.spec.concurrency, queue: m.spec.concurrency * 4 },
         })),
       });
+      chain.onBreakerStateChange(showBreaker);
       this.chains.set(key, chain);
     }
     return chain;

@@ -98,10 +98,20 @@ export class TaskRunner {
 
   private async run(task: Task, stopped: AbortSignal): Promise<void> {
     if (!isTaskKind(task.kind)) throw new PermanentError(`unknown task kind "${task.kind}"`);
-    const claim = await this.repo.claim(task, this.config.instanceId);
+    const leaseMs = this.config.work.ackWaitMs;
+    const claim = await this.repo.claim(task, this.config.instanceId, leaseMs);
     if (!claim.runExists) throw new PermanentError(`run ${task.runId} does not exist`);
     const row = claim.row;
     if (!row) throw new PermanentError(`task ${task.taskId} has no row`);
+    if (claim.heldUntil) {
+      // another delivery is working on it (JetStream redelivered a task whose worker was slow
+      // to acknowledge): look again once that delivery's lease would have run out
+      const wait = Math.max(250, claim.heldUntil.getTime() - Date.now() + 100);
+      throw new RetryableError(
+        `task ${task.taskId} is held by ${row.claimed_by ?? 'another delivery'}`,
+        wait,
+      );
+    }
     if (claim.attempt === undefined) {
       // settled by an earlier delivery, whose announcement may not have gone out
       await this.events.announce(row);
@@ -117,9 +127,14 @@ export class TaskRunner {
     }
     const started = performance.now();
     let outcome: TaskOutcome;
+    // hold the task while working on it
+    const renewal = setInterval(() => {
+      this.repo.renew(row.id, this.config.instanceId, leaseMs).catch(() => undefined);
+    }, leaseMs / 3);
     try {
       outcome = await this.perform(task, parsed, stopped);
     } catch (err) {
+      clearInterval(renewal);
       const seconds = (performance.now() - started) / 1000;
       const tried = isProviderChainError(err) ? err.attempts : [];
       if (stopped.aborted) {
@@ -151,6 +166,7 @@ export class TaskRunner {
       await this.announceLatest(task);
       return;
     }
+    clearInterval(renewal);
     taskSeconds.observe({ kind: task.kind, outcome: 'ok' }, (performance.now() - started) / 1000);
     if (await this.repo.succeed(row.id, outcome)) tasks.inc({ kind: task.kind, outcome: 'ok' });
     await this.announceLatest(task);

@@ -11,6 +11,8 @@ export interface TaskClaim {
   attempt: number | undefined;
   /** False when the task's run does not exist. */
   runExists: boolean;
+  /** Set when another delivery holds the task (its lease runs until then): try again after. */
+  heldUntil?: Date;
 }
 
 /** A task's answer, as the worker records it. */
@@ -38,7 +40,8 @@ export class TaskRunsRepository {
    * first delivery, counts one more attempt while it is RUNNING, and claims nothing once it
    * is SUCCEEDED or FAILED — a redelivery then only re-announces what the row holds.
    */
-  async claim(task: Task, by: string): Promise<TaskClaim> {
+  async claim(task: Task, by: string, leaseMs: number): Promise<TaskClaim> {
+    const lease = sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`;
     const claimed = await this.db
       .insertInto('task_runs')
       .columns([
@@ -50,6 +53,7 @@ export class TaskRunsRepository {
         'kind',
         'status',
         'claimed_by',
+        'lease_until',
       ])
       .expression((eb) =>
         eb
@@ -63,14 +67,26 @@ export class TaskRunsRepository {
             sql<string>`${task.kind}::text`.as('kind'),
             sql<'RUNNING'>`'RUNNING'::text`.as('status'),
             sql<string>`${by}::text`.as('claimed_by'),
+            lease.as('lease_until'),
           ])
           .where('id', '=', task.runId),
       )
       .onConflict((oc) =>
         oc
           .columns(['run_id', 'iteration', 'task_id'])
-          .doUpdateSet((eb) => ({ attempts: eb('task_runs.attempts', '+', 1), claimed_by: by }))
-          .where('task_runs.status', '=', 'RUNNING'),
+          .doUpdateSet((eb) => ({
+            attempts: eb('task_runs.attempts', '+', 1),
+            claimed_by: by,
+            lease_until: lease,
+          }))
+          .where('task_runs.status', '=', 'RUNNING')
+          // a delivery that holds a live lease keeps the task: no second provider call
+          .where((eb) =>
+            eb.or([
+              eb('task_runs.lease_until', 'is', null),
+              eb('task_runs.lease_until', '<', sql<Date>`now()`),
+            ]),
+          ),
       )
       .returningAll()
       .executeTakeFirst();
@@ -82,7 +98,20 @@ export class TaskRunsRepository {
       row,
       attempt: undefined,
       runExists: row !== undefined || (await this.runExists(task)),
+      ...(row?.status === 'RUNNING' && row.lease_until ? { heldUntil: row.lease_until } : {}),
     };
+  }
+
+  /** Extends the lease of the delivery `by` on the task; false once it no longer holds it. */
+  async renew(rowId: string, by: string, leaseMs: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('task_runs')
+      .set({ lease_until: sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval` })
+      .where('id', '=', rowId)
+      .where('claimed_by', '=', by)
+      .where('status', '=', 'RUNNING')
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   get(task: Pick<Task, 'runId' | 'iteration' | 'taskId'>): Promise<TaskRun | undefined> {
@@ -131,7 +160,8 @@ export class TaskRunsRepository {
   async recordAttemptFailure(rowId: string, error: string, tried: unknown[]): Promise<void> {
     await this.db
       .updateTable('task_runs')
-      .set({ error, tried: jsonArray(tried) })
+      // the lease ends with the attempt: the retry's delivery claims the task at once
+      .set({ error, tried: jsonArray(tried), lease_until: null })
       .where('id', '=', rowId)
       .where('status', '=', 'RUNNING')
       .execute();
