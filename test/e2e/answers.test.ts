@@ -216,5 +216,18 @@ describe('answers: execute, workers and providers', () => {
     expect(recovery.breakersOpen).toEqual(['primary']);
     const output = view!.result.output as { text: string }[];
     expect(output.every((o) => /extractive/i.test(o.text))).toBe(true);
+
+    // the workers shared the open breaker: the gateway reports it, and when it is tried again
+    const health = (await (
+      await fetch(`${system.gatewayUrl}/api/providers/health`, { headers: authHeaders() })
+    ).json()) as {
+      healthy: boolean;
+      providers: { name: string; state: string; retryAt: string | null }[];
+    };
+    expect(health.healthy).toBe(false);
+    const primary = health.providers.find((p) => p.name === 'primary');
+    expect(primary?.state).toBe('open');
+    expect(Date.parse(primary!.retryAt!)).toBeGreaterThan(Date.now());
+    expect(health.providers.find((p) => p.name === 'local')?.state).toBe('closed');
   });
 });

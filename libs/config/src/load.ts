@@ -303,6 +303,8 @@ export interface WorkersConfig extends CommonConfig {
   /** The model providers, in order of preference. */
   providers: ProviderSpec[];
   work: { ackWaitMs: number; taskTimeoutMs: number };
+  /** Prefix of the Redis keys of the providers' shared breaker state. */
+  redisPrefix: string;
 }
 
 export function loadWorkersConfig(env: Env = process.env): WorkersConfig {
@@ -320,6 +322,7 @@ export function loadWorkersConfig(env: Env = process.env): WorkersConfig {
     ops: { port: c.ops.port ?? DEFAULTS.workersOpsPort },
     providers: e.HEADY_PROVIDERS,
     work: { ackWaitMs: e.HEADY_WORK_ACK_WAIT_MS, taskTimeoutMs: e.HEADY_TASK_TIMEOUT_MS },
+    redisPrefix: e.HEADY_REDIS_PREFIX,
   };
 }
 

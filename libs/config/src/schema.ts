@@ -528,6 +528,10 @@ export const workersEnv = commonEnv.extend({
     .max(3_600_000)
     .default(30_000)
     .meta({ description: 'how long a task may hold its delivery before redelivery' }),
+  /** Prefix of the Redis keys the workers share breaker state under (the gateway's, to read it). */
+  HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
+    description: "prefix of the Redis keys holding the providers' breaker state (the gateway's)",
+  }),
   /** A task's time limit when its budget sets none, all provider attempts included. */
   HEADY_TASK_TIMEOUT_MS: z.coerce
     .number()

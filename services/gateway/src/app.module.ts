@@ -31,6 +31,8 @@ import { RunStreamService } from './runs/run-stream.service.js';
 import { StreamLeasesRepository } from './runs/stream-leases.repository.js';
 import { WhoamiController } from './whoami/whoami.controller.js';
 import { ModelsRepository } from './openai/models.repository.js';
+import { ProviderHealthRepository } from './providers/provider-health.repository.js';
+import { ProvidersController } from './providers/providers.controller.js';
 import { OpenAiController } from './openai/openai.controller.js';
 import { OpenAiService } from './openai/openai.service.js';
 
@@ -44,6 +46,7 @@ export const GATEWAY_CONTROLLERS: readonly Type[] = [
   WhoamiController,
   TierEventsController,
   OpenAiController,
+  ProvidersController,
 ];
 
 /** The public REST door. */
@@ -72,6 +75,7 @@ export class GatewayModule {
         StreamLeasesRepository,
         RunStreamService,
         ModelsRepository,
+        ProviderHealthRepository,
         OpenAiService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },

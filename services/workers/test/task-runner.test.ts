@@ -67,6 +67,7 @@ describe(TaskRunner.name, () => {
       HEADY_INSTANCE_ID: 'workers-test',
       // the lease a delivery holds a task by (the consumer below redelivers after as long)
       HEADY_WORK_ACK_WAIT_MS: '2000',
+      HEADY_REDIS_PREFIX: `heady-test:${randomUUID().slice(0, 8)}:`,
       HEADY_PROVIDERS: JSON.stringify([
         {
           name: 'fake',

@@ -6,9 +6,14 @@ import {
   OpenAICompatibleProvider,
   ProviderChain,
 } from '@heady/providers';
-import { CONFIG } from '@heady/runtime';
-import { gauge } from '@heady/telemetry';
-import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, LOGGER } from '@heady/runtime';
+import { gauge, type Logger } from '@heady/telemetry';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { BreakerBoard } from './breaker-board.js';
+
+/** How long an opened breaker skips its provider before it tries it again. */
+export const HALF_OPEN_AFTER_MS = 30_000;
 
 /** Builds one provider from its configuration; its API key is read from the variable it names. */
 export function providerOf(
@@ -66,32 +71,90 @@ function showBreaker(provider: string, state: string): void {
  * provider's breaker and concurrency limit are counted once for all of them.
  */
 @Injectable()
-export class ProviderChains {
+export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
   private readonly providers: { spec: ProviderSpec; provider: ModelProvider }[];
-  private readonly chains = new Map<string, ProviderChain>();
+  private readonly chains = new Map<string, { chain: ProviderChain; members: string[] }>();
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly board: BreakerBoard;
 
-  constructor(@Inject(CONFIG) config: WorkersConfig) {
+  constructor(
+    @Inject(CONFIG) private readonly config: WorkersConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {
     this.providers = config.providers.map((spec) => ({ spec, provider: providerOf(spec) }));
     for (const p of this.providers) showBreaker(p.spec.name, 'closed');
+    const redis = () => {
+      const r = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      r.on('error', () => undefined); // the board logs what it could not share
+      return r;
+    };
+    this.redis = redis();
+    this.subscriber = redis();
+    this.board = new BreakerBoard(
+      this.redis,
+      this.subscriber,
+      config.redisPrefix,
+      config.instanceId,
+      HALF_OPEN_AFTER_MS,
+      {
+        hold: (p) => this.each(p, (c) => c.forceOpen(p)),
+        release: (p) => this.each(p, (c) => c.forceClose(p)),
+      },
+      this.log,
+    );
+  }
+
+  async onModuleInit(): Promise<void> {
+    try {
+      await Promise.all([this.redis.connect(), this.subscriber.connect()]);
+      await this.board.start(this.providers.map((p) => p.spec.name));
+    } catch (err) {
+      // without Redis each process keeps its own breakers
+      this.log.warn({ err }, 'redis unreachable: breaker state is not shared with other workers');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.board.stop();
+    this.subscriber.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Runs `fn` on every chain `provider` is a member of. */
+  private each(provider: string, fn: (c: ProviderChain) => void): void {
+    for (const { chain, members } of this.chains.values())
+      if (members.includes(provider)) fn(chain);
   }
 
   /** The chain serving `group`; throws when no provider serves it. */
   for(group: string): ProviderChain {
     const members = this.providers.filter((p) => !p.spec.groups || p.spec.groups.includes(group));
     if (!members.length) throw new Error(`no model provider serves the group "${group}"`);
-    const key = members.map((m) => m.spec.name).join(',');
-    let chain = this.chains.get(key);
-    if (!chain) {
-      chain = new ProviderChain({
+    const names = members.map((m) => m.spec.name);
+    const key = names.join(',');
+    let entry = this.chains.get(key);
+    if (!entry) {
+      const chain = new ProviderChain({
         group: key,
         providers: members.map((m) => ({
           provider: m.provider,
-          guard: { concurrency: m.spec.concurrency, queue: m.spec.concurrency * 4 },
+          guard: {
+            concurrency: m.spec.concurrency,
+            queue: m.spec.concurrency * 4,
+            halfOpenAfterMs: HALF_OPEN_AFTER_MS,
+          },
         })),
       });
-      chain.onBreakerStateChange(showBreaker);
-      this.chains.set(key, chain);
+      chain.onBreakerStateChange((provider, state) => {
+        showBreaker(provider, state);
+        this.board.changed(provider, state);
+      });
+      // providers another process holds open are open in a new chain too
+      for (const n of names) if (this.board.holds(n)) chain.forceOpen(n);
+      entry = { chain, members: names };
+      this.chains.set(key, entry);
     }
-    return chain;
+    return entry.chain;
   }
 }
