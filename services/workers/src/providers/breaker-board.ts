@@ -52,9 +52,10 @@ export class BreakerBoard {
     const now = Date.now();
     const known = await this.redis.hgetall(breakersKey(this.prefix));
     for (const p of providers) {
-      const seen = known[p] ? (JSON.parse(known[p]) as SharedBreaker) : undefined;
+      const raw = known[p];
+      const seen = raw ? (JSON.parse(raw) as SharedBreaker) : undefined;
       // another process's breaker that is still open counts here too
-      if (seen?.state === 'open' && seen.until !== null && seen.until > now) this.heard(known[p]!);
+      if (raw && seen?.state === 'open' && seen.until !== null && seen.until > now) this.heard(raw);
       else if (!seen)
         await this.write({
           provider: p,
