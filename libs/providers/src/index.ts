@@ -30,7 +30,7 @@ export {
   type LocalConfig,
 } from './local/local-provider.js';
 export { LocalHashEmbedder } from './local/hash-embedder.js';
-export { type Entity, type TextAnalysis } from './local/nlp.js';
+export { type Entity, loadLocalModel, type TextAnalysis } from './local/nlp.js';
 export { type BreakerState, countsTowardBreaker, type GuardOptions } from './breaker.js';
 export {
   type Attempt,

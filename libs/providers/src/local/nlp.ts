@@ -10,6 +10,11 @@ function nlp(): ReturnType<typeof winkNLP> {
   return (loaded ??= winkNLP(model));
 }
 
+/** Loads the English model now (a process that will answer with `local` does so at start). */
+export function loadLocalModel(): void {
+  nlp();
+}
+
 /** A named entity: a wink-nlp entity (DATE, MONEY, ...) or a run of proper nouns. */
 export interface Entity {
   text: string;

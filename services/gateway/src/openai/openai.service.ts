@@ -214,17 +214,12 @@ export class OpenAiService {
     const id = `chatcmpl-${runId}`;
     const created = Math.floor(Date.now() / 1000);
     let model = body.model;
-    const chunk = (delta: Record<string, unknown>, finish: string | null, extra = {}) =>
+    const frame = (rest: Record<string, unknown>) =>
       out.write(
-        `data: ${JSON.stringify({
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-          ...extra,
-        })}\n\n`,
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, ...rest })}\n\n`,
       );
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      frame({ choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
     out.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -266,16 +261,10 @@ export class OpenAiService {
       if (body.stream_options?.include_usage) {
         const p = r.execution?.usage?.promptTokens ?? 0;
         const c = r.execution?.usage?.completionTokens ?? 0;
-        out.write(
-          `data: ${JSON.stringify({
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model,
-            choices: [],
-            usage: { prompt_tokens: p, completion_tokens: c, total_tokens: p + c },
-          })}\n\n`,
-        );
+        frame({
+          choices: [],
+          usage: { prompt_tokens: p, completion_tokens: c, total_tokens: p + c },
+        });
       }
       out.write('data: [DONE]\n\n');
     } catch (err) {

@@ -1,6 +1,7 @@
 import { type ProviderSpec, type WorkersConfig } from '@heady/config';
 import {
   AnthropicProvider,
+  loadLocalModel,
   LocalProvider,
   type ModelProvider,
   OpenAICompatibleProvider,
@@ -85,7 +86,7 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
     this.providers = config.providers.map((spec) => ({ spec, provider: providerOf(spec) }));
     for (const p of this.providers) showBreaker(p.spec.name, 'closed');
     const redis = () => {
-      const r = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const r = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 1000 });
       r.on('error', () => undefined); // the board logs what it could not share
       return r;
     };
@@ -106,8 +107,9 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
+    // the first local answer should not wait for the English model to load
+    if (this.providers.some((p) => p.spec.kind === 'local')) loadLocalModel();
     try {
-      await Promise.all([this.redis.connect(), this.subscriber.connect()]);
       await this.board.start(this.providers.map((p) => p.spec.name));
     } catch (err) {
       // without Redis each process keeps its own breakers
