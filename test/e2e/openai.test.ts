@@ -107,6 +107,46 @@ describe('/v1: the OpenAI API, with the official client', () => {
     expect(res.data[0]!.embedding.length).toBeGreaterThan(0);
   });
 
+  it('switches providers at run time: `heady providers set` and `rm` reach the running workers', async () => {
+    const ask = async () =>
+      (
+        await client().chat.completions.create({
+          model: 'heady',
+          messages: [{ role: 'user', content: 'Which provider answers? It is a test.' }],
+        })
+      ).model;
+    const listed = (await system.heady(['providers', 'ls'])) as { name: string; kind: string }[];
+    expect(listed.map((p) => [p.name, p.kind])).toEqual([['primary', 'openai-compatible']]);
+    expect(await ask()).toBe('fake-1');
+    // `test` asks the provider from the operator's machine, as a worker would
+    fake.respond(() => ({ tokens: ['pong'] }));
+    const tested = (await system.heady(['providers', 'test', 'primary', '--message', 'ping'])) as {
+      model: string;
+      text: string;
+    };
+    expect(tested).toMatchObject({ model: 'fake-1', text: 'pong' });
+
+    // an operator puts the offline provider first; the workers pick it up within seconds
+    await system.heady(['providers', 'set', 'offline', '--kind', 'local', '--position', '1']);
+    const deadline = Date.now() + 15_000;
+    let model = await ask();
+    while (model !== 'heady-local-extractive' && Date.now() < deadline) model = await ask();
+    expect(model).toBe('heady-local-extractive');
+
+    await system.heady(['providers', 'rm', 'offline']);
+    const back = Date.now() + 15_000;
+    model = await ask();
+    while (model !== 'fake-1' && Date.now() < back) model = await ask();
+    expect(model).toBe('fake-1');
+    // each change is in the audit log
+    const audited = await system.db
+      .selectFrom('audit_logs')
+      .select('action')
+      .where('target', '=', 'offline')
+      .execute();
+    expect(audited.map((a) => a.action).sort()).toEqual(['PROVIDER_REMOVED', 'PROVIDER_SET']);
+  }, 60_000);
+
   it('shows Heady’s errors as OpenAI errors: an unknown model, a bad body, a plan without chat', async () => {
     const unknown = await client()
       .chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })

@@ -7,6 +7,7 @@ import { dbCommands } from './commands/db.js';
 import { keysCommands } from './commands/keys.js';
 import { natsCommands } from './commands/nats.js';
 import { opsCommands } from './commands/ops.js';
+import { providersCommands } from './commands/providers.js';
 import { runsCommands } from './commands/runs.js';
 import { createOutput, exitAfterFlush } from './output.js';
 
@@ -22,6 +23,7 @@ bansCommands(program, out);
 billingCommands(program, out);
 opsCommands(program, out);
 natsCommands(program, out);
+providersCommands(program, out);
 
 program
   .parseAsync(process.argv)

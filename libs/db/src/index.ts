@@ -25,6 +25,11 @@ export {
   type RunWithStages,
 } from './run-view.repository.js';
 export { AuditLogRepository, type AuditRecord } from './audit-log.repository.js';
+export {
+  ModelProvidersRepository,
+  type ModelProviderRow,
+  type ModelProviderSpec,
+} from './model-providers.repository.js';
 export { OrganizationsRepository, type OrganizationRef } from './organizations.repository.js';
 export { sql, type Kysely, type Transaction } from 'kysely';
 export {

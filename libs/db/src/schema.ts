@@ -155,6 +155,23 @@ export interface TaskRunsTable {
   finished_at: Date | null;
 }
 
+export interface ModelProvidersTable {
+  name: string;
+  /** Order of preference: the first that serves a group is its primary. */
+  position: number;
+  kind: 'local' | 'openai-compatible' | 'anthropic';
+  base_url: string | null;
+  model: string | null;
+  /** The environment variable holding its API key (the key itself is never stored). */
+  api_key_env: string | null;
+  concurrency: Generated<number>;
+  /** The service groups it serves; null: every group. */
+  groups: string[] | null;
+  enabled: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export interface AuditLogsTable {
   id: string;
   actor: string;
@@ -219,6 +236,7 @@ export interface Database {
   pipeline_runs: PipelineRunsTable;
   pipeline_stage_runs: PipelineStageRunsTable;
   task_runs: TaskRunsTable;
+  model_providers: ModelProvidersTable;
   audit_logs: AuditLogsTable;
   service_groups: ServiceGroupsTable;
   routing_actions: RoutingActionsTable;

@@ -43,3 +43,4 @@ export {
   ProviderChainError,
   type ProviderChainOptions,
 } from './chain.js';
+export { providerOf, type ProviderSettings } from './provider-of.js';

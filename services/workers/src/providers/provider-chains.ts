@@ -1,13 +1,12 @@
-import { type ProviderSpec, type WorkersConfig } from '@heady/config';
+import { type WorkersConfig } from '@heady/config';
 import {
-  AnthropicProvider,
-  loadLocalModel,
-  LocalProvider,
-  type ModelProvider,
-  OpenAICompatibleProvider,
-  ProviderChain,
-} from '@heady/providers';
-import { CONFIG, LOGGER } from '@heady/runtime';
+  type Database,
+  type Kysely,
+  ModelProvidersRepository,
+  type ModelProviderSpec,
+} from '@heady/db';
+import { loadLocalModel, type ModelProvider, ProviderChain, providerOf } from '@heady/providers';
+import { CONFIG, DB, LOGGER } from '@heady/runtime';
 import { gauge, type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
@@ -15,43 +14,6 @@ import { BreakerBoard } from './breaker-board.js';
 
 /** How long an opened breaker skips its provider before it tries it again. */
 export const HALF_OPEN_AFTER_MS = 30_000;
-
-/** Builds one provider from its configuration; its API key is read from the variable it names. */
-export function providerOf(
-  spec: ProviderSpec,
-  env: NodeJS.ProcessEnv = process.env,
-): ModelProvider {
-  const apiKey = spec.apiKeyEnv ? env[spec.apiKeyEnv] : undefined;
-  if (spec.apiKeyEnv && !apiKey) {
-    throw new Error(
-      `provider ${spec.name}: the variable ${spec.apiKeyEnv} (its API key) is not set`,
-    );
-  }
-  switch (spec.kind) {
-    case 'local':
-      return new LocalProvider({ name: spec.name });
-    case 'openai-compatible':
-      if (!spec.baseUrl || !spec.model) {
-        throw new Error(`provider ${spec.name}: openai-compatible needs baseUrl and model`);
-      }
-      return new OpenAICompatibleProvider({
-        name: spec.name,
-        baseURL: spec.baseUrl,
-        model: spec.model,
-        ...(apiKey ? { apiKey } : {}),
-      });
-    case 'anthropic':
-      if (!apiKey || !spec.model) {
-        throw new Error(`provider ${spec.name}: anthropic needs apiKeyEnv and model`);
-      }
-      return new AnthropicProvider({
-        name: spec.name,
-        apiKey,
-        model: spec.model,
-        ...(spec.baseUrl ? { baseURL: spec.baseUrl } : {}),
-      });
-  }
-}
 
 /** The states a breaker can be in, each a series of the gauge below. */
 const BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
@@ -66,14 +28,24 @@ function showBreaker(provider: string, state: string): void {
   for (const s of BREAKER_STATES) breakerState.set({ provider, state: s }, s === state ? 1 : 0);
 }
 
+/** How often a workers process looks for changed providers in `model_providers`. */
+export const PROVIDERS_RELOAD_MS = 2_000;
+
 /**
- * The provider chain of each service group: the configured providers that serve it, in
- * order (primary, then fallbacks). Groups served by the same providers share one chain, so a
- * provider's breaker and concurrency limit are counted once for all of them.
+ * The provider chain of each service group: the providers that serve it, in order (primary,
+ * then fallbacks). Groups served by the same providers share one chain, so a provider's
+ * breaker and concurrency limit are counted once for all of them. The providers are data:
+ * `model_providers` (seeded from HEADY_PROVIDERS on a first start, then changed with `heady
+ * providers set|rm`) is read at start and again whenever it changes; a change builds new
+ * chains for the tasks that start after it (tasks under way finish on the old ones).
  */
 @Injectable()
 export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
-  private readonly providers: { spec: ProviderSpec; provider: ModelProvider }[];
+  private providers: { spec: ModelProviderSpec; provider: ModelProvider }[];
+  private readonly table: ModelProvidersRepository;
+  private version = '';
+  private seeded = false;
+  private reload: NodeJS.Timeout | undefined;
   private readonly chains = new Map<string, { chain: ProviderChain; members: string[] }>();
   private readonly redis: Redis;
   private readonly subscriber: Redis;
@@ -82,9 +54,10 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(CONFIG) private readonly config: WorkersConfig,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(DB) db: Kysely<Database>,
   ) {
-    this.providers = config.providers.map((spec) => ({ spec, provider: providerOf(spec) }));
-    for (const p of this.providers) showBreaker(p.spec.name, 'closed');
+    this.table = new ModelProvidersRepository(db);
+    this.providers = this.build(config.providers);
     const redis = () => {
       const r = new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 1000 });
       r.on('error', () => undefined); // the board logs what it could not share
@@ -106,7 +79,47 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  /** Providers from their settings; one whose settings cannot make it is left out, and said so. */
+  private build(specs: readonly ModelProviderSpec[]) {
+    const built: { spec: ModelProviderSpec; provider: ModelProvider }[] = [];
+    for (const spec of specs) {
+      try {
+        built.push({ spec, provider: providerOf(spec) });
+        showBreaker(spec.name, 'closed');
+      } catch (err) {
+        this.log.error({ err, provider: spec.name }, 'model provider left out');
+      }
+    }
+    return built;
+  }
+
+  /** Reads `model_providers` and rebuilds the chains when it changed. */
+  private async refresh(): Promise<void> {
+    if (!this.seeded) {
+      if (await this.table.seed(this.config.providers))
+        this.log.info('model_providers seeded from HEADY_PROVIDERS');
+      this.seeded = true;
+    }
+    const version = await this.table.version();
+    if (version === this.version) return;
+    const specs = await this.table.enabled();
+    this.version = version;
+    this.providers = this.build(specs);
+    this.chains.clear();
+    this.log.info({ providers: specs.map((p) => p.name) }, 'model providers loaded');
+  }
+
   async onModuleInit(): Promise<void> {
+    // until PostgreSQL answers, the process runs on HEADY_PROVIDERS
+    await this.refresh().catch((err: unknown) =>
+      this.log.warn({ err }, 'model providers not read; running on HEADY_PROVIDERS for now'),
+    );
+    this.reload = setInterval(() => {
+      this.refresh().catch((err: unknown) =>
+        this.log.warn({ err }, 'model providers not reloaded; keeping the ones loaded'),
+      );
+    }, PROVIDERS_RELOAD_MS);
+    this.reload.unref();
     // the first local answer should not wait for the English model to load
     if (this.providers.some((p) => p.spec.kind === 'local')) loadLocalModel();
     try {
@@ -118,6 +131,7 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.reload);
     this.board.stop();
     this.subscriber.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
