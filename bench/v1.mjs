@@ -50,7 +50,8 @@ async function streamOnce(url, headers, model) {
       messages: [{ role: 'user', content: 'Say eight words.' }],
     }),
   });
-  if (res.status !== 200) throw new Error(`${url} → ${res.status} ${await res.text()}`);
+  if (res.status !== 200 || !res.body)
+    throw new Error(`${url} → ${res.status} ${await res.text()}`);
   let ttft;
   let text = '';
   const decoder = new TextDecoder();

@@ -13,7 +13,7 @@ const EXECUTE_TIMEOUT_MS = 8_000;
 describe('answers: execute, workers and providers', () => {
   const system = withSystem({
     database: 'heady_e2e_answers',
-    services: ['conductor', 'pipeline', 'gateway', 'workers'],
+    services: ['conductor', 'pipeline', 'gateway', 'workers', 'vector-memory'],
     env: {
       HEADY_PROVIDERS: JSON.stringify([
         {
@@ -80,6 +80,47 @@ describe('answers: execute, workers and providers', () => {
       })
     ).json()) as { items: { runId: string }[] };
     expect(list.items.map((r) => r.runId)).not.toContain(runId);
+  });
+
+  it("answers a chat from its organization's memory, attributed, and never from another organization's", async () => {
+    const stored = await fetch(`${system.gatewayUrl}/api/memory/vectors`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders() },
+      body: JSON.stringify({
+        items: [
+          { content: 'The Orion launch window opens on the ninth of March.' },
+          { content: 'Invoices are paid within thirty days of receipt.' },
+        ],
+      }),
+    });
+    expect(stored.status).toBe(201);
+    const [launchId] = ((await stored.json()) as { ids: string[] }).ids;
+    fake.respond(() => ({ tokens: ['The ninth of March.'] }));
+    const ask = async (authorization: Record<string, string>) => {
+      const res = await fetch(`${system.gatewayUrl}/api/brain/chat?wait=true`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...authorization },
+        body: JSON.stringify({ message: 'When does the Orion launch window open?' }),
+      });
+      expect(res.status).toBe(200);
+      const runId = ((await res.json()) as { runId: string }).runId;
+      const view = await getRun(system.gatewayUrl, runId, authorization);
+      return { runId, view };
+    };
+
+    const mine = await ask(authHeaders());
+    const sources = mine.view.result.sources as { kind: string; id: string; score: number }[];
+    expect(sources[0]).toMatchObject({ kind: 'memory', id: launchId });
+    // the provider was handed the passage, attributed, before the question
+    const sent = JSON.stringify(callsOf(mine.runId)[0]!.body?.messages);
+    expect(sent).toContain('The Orion launch window opens on the ninth of March.');
+
+    // the same question from another organization finds none of it
+    const theirs = await ask({ authorization: `Bearer ${system.keys.globex}` });
+    expect(theirs.view.result.sources).toEqual([]);
+    expect(JSON.stringify(callsOf(theirs.runId)[0]!.body?.messages)).not.toContain(
+      'ninth of March',
+    );
   });
 
   it('answers 202 without a wait, and a run with no model work calls no provider', async () => {

@@ -54,8 +54,12 @@ export async function postRun(
   };
 }
 
-export async function getRun(base: string, id: string): Promise<RunView> {
-  const res = await fetch(`${base}/api/runs/${id}`, { headers: authHeaders() });
+export async function getRun(
+  base: string,
+  id: string,
+  headers: Record<string, string> = authHeaders(),
+): Promise<RunView> {
+  const res = await fetch(`${base}/api/runs/${id}`, { headers });
   if (!res.ok) throw new Error(`GET run ${id}: ${res.status}`);
   return (await res.json()) as RunView;
 }

@@ -197,6 +197,8 @@ export interface PipelineConfig extends CommonConfig {
   maxConcurrentTasks: number;
   /** How long execute waits for its tasks (HEADY_EXECUTE_TIMEOUT_MS). */
   executeTimeoutMs: number;
+  /** What ingest retrieves for a chat run (HEADY_CONTEXT_*). */
+  context: { topK: number; minScore: number; timeoutMs: number };
 }
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
@@ -295,6 +297,11 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
     },
     maxConcurrentTasks: e.HEADY_MAX_CONCURRENT_TASKS,
     executeTimeoutMs: e.HEADY_EXECUTE_TIMEOUT_MS,
+    context: {
+      topK: e.HEADY_CONTEXT_TOP_K,
+      minScore: e.HEADY_CONTEXT_MIN_SCORE,
+      timeoutMs: e.HEADY_CONTEXT_TIMEOUT_MS,
+    },
   };
 }
 

@@ -417,6 +417,19 @@ export const pipelineEnv = commonEnv.extend({
   HEADY_EXECUTE_TIMEOUT_MS: z.coerce.number().int().min(500).max(3_600_000).default(120_000).meta({
     description: "how long execute waits for its run's tasks before the run is compensated",
   }),
+  /** Passages ingest retrieves from the caller's vector memory for a chat run (0: none). */
+  HEADY_CONTEXT_TOP_K: z.coerce.number().int().min(0).max(20).default(4).meta({
+    description:
+      "passages ingest retrieves from the caller's memory for a chat run (0 turns retrieval off)",
+  }),
+  /** Least cosine similarity a retrieved passage needs to be handed to the model. */
+  HEADY_CONTEXT_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.15).meta({
+    description: 'least cosine similarity a retrieved memory passage needs to reach the model',
+  }),
+  /** How long ingest waits for retrieval before the run goes on without that context. */
+  HEADY_CONTEXT_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000).meta({
+    description: 'how long ingest waits for context retrieval before the run goes on without it',
+  }),
 });
 
 export const vectorMemoryEnv = commonEnv.extend({

@@ -117,7 +117,16 @@ export const CATALOG: readonly SubjectGrant[] = [
     'start a run (StartRunRequest → StartRunReply)',
   ),
   rpc(RPC_SUBJECTS.insertVectors, 'gateway', 'vector-memory', 'store texts in vector memory'),
-  rpc(RPC_SUBJECTS.searchMemory, 'gateway', 'vector-memory', 'cosine top-k over vector memory'),
+  {
+    ...rpc(
+      RPC_SUBJECTS.searchMemory,
+      'gateway',
+      'vector-memory',
+      'cosine top-k over vector memory',
+    ),
+    // ingest retrieves a chat run's context from the organization's memory
+    publishers: ['gateway', 'pipeline'],
+  },
   rpc(RPC_SUBJECTS.memoryZone, 'gateway', 'vector-memory', "a query's octant"),
   rpc(RPC_SUBJECTS.memoryStats, 'gateway', 'vector-memory', "an organization's memory statistics"),
   rpc(RPC_SUBJECTS.deleteMemorySession, 'gateway', 'vector-memory', 'forget a session'),

@@ -24,6 +24,7 @@ import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, histogram, withLogContext } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
 import { STAGES } from '../stages/index.js';
+import { BusContextRetrieval } from './context-retrieval.js';
 import { TaskFanOut } from './task-fan-out.js';
 import { StageReads } from '../stages/stage-reads.repository.js';
 import { maxAttemptsOf } from '../stages/stage.js';
@@ -73,7 +74,11 @@ export class StageRunner {
     @Inject(CompensationRunner) private readonly compensation: CompensationRunner,
     @Inject(CONFIG) private readonly config: PipelineConfig,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+  ) {
+    this.context = new BusContextRetrieval(bus, config.context);
+  }
+
+  private readonly context: BusContextRetrieval;
 
   handle(cmd: StageCommand, ctx: JetStreamContext): Promise<void> {
     return withLogContext({ runId: cmd.runId, stage: cmd.stage }, async () => {
@@ -196,6 +201,7 @@ export class StageRunner {
             cmd,
             reads,
             work: new TaskFanOut(this.bus, reads, run, cmd.iteration, signal),
+            context: this.context,
             state: this.repo.runHandle(tx, run.id),
             config: this.config,
             attempt,

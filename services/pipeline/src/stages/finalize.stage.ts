@@ -1,4 +1,5 @@
 import { type TaskRun } from '@heady/db';
+import { type RetrievedPassage } from '../runner/context-retrieval.js';
 import { defineStage } from './stage.js';
 
 /** A task's answer as the run's result carries it: the text of a chat, the vectors of an embed. */
@@ -13,6 +14,12 @@ function answerOf(r: TaskRun) {
     provider: r.provider,
     model: r.model,
   };
+}
+
+/** What the result says of each retrieved passage: where it is and how close it was. */
+function sourcesOf(ingest: unknown) {
+  const passages = (ingest as { context?: RetrievedPassage[] } | undefined)?.context ?? [];
+  return passages.map(({ kind, id, source, score }) => ({ kind, id, source, score }));
 }
 
 /**
@@ -42,6 +49,8 @@ export const finalize = defineStage(
       plan: outputs.plan ?? null,
       execution: outputs.execute ?? null,
       recovery: outputs.recover ?? null,
+      // the passages the answer was given to work from, attributed (not their text)
+      sources: sourcesOf(outputs.ingest),
       model: only?.model ?? null,
       finishReason: only && 'finishReason' in only ? only.finishReason : null,
       output: only && 'text' in only ? only.text : answers.length ? answers : null,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planTasks } from './plan-tasks.js';
+import { type PlannedTask, planTasks, questionOf } from './plan-tasks.js';
 
 describe('planTasks', () => {
   it('plans one chat task for a message, with context and budget on it', () => {
@@ -75,5 +75,32 @@ describe('planTasks with live tokens', () => {
     }) as { input: Record<string, unknown> }[];
     expect(tasks[0]!.input.live).toBe(true);
     expect(tasks[1]!.input).not.toHaveProperty('live');
+  });
+
+  it("hands chat tasks the client's context first, then the retrieved passages", () => {
+    const own = [{ source: 'doc', text: 'Paris is in France.' }];
+    const retrieved = [{ source: 'memory', text: 'Lyon is in France too.' }];
+    const [t] = planTasks({ message: 'where?', context: own }, 'g', { retrieved }) as PlannedTask[];
+    expect(t!.input.context).toEqual([...own, ...retrieved]);
+  });
+});
+
+describe('questionOf', () => {
+  it('is the message, the prompt, or the last user message of a conversation', () => {
+    expect(questionOf({ message: ' when? ' })).toBe('when?');
+    expect(questionOf({ prompt: 'why?' })).toBe('why?');
+    const messages = [
+      { role: 'user', content: 'first' },
+      { role: 'user', content: 'second' },
+      { role: 'assistant', content: 'answer' },
+    ];
+    expect(questionOf({ messages })).toBe('second');
+  });
+
+  it('is none for task lists, embeddings, an opt-out and inputs that do not parse', () => {
+    expect(questionOf({ tasks: [{ message: 'a' }] })).toBeUndefined();
+    expect(questionOf({ texts: ['a'] })).toBeUndefined();
+    expect(questionOf({ message: 'a', memory: false })).toBeUndefined();
+    expect(questionOf({ message: 7 })).toBeUndefined();
   });
 });

@@ -36,6 +36,8 @@ const modelInput = z.object({
   context: z.array(passage).max(200).optional(),
   temperature: z.number().min(0).max(2).optional(),
   maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+  /** `false`: answer without retrieving context from the organization's memory. */
+  memory: z.boolean().optional(),
 });
 
 /** A task of the plan: what execute publishes on `work.<group>`. */
@@ -47,17 +49,39 @@ export interface PlannedTask {
   maxTokens?: number;
 }
 
+/** A passage handed to chat tasks: the client's own `context`, then what ingest retrieved. */
+export interface PlanPassage {
+  source: string;
+  text: string;
+}
+
 function chatInput(
   messages: z.infer<typeof message>[],
   m: z.infer<typeof modelInput>,
   live: boolean,
+  retrieved: readonly PlanPassage[],
 ): Record<string, unknown> {
+  const context = [...(m.context ?? []), ...retrieved];
   return {
     messages,
     ...(live ? { live: true } : {}),
-    ...(m.context ? { context: m.context } : {}),
+    ...(context.length ? { context } : {}),
     ...(m.temperature === undefined ? {} : { temperature: m.temperature }),
   };
+}
+
+/**
+ * The question a run asks, for retrieving its context: the `message` or `prompt`, else the
+ * last user message of `messages`; none for task lists, embeddings, inputs that opt out with
+ * `memory: false`, or inputs that do not parse (plan reports those).
+ */
+export function questionOf(input: unknown): string | undefined {
+  const r = modelInput.safeParse(input ?? {});
+  if (!r.success || r.data.memory === false || r.data.tasks) return undefined;
+  const m = r.data;
+  const text = m.message ?? m.prompt ?? m.messages?.findLast((x) => x.role === 'user')?.content;
+  const q = text?.trim();
+  return q ? q : undefined;
 }
 
 /**
@@ -65,15 +89,17 @@ function chatInput(
  * one chat task for `messages`, `message` or `prompt`, else one embed task for `texts`, else
  * none (a run with nothing for a model to do, such as a bookkeeping action). With `live`,
  * chat tasks send their text as it is written (never for a RESTRICTED run). `context`
- * passages, `temperature` and `maxTokens` apply to every chat task. Returns the reason when
+ * passages (the client's, then the `retrieved` ones), `temperature` and `maxTokens` apply to
+ * every chat task. Returns the reason when
  * the input asks for model work in a shape that cannot be run.
  */
 export function planTasks(
   input: unknown,
   group: string,
-  opts: { live?: boolean } = {},
+  opts: { live?: boolean; retrieved?: readonly PlanPassage[] } = {},
 ): PlannedTask[] | { error: string } {
   const live = opts.live ?? false;
+  const retrieved = opts.retrieved ?? [];
   const r = modelInput.safeParse(input ?? {});
   if (!r.success) return { error: `input: ${z.prettifyError(r.error).replace(/\n/g, '; ')}` };
   const m = r.data;
@@ -89,7 +115,13 @@ export function planTasks(
         tasks.push({ id, kind: 'embed', group, input: { texts: t.texts } });
       } else {
         const msgs = t.messages ?? [{ role: 'user' as const, content: t.message ?? '' }];
-        tasks.push({ id, kind: 'chat', group, input: chatInput(msgs, m, live), ...budget });
+        tasks.push({
+          id,
+          kind: 'chat',
+          group,
+          input: chatInput(msgs, m, live, retrieved),
+          ...budget,
+        });
       }
     }
     return tasks;
@@ -97,7 +129,9 @@ export function planTasks(
   const text = m.message ?? m.prompt;
   if (m.messages || text) {
     const msgs = m.messages ?? [{ role: 'user' as const, content: text ?? '' }];
-    return [{ id: 'task-1', kind: 'chat', group, input: chatInput(msgs, m, live), ...budget }];
+    return [
+      { id: 'task-1', kind: 'chat', group, input: chatInput(msgs, m, live, retrieved), ...budget },
+    ];
   }
   if (m.texts) return [{ id: 'task-1', kind: 'embed', group, input: { texts: m.texts } }];
   return [];

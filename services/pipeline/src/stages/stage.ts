@@ -2,6 +2,7 @@ import { PermanentError } from '@heady/bus';
 import { type StageCommand, type StageName } from '@heady/contracts';
 import { type PipelineRun, type RunHandle } from '@heady/db';
 import { type PipelineConfig } from '@heady/config';
+import { type ContextRetrieval } from '../runner/context-retrieval.js';
 import { type StageWork } from '../runner/task-fan-out.js';
 import { type StageReads } from './stage-reads.repository.js';
 
@@ -21,6 +22,8 @@ export interface StageInput {
   config: PipelineConfig;
   /** Sends the run's tasks to the workers (`work.<group>`) and gathers their answers. */
   work: StageWork;
+  /** Retrieves the passages a run's question is answered from (the organization's memory). */
+  context: ContextRetrieval;
   /** 1 on the first delivery; counted in `pipeline_stage_runs.attempts`. */
   attempt: number;
   /**
