@@ -147,6 +147,43 @@ describe('/v1: the OpenAI API, with the official client', () => {
     expect(audited.map((a) => a.action).sort()).toEqual(['PROVIDER_REMOVED', 'PROVIDER_SET']);
   }, 60_000);
 
+  it('keeps a provider within its requests per minute, shared by the workers, and falls back past it', async () => {
+    const before = fake.requests.length;
+    await system.heady(['providers', 'set', 'spare', '--kind', 'local']);
+    await system.heady(['providers', 'set', 'primary', '--rpm', '3']);
+    const ask = async () => {
+      const { data, response } = await client()
+        .chat.completions.create({
+          model: 'heady',
+          messages: [{ role: 'user', content: 'Count me. It is a test.' }],
+        })
+        .withResponse();
+      return { model: data.model, runId: response.headers.get('heady-run-id') ?? '' };
+    };
+    // until the workers load the budget (within seconds), primary answers without one
+    const deadline = Date.now() + 20_000;
+    let got = await ask();
+    while (got.model !== 'heady-local-extractive' && Date.now() < deadline) got = await ask();
+    expect(got.model).toBe('heady-local-extractive');
+    const spentAt = fake.requests.length;
+    // within the same minute, every next chat goes to the fallback and primary hears nothing
+    for (let i = 0; i < 3; i++) expect((await ask()).model).toBe('heady-local-extractive');
+    expect(fake.requests.length).toBe(spentAt);
+    expect(spentAt - before).toBeGreaterThanOrEqual(3);
+    const run = await (
+      await fetch(`${system.gatewayUrl}/api/runs/${got.runId}`, {
+        headers: { authorization: `Bearer ${system.credentials.admin.key}` },
+      })
+    ).json();
+    expect(
+      (run as { result: { recovery: { throttled: string[] } } }).result.recovery.throttled,
+    ).toEqual(['primary']);
+    const listed = (await system.heady(['providers', 'ls'])) as { name: string; rpm?: number }[];
+    expect(listed.find((p) => p.name === 'primary')?.rpm).toBe(3);
+    await system.heady(['providers', 'set', 'primary', '--rpm', '0']);
+    await system.heady(['providers', 'rm', 'spare']);
+  }, 60_000);
+
   it('shows Heady’s errors as OpenAI errors: an unknown model, a bad body, a plan without chat', async () => {
     const unknown = await client()
       .chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })

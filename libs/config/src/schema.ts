@@ -505,6 +505,8 @@ export const providerSpec = z.object({
     .optional(),
   /** Calls in flight to it at once, per process. */
   concurrency: z.number().int().min(1).max(1024).default(8),
+  /** Requests per minute all workers processes together may send it (its API key's limit). */
+  rpm: z.number().int().min(1).max(1_000_000).optional(),
   /** The service groups it serves, in order of preference with the others; omitted: every group. */
   groups: z.array(z.string().min(1)).optional(),
 });
@@ -526,11 +528,11 @@ export const workersEnv = commonEnv.extend({
   /**
    * The model providers, in order (the first that serves a group is its primary, the next
    * ones its fallbacks), as a JSON list of `{name, kind, baseUrl?, model?, apiKeyEnv?,
-   * concurrency?, groups?}`.
+   * concurrency?, rpm?, groups?}`.
    */
   HEADY_PROVIDERS: providerList.default([{ name: 'local', kind: 'local', concurrency: 8 }]).meta({
     description:
-      'JSON list of model providers in order of preference: `{name, kind: local | openai-compatible | anthropic, baseUrl, model, apiKeyEnv, concurrency, groups}`; API keys are read from the variable `apiKeyEnv` names',
+      'JSON list of model providers in order of preference: `{name, kind: local | openai-compatible | anthropic, baseUrl, model, apiKeyEnv, concurrency, rpm, groups}`; API keys are read from the variable `apiKeyEnv` names',
     defaultText: '`[{"name":"local","kind":"local"}]` (extractive, not a language model)',
   }),
   /** How long a task may hold its delivery before JetStream redelivers it (a crashed worker's tasks come back after it). */

@@ -9,6 +9,8 @@ export interface ModelProviderSpec {
   model?: string;
   apiKeyEnv?: string;
   concurrency: number;
+  /** Requests per minute all workers together may send it (its API key's limit). */
+  rpm?: number;
   groups?: string[];
 }
 
@@ -41,6 +43,7 @@ export class ModelProvidersRepository {
       ...(r.model ? { model: r.model } : {}),
       ...(r.api_key_env ? { apiKeyEnv: r.api_key_env } : {}),
       concurrency: r.concurrency,
+      ...(r.rpm ? { rpm: r.rpm } : {}),
       ...(r.groups ? { groups: r.groups } : {}),
       position: r.position,
       enabled: r.enabled,
@@ -122,6 +125,8 @@ export class ModelProvidersRepository {
           ...(spec.model !== undefined ? { model: spec.model || null } : {}),
           ...(spec.apiKeyEnv !== undefined ? { api_key_env: spec.apiKeyEnv || null } : {}),
           ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
+          // 0 clears the budget
+          ...(spec.rpm !== undefined ? { rpm: spec.rpm || null } : {}),
           ...(spec.groups !== undefined ? { groups: spec.groups.length ? spec.groups : null } : {}),
           ...(opts.position !== undefined ? { position: opts.position } : {}),
           ...(opts.enabled !== undefined ? { enabled: opts.enabled } : {}),
@@ -153,6 +158,7 @@ function columns(s: ModelProviderSpec) {
     model: s.model ?? null,
     api_key_env: s.apiKeyEnv ?? null,
     concurrency: s.concurrency,
+    rpm: s.rpm || null,
     groups: s.groups?.length ? s.groups : null,
   };
 }

@@ -165,6 +165,8 @@ export interface ModelProvidersTable {
   /** The environment variable holding its API key (the key itself is never stored). */
   api_key_env: string | null;
   concurrency: Generated<number>;
+  /** Requests per minute it may be sent by all workers together; null: no budget. */
+  rpm: number | null;
   /** The service groups it serves; null: every group. */
   groups: string[] | null;
   enabled: Generated<boolean>;

@@ -29,6 +29,15 @@ export function countsTowardBreaker(e: unknown): boolean {
   );
 }
 
+/**
+ * A provider's request budget: e.g. the requests per minute its API key allows, shared by
+ * every workers process that calls it. The chain takes one request from it before each call.
+ */
+export interface RequestBudget {
+  /** Takes one request: resolves 0 when taken, else the ms until one is free (nothing taken). */
+  take(): Promise<number>;
+}
+
 /** Breaker and concurrency settings of one provider in a chain. */
 export interface GuardOptions {
   /** Consecutive failures that open the breaker; 5 if unset. */
@@ -39,6 +48,8 @@ export interface GuardOptions {
   concurrency?: number;
   /** Calls waiting for a slot beyond {@link concurrency}; 0 (move on at once) if unset. */
   queue?: number;
+  /** Requests it may be sent (e.g. per minute); unlimited if unset. */
+  budget?: RequestBudget;
 }
 
 /** One provider's circuit breaker (cockatiel) and concurrency limit (cockatiel bulkhead). */
@@ -83,6 +94,18 @@ export class ProviderGuard {
   onStateChange(listener: (state: BreakerState) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Takes one request from the provider's budget: 0 when taken (or there is no budget), else
+   * the ms until one is free. Nothing is taken while the breaker is open: the call would be
+   * skipped anyway.
+   */
+  take(): Promise<number> {
+    const budget = this.options.budget;
+    if (!budget || this.breaker.state === CircuitState.Open) return Promise.resolve(0);
+    if (this.breaker.state === CircuitState.Isolated) return Promise.resolve(0);
+    return budget.take();
   }
 
   /**

@@ -101,4 +101,60 @@ describe(ProviderChain.name, () => {
         new ProviderChain({ group: 'g', providers: [new LocalProvider(), new LocalProvider()] }),
     ).toThrow(/unique/);
   });
+
+  it('moves on from a provider whose request budget is spent, without calling it', async () => {
+    const a = new ScriptedProvider('a');
+    let left = 2;
+    const budget = { take: () => Promise.resolve(left-- > 0 ? 0 : 1_500) };
+    a.fail = undefined;
+    const chain = new ProviderChain({
+      group: 'g',
+      providers: [{ provider: a, guard: { budget } }, new ScriptedProvider('b')],
+    });
+    const answered = [];
+    for (let i = 0; i < 4; i++) answered.push((await chain.chat(req)).provider);
+    expect(answered).toEqual(['a', 'a', 'b', 'b']);
+    const last = await chain.chat(req);
+    expect(last.attempts).toEqual([
+      { provider: 'a', outcome: 'throttled', errorKind: 'rate_limited', retryAfterMs: 1_500 },
+      { provider: 'b', outcome: 'answered' },
+    ]);
+    // the budget's trouble is not the provider's: its breaker stays closed
+    expect(chain.breakerStates().a).toBe('closed');
+  });
+
+  it('says rate_limited with the shortest wait when every budget is spent', async () => {
+    const spent = (ms: number) => ({ take: () => Promise.resolve(ms) });
+    const chain = new ProviderChain({
+      group: 'g',
+      providers: [
+        { provider: new ScriptedProvider('a'), guard: { budget: spent(4_000) } },
+        { provider: new ScriptedProvider('b'), guard: { budget: spent(900) } },
+      ],
+    });
+    await expect(chain.chat(req)).rejects.toMatchObject({
+      kind: 'rate_limited',
+      retryAfterMs: 900,
+    });
+  });
+
+  it('takes nothing from the budget of a provider whose breaker is open', async () => {
+    let taken = 0;
+    const budget = {
+      take: () => {
+        taken += 1;
+        return Promise.resolve(0);
+      },
+    };
+    const chain = new ProviderChain({
+      group: 'g',
+      providers: [
+        { provider: new ScriptedProvider('a'), guard: { budget } },
+        new ScriptedProvider('b'),
+      ],
+    });
+    chain.forceOpen('a');
+    expect((await chain.chat(req)).provider).toBe('b');
+    expect(taken).toBe(0);
+  });
 });

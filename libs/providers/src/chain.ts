@@ -17,11 +17,12 @@ export interface Attempt {
   provider: string;
   /**
    * `answered`; `failed` (see `errorKind`); `breaker_open` (skipped, its breaker is open or
-   * forced open); `busy` (skipped, its concurrency limit and queue were full).
+   * forced open); `busy` (skipped, its concurrency limit and queue were full); `throttled`
+   * (skipped, its request budget was spent: `errorKind` is `rate_limited`).
    */
-  outcome: 'answered' | 'failed' | 'breaker_open' | 'busy';
+  outcome: 'answered' | 'failed' | 'breaker_open' | 'busy' | 'throttled';
   errorKind?: ProviderErrorKind;
-  /** For `rate_limited`: how long the provider asked us to wait. */
+  /** For `rate_limited`: how long the provider (or its budget) asked us to wait. */
   retryAfterMs?: number;
 }
 
@@ -86,8 +87,8 @@ interface Member {
 /**
  * A primary provider and its fallbacks for one service group. Each call tries them in
  * order: a provider whose breaker is open is skipped; `unavailable`, `timeout` and `auth`
- * count toward its breaker and move on; `rate_limited`, `unsupported` and a full
- * concurrency limit move on without counting; `aborted` and `bad_request` stop the chain.
+ * count toward its breaker and move on; `rate_limited`, `unsupported`, a full concurrency
+ * limit and a spent request budget move on without counting; `aborted` and `bad_request` stop the chain.
  * A stream moves on only before its first event: once text has reached the caller, a
  * failure is thrown to it as the provider's own {@link ProviderError}.
  */
@@ -192,6 +193,17 @@ export class ProviderChain {
       // breaker: a rejection there would count as a success and close a half-open breaker.
       let release: (() => void) | undefined;
       try {
+        // a spent budget moves on without calling, as a 429 would, and counts nowhere
+        const wait = await guard.take();
+        if (wait > 0) {
+          attempts.push({
+            provider: name,
+            outcome: 'throttled',
+            errorKind: ProviderErrorKind.RateLimited,
+            retryAfterMs: wait,
+          });
+          continue;
+        }
         release = await guard.acquire(signal);
         const r = await guard.execute(() => op(provider), signal);
         const value = r.release === 'hold' ? { ...r.value, release } : r.value;

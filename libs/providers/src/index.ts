@@ -31,7 +31,12 @@ export {
 } from './local/local-provider.js';
 export { LocalHashEmbedder } from './local/hash-embedder.js';
 export { type Entity, loadLocalModel, type TextAnalysis } from './local/nlp.js';
-export { type BreakerState, countsTowardBreaker, type GuardOptions } from './breaker.js';
+export {
+  type BreakerState,
+  countsTowardBreaker,
+  type GuardOptions,
+  type RequestBudget,
+} from './breaker.js';
 export {
   type Attempt,
   type ChainChatResult,

@@ -20,6 +20,13 @@ function positive(v: string): number {
   return n;
 }
 
+function rpmOf(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000)
+    throw new InvalidArgumentError('a whole number from 0 (no budget) to 1000000');
+  return n;
+}
+
 /** Records an operator's change of a provider in `audit_logs`, as other operator actions are. */
 async function audit(
   action: string,
@@ -43,7 +50,7 @@ const listing = (rows: ModelProviderRow[]): string =>
   rows.length === 0
     ? 'no providers (the workers seed them from HEADY_PROVIDERS on their first start)'
     : table(
-        ['#', 'name', 'kind', 'model', 'base url', 'key from', 'conc.', 'groups', 'enabled'],
+        ['#', 'name', 'kind', 'model', 'base url', 'key from', 'conc.', 'rpm', 'groups', 'enabled'],
         rows.map((r) => [
           String(r.position),
           r.name,
@@ -52,6 +59,7 @@ const listing = (rows: ModelProviderRow[]): string =>
           r.baseUrl ?? '-',
           r.apiKeyEnv ? `$${r.apiKeyEnv}` : '-',
           String(r.concurrency),
+          r.rpm ? String(r.rpm) : '-',
           r.groups?.join(',') ?? 'all',
           r.enabled ? 'yes' : 'no',
         ]),
@@ -63,6 +71,7 @@ interface SetOptions {
   model?: string;
   apiKeyEnv?: string;
   concurrency?: number;
+  rpm?: number;
   groups?: string;
   position?: number;
   enable?: boolean;
@@ -90,6 +99,7 @@ export function providersCommands(program: Command, out: Output): void {
     .option('--model <model>', 'the model it is asked for')
     .option('--api-key-env <VAR>', 'the environment variable the workers read its API key from')
     .option('--concurrency <n>', 'calls in flight at once, per workers process', positive)
+    .option('--rpm <n>', 'requests per minute for all workers together (0: no budget)', rpmOf)
     .option('--groups <list>', "service groups it serves, comma-separated ('' for every group)")
     .option('--position <n>', 'its place in the order (lower is tried first)', positive)
     .option('--enable', 'use it')
@@ -104,6 +114,7 @@ export function providersCommands(program: Command, out: Output): void {
             ...(o.model !== undefined ? { model: o.model } : {}),
             ...(o.apiKeyEnv !== undefined ? { apiKeyEnv: o.apiKeyEnv } : {}),
             ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+            ...(o.rpm !== undefined ? { rpm: o.rpm } : {}),
             ...(o.groups !== undefined
               ? {
                   groups: o.groups

@@ -9,7 +9,8 @@ interface Tried {
 /**
  * Stage 4. Says what went wrong on the way to the run's answers and how it was recovered:
  * tasks that needed more than one attempt, provider calls that failed and the fallback that
- * answered instead, and providers skipped because their circuit breaker was open. (Tasks are
+ * answered instead, and providers skipped because their circuit breaker was open or their
+ * requests-per-minute budget was spent. (Tasks are
  * retried, on the group's next provider first, by the workers; a task that failed for good
  * has already failed execute.)
  */
@@ -31,10 +32,10 @@ export const recover = defineStage({ name: 'recover' }, async ({ reads, cmd }) =
       };
     })
     .filter((t) => t.attempts > 1 || t.failedCalls.length > 0);
-  const skippedOpen = [
+  const skipped = (outcome: string) => [
     ...new Set(
       recovered.flatMap((t) =>
-        t.failedCalls.filter((c) => c.outcome === 'breaker_open').map((c) => c.provider),
+        t.failedCalls.filter((c) => c.outcome === outcome).map((c) => c.provider),
       ),
     ),
   ];
@@ -43,7 +44,9 @@ export const recover = defineStage({ name: 'recover' }, async ({ reads, cmd }) =
       failedTasks: rows.filter((r) => r.status === 'FAILED').length,
       retried: recovered.filter((t) => t.attempts > 1).length,
       fellBack: recovered.filter((t) => t.failedCalls.length > 0).length,
-      breakersOpen: skippedOpen,
+      breakersOpen: skipped('breaker_open'),
+      // skipped because their requests-per-minute budget was spent
+      throttled: skipped('throttled'),
       tasks: recovered,
     },
   };

@@ -11,6 +11,7 @@ import { gauge, type Logger } from '@heady/telemetry';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { BreakerBoard } from './breaker-board.js';
+import { RequestBudgets } from './request-budgets.js';
 
 /** How long an opened breaker skips its provider before it tries it again. */
 export const HALF_OPEN_AFTER_MS = 30_000;
@@ -34,7 +35,8 @@ export const PROVIDERS_RELOAD_MS = 2_000;
 /**
  * The provider chain of each service group: the providers that serve it, in order (primary,
  * then fallbacks). Groups served by the same providers share one chain, so a provider's
- * breaker and concurrency limit are counted once for all of them. The providers are data:
+ * breaker, concurrency limit and requests-per-minute budget (shared by all workers processes
+ * through Redis) are counted once for all of them. The providers are data:
  * `model_providers` (seeded from HEADY_PROVIDERS on a first start, then changed with `heady
  * providers set|rm`) is read at start and again whenever it changes; a change builds new
  * chains for the tasks that start after it (tasks under way finish on the old ones).
@@ -50,6 +52,7 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly board: BreakerBoard;
+  private readonly budgets: RequestBudgets;
 
   constructor(
     @Inject(CONFIG) private readonly config: WorkersConfig,
@@ -65,6 +68,7 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
     };
     this.redis = redis();
     this.subscriber = redis();
+    this.budgets = new RequestBudgets(this.redis, config.redisPrefix);
     this.board = new BreakerBoard(
       this.redis,
       this.subscriber,
@@ -159,6 +163,7 @@ export class ProviderChains implements OnModuleInit, OnApplicationShutdown {
             concurrency: m.spec.concurrency,
             queue: m.spec.concurrency * 4,
             halfOpenAfterMs: HALF_OPEN_AFTER_MS,
+            ...(m.spec.rpm ? { budget: this.budgets.of(m.spec.name, m.spec.rpm) } : {}),
           },
         })),
       });
