@@ -246,18 +246,27 @@ function printRun(run) {
       typeof run.result?.output === 'string'
         ? run.result.output
         : JSON.stringify(run.result?.output ?? null),
+      ...(run.result?.sources?.length
+        ? [
+            `retrieved from memory: ${run.result.sources.map((x) => `${x.source} (score ${x.score})`).join(', ')}`,
+          ]
+        : []),
       `(the whole result: GET /api/runs/${run.runId})`,
       '',
     ].join('\n') + '\n',
   );
 }
 
-async function demo(base) {
-  // the offline `local` provider answers by quoting the context passages it was given
+async function demo(base, sessionId) {
+  // the offline `local` provider answers by quoting the passages it was given: the context
+  // passages of the request, and what ingest retrieved from the session's memory (stored by
+  // memoryDemo just before)
   const body = {
     action: 'analyze',
+    sessionId,
     input: {
-      message: 'How does Heady keep a run from being lost when a process crashes?',
+      message:
+        'How does Heady keep a run from being lost when a process crashes, and how are its messages signed?',
       context: [
         {
           source: 'docs/durable-runs.md',
@@ -308,7 +317,7 @@ async function demo(base) {
   );
 }
 
-/** Stores two notes in vector memory and searches them (local lexical embeddings). */
+/** Stores two notes in a session's vector memory and searches them (local lexical embeddings); returns the session. */
 async function memoryDemo(base) {
   const post = async (path, body) => {
     const r = await fetch(`${base}${path}`, {
@@ -339,6 +348,7 @@ async function memoryDemo(base) {
     'demo',
     `memory: "how are messages signed?" → "${results[0]?.content}" (score ${results[0]?.score?.toFixed(3)})`,
   );
+  return session;
 }
 
 async function main() {
@@ -402,8 +412,8 @@ async function main() {
   const base = `http://127.0.0.1:${GATEWAY_PORT}`;
   log('heady', `gateway: ${base}`);
   try {
-    await demo(base);
-    await memoryDemo(base);
+    const session = await memoryDemo(base);
+    await demo(base, session);
   } catch (e) {
     log('demo', `failed: ${e.message} (the services keep running; see the logs)`);
   }
