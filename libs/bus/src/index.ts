@@ -71,6 +71,7 @@ export {
   type StoredVerification,
 } from './replay.js';
 export { verifyDelivered } from './verify-delivered.js';
+export { nudgesOn, type Nudges } from './nudges.js';
 export {
   NATS_USERS,
   ensureNkeyUsers,

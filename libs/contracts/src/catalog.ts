@@ -43,6 +43,20 @@ export const RPC_SUBJECTS = {
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
 export const RUN_EVENTS_PREFIX = 'runs.';
+/** `runs.<runId>.task.<outcome>`: the workers' announcements of a run's settled tasks. */
+export const RUN_TASK_EVENTS = `${RUN_EVENTS_PREFIX}*.task.*`;
+
+/** The subject of run `runId`'s settled tasks (what execute's wait wakes on). */
+export function runTaskEventsOf(runId: string): string {
+  return RUN_TASK_EVENTS.replace('*', runId);
+}
+/** `runs.<runId>.run.<what>`: a run's own events (started, succeeded, failed, cancelled...). */
+export const RUN_STATE_EVENTS = `${RUN_EVENTS_PREFIX}*.run.*`;
+
+/** The subject of run `runId`'s own events (what the gateway's wait for its end wakes on). */
+export function runStateEventsOf(runId: string): string {
+  return RUN_STATE_EVENTS.replace('*', runId);
+}
 
 /** Subject patterns of the streams (see `libs/bus` topology for the streams themselves). */
 export const STREAM_SUBJECTS = {
@@ -187,6 +201,26 @@ export const CATALOG: readonly SubjectGrant[] = [
     // the gateway subscribes with core NATS; RESTRICTED runs' answers are never sent here
     recipient: 'gateway',
     doc: "a run's answer as the model writes it: text deltas, at most once, for SSE and /v1 streams",
+  },
+  {
+    subject: RUN_TASK_EVENTS,
+    kind: 'event',
+    publishers: ['workers'],
+    receivers: ['pipeline'],
+    // execute subscribes with core NATS to wake its wait for a run's answers (it reads them
+    // from task_runs, never from the event); task events carry no RESTRICTED payload
+    recipient: 'pipeline',
+    doc: "a run's settled tasks (task.succeeded, task.failed): they wake execute's gather",
+  },
+  {
+    subject: RUN_STATE_EVENTS,
+    kind: 'event',
+    publishers: ['conductor', 'pipeline'],
+    receivers: ['gateway'],
+    // the gateway subscribes with core NATS to wake its wait for a run's end (it reads the
+    // run from PostgreSQL, never from the event); run events carry no RESTRICTED payload
+    recipient: 'gateway',
+    doc: "a run's own events (run.started … run.succeeded): they wake the gateway's wait for an answer",
   },
   {
     subject: STREAM_SUBJECTS.runEvents,

@@ -1,10 +1,11 @@
-import { BusPublisher, decode, Header, verifyDelivered } from '@heady/bus';
+import { BusPublisher, decode, Header, type Nudges, nudgesOn, verifyDelivered } from '@heady/bus';
 import {
   FINAL_RUN_EVENTS,
   type RunEvent,
   RunEventSchema,
   runEventJson,
   runEventsOf,
+  runStateEventsOf,
 } from '@heady/contracts';
 import {
   AckPolicy,
@@ -49,6 +50,11 @@ export class RunEventsRepository {
   private jsm: JetStreamManager | undefined;
 
   constructor(@Inject(BusPublisher) private readonly bus: BusPublisher) {}
+
+  /** Wakes a wait for run `runId`'s end whenever one of its own events is published (see `nudgesOn`). */
+  endNudges(runId: string): Nudges {
+    return nudgesOn(this.bus.connection.nc, runStateEventsOf(runId));
+  }
 
   async *follow(
     runId: string,

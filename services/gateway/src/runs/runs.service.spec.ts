@@ -4,6 +4,7 @@ import { type GatewayConfig } from '@heady/config';
 import { ErrorCode, RunStatus } from '@heady/contracts';
 import { type Logger } from '@heady/telemetry';
 import { ConductorClient } from './conductor.client.js';
+import { type RunEventsRepository } from './run-events.repository.js';
 import { type RunsReadRepository } from './runs.repository.js';
 import { RunsService, requestHash } from './runs.service.js';
 
@@ -42,6 +43,7 @@ describe(RunsService.name, () => {
     const service = new RunsService(
       new ConductorClient(bus, config),
       {} as RunsReadRepository,
+      {} as RunEventsRepository,
       config,
       log,
     );

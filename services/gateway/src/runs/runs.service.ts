@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { type GatewayConfig, MAX_RUN_INPUT_BYTES } from '@heady/config';
 import {
@@ -16,6 +15,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import canonicalizeCjs from 'canonicalize';
 import { createHash } from 'node:crypto';
 import { ConductorClient } from './conductor.client.js';
+import { RunEventsRepository } from './run-events.repository.js';
 import { RunsReadRepository } from './runs.repository.js';
 import { type PipelineRun, type StageRun } from '@heady/db';
 import { type z } from 'zod';
@@ -66,6 +66,7 @@ export class RunsService {
   constructor(
     @Inject(ConductorClient) private readonly conductor: ConductorClient,
     @Inject(RunsReadRepository) private readonly runs: RunsReadRepository,
+    @Inject(RunEventsRepository) private readonly events: RunEventsRepository,
     @Inject(CONFIG) private readonly config: GatewayConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -137,8 +138,9 @@ export class RunsService {
   }
 
   /**
-   * Run `id` of `orgId` once it has ended, waiting at most `waitMs` (its status read quickly at
-   * first, then every 250 ms); undefined when it is still going, or the caller went away.
+   * Run `id` of `orgId` once it has ended, waiting at most `waitMs`: its status is read again
+   * as soon as one of the run's own events (`runs.<id>.run.*`) is published, and otherwise
+   * every 10 ms doubling to 1 s; undefined when it is still going, or the caller went away.
    */
   async awaitEnd(
     id: string,
@@ -147,13 +149,18 @@ export class RunsService {
     signal?: AbortSignal,
   ): Promise<RunView | undefined> {
     const deadline = Date.now() + waitMs;
-    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
-      const status = await this.runs.status(id, orgId);
-      if (status === undefined) throw new RunNotFoundError(id);
-      if (ENDED.has(status)) return this.get(id, orgId);
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return undefined;
-      await sleep(Math.min(pause, left));
+    const nudges = this.events.endNudges(id);
+    try {
+      for (let pause = 10; ; pause = Math.min(pause * 2, 1_000)) {
+        const status = await this.runs.status(id, orgId);
+        if (status === undefined) throw new RunNotFoundError(id);
+        if (ENDED.has(status)) return await this.get(id, orgId);
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted) return undefined;
+        await nudges.wait(Math.min(pause, left), signal).catch(() => undefined);
+      }
+    } finally {
+      nudges.close();
     }
   }
 

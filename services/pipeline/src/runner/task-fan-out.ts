@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type JsonObject } from '@bufbuild/protobuf';
-import { type BusPublisher } from '@heady/bus';
-import { TaskSchema, task, taskMsgId, workSubject } from '@heady/contracts';
+import { type BusPublisher, type Nudges, nudgesOn } from '@heady/bus';
+import { TaskSchema, runTaskEventsOf, task, taskMsgId, workSubject } from '@heady/contracts';
 import { type PipelineRun, type TaskRun } from '@heady/db';
 import { type PlannedTask } from '../stages/plan-tasks.js';
 import { type StageReads } from '../stages/stage-reads.repository.js';
@@ -26,16 +25,20 @@ export interface StageWork {
   ): Promise<Gathered>;
 }
 
-/** First and longest pause between two reads of the run's tasks. */
-const POLL_MS = { first: 10, max: 250 };
+/**
+ * First and longest pause between two reads of the run's tasks. A settled task's event cuts
+ * the pause short, so the longest one only bounds how late a missed event is noticed.
+ */
+const POLL_MS = { first: 10, max: 1_000 };
 
 /**
  * Fan-out over the bus and fan-in from `task_runs`: each task is a signed message on
  * `work.<group>` (WORK stream, msg id `<run>:<iteration>:<task>:task`, so a redelivered
  * execute publishes nothing twice within the duplicate window, and a worker answers a
  * settled task only by re-announcing it); the workers record every answer in `task_runs`
- * before announcing it, so the stage reads the answers where they are durable, polling
- * quickly while answers arrive and backing off while none do. A re-attempt of execute (after
+ * before announcing it, so the stage reads the answers where they are durable: it reads again
+ * as soon as a task's announcement (`runs.<runId>.task.*`, core NATS) arrives, and otherwise
+ * polls, quickly while answers arrive and backing off while none do. A re-attempt of execute (after
  * a crash) finds the tasks an earlier attempt sent: rows RUNNING count as in flight, rows
  * settled as done.
  */
@@ -51,6 +54,19 @@ export class TaskFanOut implements StageWork {
   async gather(
     tasks: readonly PlannedTask[],
     opts: { maxInFlight: number; timeoutMs: number },
+  ): Promise<Gathered> {
+    const nudges = nudgesOn(this.bus.connection.nc, runTaskEventsOf(this.run.id));
+    try {
+      return await this.loop(tasks, opts, nudges);
+    } finally {
+      nudges.close();
+    }
+  }
+
+  private async loop(
+    tasks: readonly PlannedTask[],
+    opts: { maxInFlight: number; timeoutMs: number },
+    nudges: Nudges,
   ): Promise<Gathered> {
     const deadline = Date.now() + opts.timeoutMs;
     const sent = new Set<string>();
@@ -83,7 +99,7 @@ export class TaskFanOut implements StageWork {
       pause =
         settled > settledBefore || next.length ? POLL_MS.first : Math.min(pause * 2, POLL_MS.max);
       settledBefore = settled;
-      await sleep(Math.min(pause, left), undefined, { signal: this.signal });
+      await nudges.wait(Math.min(pause, left), this.signal);
     }
   }
 
