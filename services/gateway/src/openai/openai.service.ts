@@ -129,6 +129,9 @@ export class OpenAiService {
           ...(body.temperature == null ? {} : { temperature: body.temperature }),
           ...(maxTokens == null ? {} : { maxTokens }),
           ...(body.user ? { user: body.user } : {}),
+          // OpenAI's API is stateless: the client sends the whole conversation, and an answer
+          // drawn from the organization's memory would surprise it (and cost a search)
+          memory: false,
         },
       },
       undefined,
