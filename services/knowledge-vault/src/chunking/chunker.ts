@@ -26,7 +26,7 @@ const LIST_ITEM = /^\s*(?:[-*+]|\d+[.)])\s+/;
 const FENCE = /^\s*(```|~~~)/;
 // a sentence ends at . ! ? (optionally closed by a quote or bracket) before whitespace and
 // what looks like the start of the next one
-const SENTENCE_END = /(?<=[.!?]["')\]]?)\s+(?=["'(\[]?[\p{Lu}\p{N}])/u;
+const SENTENCE_END = /(?<=[.!?]["')\]]?)\s+(?=["'([]?[\p{Lu}\p{N}])/u;
 
 /** The sentences of a paragraph (whitespace collapsed). */
 export function sentencesOf(paragraph: string): string[] {

@@ -47,7 +47,7 @@ export class SearchService {
         ? []
         : await this.index.search(
             r.orgId,
-            ((await this.embedder.embed([r.q])) as Float32Array[])[0] as Float32Array,
+            (await this.embedder.embed([r.q]))[0] as Float32Array,
             n,
             r.source,
           );
