@@ -553,10 +553,7 @@ export const knowledgeVaultEnv = commonEnv.extend({
     .default(DEFAULTS.memoryDimensions)
     .meta({ description: "dimension of the vault's passage embeddings" }),
   HEADY_EMBEDDINGS_PROVIDER: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_PROVIDER,
-  HEADY_EMBEDDINGS_URL: z.string().url().optional().meta({
-    description:
-      'API root with its version (`…/v1`; `/embeddings` is appended), model and key of an OpenAI-compatible server',
-  }),
+  HEADY_EMBEDDINGS_URL: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_URL,
   HEADY_EMBEDDINGS_API_KEY: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_API_KEY,
   HEADY_EMBEDDINGS_MODEL: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_MODEL,
   /** Longest passage, in characters; sentences are packed up to it. */

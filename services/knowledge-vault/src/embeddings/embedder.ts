@@ -76,7 +76,8 @@ export function createEmbedder(config: KnowledgeVaultConfig): PassageEmbedder {
   if (e.provider === 'local') return new LocalPassageEmbedder(config.vault.dimensions);
   const client = new OpenAICompatibleProvider({
     name: 'vault-embeddings',
-    baseURL: e.baseUrl,
+    // the base URL as vector memory reads HEADY_EMBEDDINGS_URL: without the API version
+    baseURL: `${e.baseUrl.replace(/\/+$/, '')}/v1`,
     model: e.model,
     embeddingModel: e.model,
     ...(e.apiKey ? { apiKey: e.apiKey } : {}),
