@@ -390,6 +390,9 @@ export interface KnowledgeVaultConfig extends CommonConfig {
     chunk: { maxChars: number; overlapChars: number };
     maxDocumentBytes: number;
     bm25: { k1: number; b: number };
+    /** Hybrid fusion: relative scores weighted by `alpha` (lexical), or RRF with constant `rrfK`. */
+    fusion: 'relative' | 'rrf';
+    alpha: number;
     rrfK: number;
     hnsw: { connectivity: number; expansionAdd: number; expansionSearch: number };
   };
@@ -432,6 +435,8 @@ export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVault
       },
       maxDocumentBytes: e.HEADY_VAULT_MAX_DOCUMENT_BYTES,
       bm25: { k1: e.HEADY_VAULT_BM25_K1, b: e.HEADY_VAULT_BM25_B },
+      fusion: e.HEADY_VAULT_FUSION,
+      alpha: e.HEADY_VAULT_FUSION_ALPHA,
       rrfK: e.HEADY_VAULT_RRF_K,
       hnsw: {
         connectivity: e.HEADY_HNSW_M,

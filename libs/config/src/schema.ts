@@ -592,6 +592,18 @@ export const knowledgeVaultEnv = commonEnv.extend({
     .max(1)
     .default(0.75)
     .meta({ description: 'BM25 term-frequency saturation `k1` and length normalisation `b`' }),
+  /** How hybrid search fuses its lexical and vector lists. */
+  HEADY_VAULT_FUSION: z.enum(['relative', 'rrf']).default('relative').meta({
+    description:
+      "hybrid fusion: `relative` (each list's scores divided by its best, weighted by `HEADY_VAULT_FUSION_ALPHA`) or `rrf` (reciprocal rank fusion, `HEADY_VAULT_RRF_K`)",
+  }),
+  /** Weight of the lexical list in relative-score fusion (the vector list gets 1 − alpha). */
+  HEADY_VAULT_FUSION_ALPHA: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.7)
+    .meta({ description: 'weight of BM25 in relative-score fusion (vectors get 1 − alpha)' }),
   /** Reciprocal rank fusion constant: score = Σ 1 / (k + rank). */
   HEADY_VAULT_RRF_K: z.coerce
     .number()

@@ -25,7 +25,7 @@ import { ReceiptsRepository } from '../src/receipts/receipts.repository.js';
 import { AnnIndex } from '../src/search/ann-index.js';
 import { OpenAICompatibleProvider } from '@heady/providers';
 import { type KnowledgeVaultConfig } from '@heady/config';
-import { startVault } from './vault-app.js';
+import { startVaultInProcess as startVault } from '../src/in-process.js';
 
 // Ingest against real PostgreSQL and NATS: receipts, duplicates, atomic replacement, the
 // BM25 statistics kept in step, refusals, a provider that is down, receipt pages.
@@ -47,6 +47,7 @@ describe(IngestService.name, () => {
     pg = await createTestDatabase('heady_vault_ingest');
     fake = await startFakeModelServer();
     const started = await startVault({
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
       NATS_URL: nats.url,
       DATABASE_URL: pg.url,
       HEADY_VAULT_DIMENSIONS: '64',

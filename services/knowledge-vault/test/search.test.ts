@@ -14,7 +14,7 @@ import { EMBEDDER, type PassageEmbedder } from '../src/embeddings/embedder.js';
 import { AnnIndex, exactTopK } from '../src/search/ann-index.js';
 import { PassagesRepository } from '../src/search/passages.repository.js';
 import { SearchService } from '../src/search/search.service.js';
-import { startVault } from './vault-app.js';
+import { startVaultInProcess as startVault } from '../src/in-process.js';
 
 const require = createRequire(import.meta.url);
 const sotu = (

@@ -46,7 +46,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       label BIGINT NOT NULL REFERENCES embeddings (label) ON DELETE CASCADE,
       tf INT NOT NULL,
       length INT NOT NULL,
-      PRIMARY KEY (org_id, term, label)
+      -- tf and length ride in the index, so BM25 reads postings by index-only scans
+      PRIMARY KEY (org_id, term, label) INCLUDE (tf, length)
     );
     CREATE INDEX knowledge_terms_label ON knowledge_terms (label);
     CREATE TABLE knowledge_term_stats (

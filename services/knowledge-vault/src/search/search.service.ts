@@ -9,7 +9,7 @@ import { CONFIG } from '@heady/runtime';
 import { Inject, Injectable } from '@nestjs/common';
 import { EMBEDDER, type PassageEmbedder } from '../embeddings/embedder.js';
 import { AnnIndex } from './ann-index.js';
-import { reciprocalRankFusion } from './fusion.js';
+import { reciprocalRankFusion, relativeScoreFusion } from './fusion.js';
 import { PassagesRepository, type PassageRow } from './passages.repository.js';
 
 /** Candidates each list gives to fusion: enough for rank fusion to reorder the top k. */
@@ -19,7 +19,8 @@ export function candidatesFor(k: number): number {
 
 /**
  * Search of an organization's passages: lexical (BM25 in PostgreSQL), vector (the HNSW
- * index over the passage embeddings) or hybrid (both, fused by reciprocal rank).
+ * index over the passage embeddings) or hybrid (both, fused by relative score or by
+ * reciprocal rank, as configured).
  */
 @Injectable()
 export class SearchService {
@@ -38,28 +39,23 @@ export class SearchService {
     source?: KnowledgeSource | undefined;
   }): Promise<SearchKnowledgeReply> {
     const n = r.mode === 'hybrid' ? candidatesFor(r.k) : r.k;
-    const lexical =
-      r.mode === 'vector'
-        ? []
-        : await this.passages.bm25(r.orgId, r.q, n, this.config.vault.bm25, r.source);
-    const vector =
-      r.mode === 'lexical'
-        ? []
-        : await this.index.search(
-            r.orgId,
-            (await this.embedder.embed([r.q]))[0] as Float32Array,
-            n,
-            r.source,
-          );
+    const v = this.config.vault;
+    // both lists at once: BM25 runs in PostgreSQL while the query is embedded and the graph searched
+    const [lexical, vector] = await Promise.all([
+      r.mode === 'vector' ? [] : this.passages.bm25(r.orgId, r.q, n, v.bm25, r.source),
+      r.mode === 'lexical' ? [] : this.nearest(r.orgId, r.q, n, r.source),
+    ]);
     const ranked =
-      r.mode === 'hybrid'
-        ? reciprocalRankFusion(lexical, vector, this.config.vault.rrfK)
-        : (r.mode === 'lexical' ? lexical : vector).map((h) => ({
+      r.mode !== 'hybrid'
+        ? (r.mode === 'lexical' ? lexical : vector).map((h) => ({
             label: h.label,
             score: h.score,
             lexicalRank: null,
             vectorRank: null,
-          }));
+          }))
+        : v.fusion === 'rrf'
+          ? reciprocalRankFusion(lexical, vector, v.rrfK)
+          : relativeScoreFusion(lexical, vector, v.alpha);
     // read back more than k: a passage removed since the index saw it is skipped
     const wanted = ranked.slice(0, r.k + 10);
     const rows = await this.passages.byLabels(
@@ -74,6 +70,16 @@ export class SearchService {
       if (results.length === r.k) break;
     }
     return { mode: r.mode, results };
+  }
+
+  private async nearest(
+    orgId: string,
+    q: string,
+    n: number,
+    source: KnowledgeSource | undefined,
+  ): Promise<{ label: bigint; score: number }[]> {
+    const [vector] = await this.embedder.embed([q]);
+    return this.index.search(orgId, vector as Float32Array, n, source);
   }
 }
 

@@ -5,17 +5,21 @@ import { RuntimeModule } from '@heady/runtime';
 import { createLogger } from '@heady/telemetry';
 import { type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { KnowledgeVaultModule } from '../src/app.module.js';
+import { KnowledgeVaultModule } from './app.module.js';
 
-/** The vault as its process runs it (without HTTP), against the given NATS and database. */
-export async function startVault(
+/**
+ * The vault as its process runs it, RPCs and all, but inside the caller's process and
+ * without its ops HTTP port: for medium tests and `npm run bench:vault`, which reach into
+ * its services with `app.get(...)`. Unsigned (HEADY_SIGNING=off) unless `env` says otherwise.
+ */
+export async function startVaultInProcess(
   env: Record<string, string>,
-): Promise<{ app: INestMicroservice; config: KnowledgeVaultConfig; publisher: BusPublisher }> {
+): Promise<{ app: INestMicroservice; config: KnowledgeVaultConfig }> {
   const config = loadKnowledgeVaultConfig({
     NODE_ENV: 'development',
     HEADY_SIGNING: 'off',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    HEADY_INSTANCE_ID: 'knowledge-vault-test',
+    LOG_LEVEL: 'silent',
+    HEADY_INSTANCE_ID: 'knowledge-vault-in-process',
     ...env,
   });
   const logger = createLogger(config);
@@ -33,5 +37,5 @@ export async function startVault(
   );
   app.useGlobalFilters(new BusExceptionFilter());
   await app.listen();
-  return { app, config, publisher };
+  return { app, config };
 }
