@@ -5,6 +5,7 @@
 //
 // Environment: NODE_ENV (development here), HEADY_GATEWAY_PORT (8080), HEADY_GATEWAY_OPS_PORT (9100),
 // HEADY_CONDUCTOR_OPS_PORT (9101), HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103),
+// HEADY_VAULT_OPS_PORT (9107),
 // HEADY_DATA_DIR (.heady; logs in <dir>/logs), HEADY_NATS_PORT (4223), plus everything the
 // services read (DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
 //
@@ -72,6 +73,12 @@ const SERVICES = [
     name: 'workers',
     port: Number(process.env.HEADY_WORKERS_OPS_PORT || 9104),
     portVar: 'HEADY_WORKERS_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
+    name: 'knowledge-vault',
+    port: Number(process.env.HEADY_VAULT_OPS_PORT || 9107),
+    portVar: 'HEADY_VAULT_OPS_PORT',
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
   {

@@ -64,6 +64,7 @@ describe('streamConfig', () => {
       'DLQ',
       'BILLING',
       'DEVICE',
+      'KNOWLEDGE',
     ]);
   });
 });

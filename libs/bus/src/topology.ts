@@ -55,6 +55,7 @@ export const STREAMS: readonly StreamSpec[] = [
   { name: 'DLQ', subjects: [STREAM_SUBJECTS.deadLetters], maxAgeDays: 30 },
   { name: 'BILLING', subjects: [STREAM_SUBJECTS.billing] },
   { name: 'DEVICE', subjects: [STREAM_SUBJECTS.device] },
+  { name: 'KNOWLEDGE', subjects: [STREAM_SUBJECTS.knowledge] },
 ];
 
 /** KV buckets: the public key registry and the routing-table cache. */

@@ -13,6 +13,7 @@ import {
   type ProviderSpec,
   vectorMemoryEnv,
   workersEnv,
+  knowledgeVaultEnv,
 } from './schema.js';
 
 /** Thrown at boot when the environment does not validate; lists every bad variable. */
@@ -371,6 +372,79 @@ export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConf
       dimensions: e.HEADY_MEMORY_DIMENSIONS,
       dbFile,
       indexDir: `${dbFile}.hnsw`,
+      hnsw: {
+        connectivity: e.HEADY_HNSW_M,
+        expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,
+        expansionSearch: e.HEADY_HNSW_EF_SEARCH,
+      },
+    },
+    embeddings:
+      e.HEADY_EMBEDDINGS_PROVIDER === 'local'
+        ? { provider: 'local' }
+        : {
+            provider: 'openai-compatible',
+            baseUrl: e.HEADY_EMBEDDINGS_URL ?? '',
+            apiKey: e.HEADY_EMBEDDINGS_API_KEY,
+            model: e.HEADY_EMBEDDINGS_MODEL ?? '',
+          },
+  };
+}
+
+export interface KnowledgeVaultConfig extends CommonConfig {
+  ops: { port: number };
+  vault: {
+    dimensions: number;
+    chunk: { maxChars: number; overlapChars: number };
+    maxDocumentBytes: number;
+    bm25: { k1: number; b: number };
+    /** Hybrid fusion: relative scores weighted by `alpha` (lexical), or RRF with constant `rrfK`. */
+    fusion: 'relative' | 'rrf';
+    alpha: number;
+    rrfK: number;
+    hnsw: { connectivity: number; expansionAdd: number; expansionSearch: number };
+  };
+  embeddings:
+    | { provider: 'local' }
+    | {
+        provider: 'openai-compatible';
+        baseUrl: string;
+        apiKey: string | undefined;
+        model: string;
+      };
+}
+
+export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVaultConfig {
+  const e = parse(knowledgeVaultEnv, env);
+  const c = common('knowledge-vault', e);
+  if (
+    e.HEADY_EMBEDDINGS_PROVIDER === 'openai-compatible' &&
+    (!e.HEADY_EMBEDDINGS_URL || !e.HEADY_EMBEDDINGS_MODEL)
+  ) {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_EMBEDDINGS_PROVIDER=openai-compatible needs HEADY_EMBEDDINGS_URL and HEADY_EMBEDDINGS_MODEL',
+      ['HEADY_EMBEDDINGS_URL', 'HEADY_EMBEDDINGS_MODEL'],
+    );
+  }
+  if (e.HEADY_VAULT_CHUNK_OVERLAP_CHARS >= e.HEADY_VAULT_CHUNK_CHARS) {
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_VAULT_CHUNK_OVERLAP_CHARS must be below HEADY_VAULT_CHUNK_CHARS',
+      ['HEADY_VAULT_CHUNK_OVERLAP_CHARS'],
+    );
+  }
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.knowledgeVaultOpsPort },
+    vault: {
+      dimensions: e.HEADY_VAULT_DIMENSIONS,
+      chunk: {
+        maxChars: e.HEADY_VAULT_CHUNK_CHARS,
+        overlapChars: e.HEADY_VAULT_CHUNK_OVERLAP_CHARS,
+      },
+      maxDocumentBytes: e.HEADY_VAULT_MAX_DOCUMENT_BYTES,
+      bm25: { k1: e.HEADY_VAULT_BM25_K1, b: e.HEADY_VAULT_BM25_B },
+      fusion: e.HEADY_VAULT_FUSION,
+      alpha: e.HEADY_VAULT_FUSION_ALPHA,
+      rrfK: e.HEADY_VAULT_RRF_K,
       hnsw: {
         connectivity: e.HEADY_HNSW_M,
         expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,

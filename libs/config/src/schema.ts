@@ -17,6 +17,7 @@ export const DEFAULTS = {
   pipelineOpsPort: 9102,
   vectorMemoryOpsPort: 9103,
   workersOpsPort: 9104,
+  knowledgeVaultOpsPort: 9107,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -557,6 +558,80 @@ export const workersEnv = commonEnv.extend({
     .meta({ description: "a task's time limit when its budget sets none" }),
 });
 
+export const knowledgeVaultEnv = commonEnv.extend({
+  /** Dimension of the vault's passage embeddings (the local embedder's, or the provider's). */
+  HEADY_VAULT_DIMENSIONS: z.coerce
+    .number()
+    .int()
+    .min(3)
+    .max(8192)
+    .default(DEFAULTS.memoryDimensions)
+    .meta({ description: "dimension of the vault's passage embeddings" }),
+  HEADY_EMBEDDINGS_PROVIDER: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_PROVIDER,
+  HEADY_EMBEDDINGS_URL: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_URL,
+  HEADY_EMBEDDINGS_API_KEY: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_API_KEY,
+  HEADY_EMBEDDINGS_MODEL: vectorMemoryEnv.shape.HEADY_EMBEDDINGS_MODEL,
+  /** Longest passage, in characters; sentences are packed up to it. */
+  HEADY_VAULT_CHUNK_CHARS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(20_000)
+    .default(1000)
+    .meta({ description: 'longest passage in characters (sentences are packed up to it)' }),
+  /** Characters of trailing sentences repeated at the start of the next passage of a section. */
+  HEADY_VAULT_CHUNK_OVERLAP_CHARS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(200)
+    .meta({ description: 'characters of trailing sentences repeated in the next passage' }),
+  /** Largest document (UTF-8 bytes of its content); a larger one is refused with a DROP receipt. */
+  HEADY_VAULT_MAX_DOCUMENT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024)
+    .meta({ description: 'largest document content; a larger one gets a DROP receipt (413)' }),
+  HEADY_VAULT_BM25_K1: z.coerce
+    .number()
+    .min(0)
+    .max(10)
+    .default(1.2)
+    .meta({ description: 'BM25 term-frequency saturation `k1` and length normalisation `b`' }),
+  HEADY_VAULT_BM25_B: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.75)
+    .meta({ description: 'BM25 term-frequency saturation `k1` and length normalisation `b`' }),
+  /** How hybrid search fuses its lexical and vector lists. */
+  HEADY_VAULT_FUSION: z.enum(['relative', 'rrf']).default('relative').meta({
+    description:
+      "hybrid fusion: `relative` (each list's scores divided by its best, weighted by `HEADY_VAULT_FUSION_ALPHA`) or `rrf` (reciprocal rank fusion, `HEADY_VAULT_RRF_K`)",
+  }),
+  /** Weight of the lexical list in relative-score fusion (the vector list gets 1 − alpha). */
+  HEADY_VAULT_FUSION_ALPHA: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.7)
+    .meta({ description: 'weight of BM25 in relative-score fusion (vectors get 1 − alpha)' }),
+  /** Reciprocal rank fusion constant: score = Σ 1 / (k + rank). */
+  HEADY_VAULT_RRF_K: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(60)
+    .meta({ description: 'reciprocal rank fusion constant `k` of hybrid search' }),
+  HEADY_HNSW_M: vectorMemoryEnv.shape.HEADY_HNSW_M,
+  HEADY_HNSW_EF_CONSTRUCTION: vectorMemoryEnv.shape.HEADY_HNSW_EF_CONSTRUCTION,
+  HEADY_HNSW_EF_SEARCH: vectorMemoryEnv.shape.HEADY_HNSW_EF_SEARCH,
+});
+
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
@@ -576,5 +651,6 @@ export const ENV_SCHEMAS = {
   pipeline: pipelineEnv,
   'vector-memory': vectorMemoryEnv,
   workers: workersEnv,
+  'knowledge-vault': knowledgeVaultEnv,
   cli: cliEnv,
 } as const;

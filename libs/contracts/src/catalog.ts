@@ -39,6 +39,10 @@ export const RPC_SUBJECTS = {
   memoryZone: 'memory.zone',
   memoryStats: 'memory.stats',
   deleteMemorySession: 'memory.sessions.delete',
+  ingestKnowledge: 'knowledge.documents.ingest',
+  deleteKnowledgeDocument: 'knowledge.documents.delete',
+  searchKnowledge: 'knowledge.search',
+  listKnowledgeReceipts: 'knowledge.receipts.list',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -76,6 +80,8 @@ export const STREAM_SUBJECTS = {
   deadLetters: 'dlq.>',
   /** `device.<userId>.<event>`: device sync (DEVICE; its service is not built yet, so no grant below). */
   device: 'device.>',
+  /** `knowledge.document.<event>`: a vault document stored or dropped (KNOWLEDGE). */
+  knowledge: 'knowledge.document.*',
   /** `keys.revoked.<kid>`: a root-signed key revocation (KEY_REVOCATIONS, see `libs/bus` keys). */
   revocations: 'keys.revoked.*',
 } as const;
@@ -109,6 +115,11 @@ export const FIRST_STAGE_SUBJECT = `${STAGE_SUBJECT_PREFIX}channel-entry`;
 
 /** `billing.tier.changed`: an organization's plan changed (consumed by the gateway's tier cache). */
 export const TIER_CHANGED_SUBJECT = 'billing.tier.changed';
+
+/** `knowledge.document.stored`: a vault document's passages were stored (new or changed). */
+export const KNOWLEDGE_STORED_SUBJECT = 'knowledge.document.stored';
+/** `knowledge.document.dropped`: a vault document was removed (deleted, archived at its source). */
+export const KNOWLEDGE_DROPPED_SUBJECT = 'knowledge.document.dropped';
 
 /** `audit.security.rejected`: a message refused before any handler ran. */
 export const SECURITY_REJECTED_SUBJECT = 'audit.security.rejected';
@@ -144,6 +155,19 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.memoryZone, 'gateway', 'vector-memory', "a query's octant"),
   rpc(RPC_SUBJECTS.memoryStats, 'gateway', 'vector-memory', "an organization's memory statistics"),
   rpc(RPC_SUBJECTS.deleteMemorySession, 'gateway', 'vector-memory', 'forget a session'),
+  rpc(RPC_SUBJECTS.ingestKnowledge, 'gateway', 'knowledge-vault', 'store documents in the vault'),
+  rpc(RPC_SUBJECTS.deleteKnowledgeDocument, 'gateway', 'knowledge-vault', 'drop a vault document'),
+  {
+    // the pipeline's ingest stage retrieves context for runs with it, as clients do via REST
+    ...rpc(RPC_SUBJECTS.searchKnowledge, 'gateway', 'knowledge-vault', 'hybrid search'),
+    publishers: ['gateway', 'pipeline'],
+  },
+  rpc(
+    RPC_SUBJECTS.listKnowledgeReceipts,
+    'gateway',
+    'knowledge-vault',
+    "page through an organization's vault receipts",
+  ),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -184,6 +208,7 @@ export const CATALOG: readonly SubjectGrant[] = [
       ['conductor.>', 'conductor'],
       ['memory.>', 'vector-memory'],
       ['pipeline.>', 'pipeline'],
+      ['knowledge.>', 'knowledge-vault'],
     ] as const
   ).map(([subject, to]): SubjectGrant => ({
     subject,
@@ -243,6 +268,14 @@ export const CATALOG: readonly SubjectGrant[] = [
     publishers: ['billing'],
     receivers: ['gateway'],
     doc: 'plan changes and usage',
+  },
+  {
+    subject: STREAM_SUBJECTS.knowledge,
+    kind: 'event',
+    publishers: ['knowledge-vault'],
+    // for internal subscribers; none consumes it durably yet
+    receivers: [],
+    doc: 'a vault document stored or dropped (`knowledge.document.stored|dropped`)',
   },
 ];
 

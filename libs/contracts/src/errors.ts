@@ -42,6 +42,8 @@ export const ErrorCode = {
   RunFailed: 'RUN_FAILED',
   /** The run behind a synchronous answer did not end within the wait; it goes on. HTTP 504. */
   AnswerTimeout: 'ANSWER_TIMEOUT',
+  /** The vault document does not exist (or belongs to another organization). HTTP 404. */
+  DocumentNotFound: 'DOCUMENT_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -171,5 +173,12 @@ export class TooManyStreamsError extends HeadyError {
       `this API key already has ${limit} open event streams; close one (or wait for one to end) and retry`,
       { limit, retryAfter },
     );
+  }
+}
+
+export class DocumentNotFoundError extends HeadyError {
+  override readonly name = 'DocumentNotFoundError';
+  constructor(documentId: string) {
+    super(ErrorCode.DocumentNotFound, `document ${documentId} does not exist`, { documentId });
   }
 }

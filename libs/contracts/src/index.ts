@@ -12,6 +12,8 @@ export {
   LIVE_TOKENS_SUBJECT,
   liveTokenSubject,
   ROUTING_AUDIT_SUBJECT,
+  KNOWLEDGE_DROPPED_SUBJECT,
+  KNOWLEDGE_STORED_SUBJECT,
   RPC_SUBJECTS,
   RUN_EVENTS_PREFIX,
   RUN_STATE_EVENTS,
@@ -50,6 +52,7 @@ export {
   BannedError,
   IdempotencyInFlightError,
   TooManyStreamsError,
+  DocumentNotFoundError,
   isHeadyError,
 } from './errors.js';
 export {
@@ -92,6 +95,10 @@ export {
 } from './stages.js';
 export {
   DeleteMemorySession,
+  DeleteKnowledgeDocument,
+  IngestKnowledge,
+  ListKnowledgeReceipts,
+  SearchKnowledge,
   InsertVectors,
   MemoryStats,
   MemoryZone,
@@ -129,3 +136,33 @@ export {
 } from './memory.js';
 export { runEventJson, runStatusName } from './run-events.js';
 export { isUnavailable, rethrowUnavailable, UnavailableError } from './unavailable.js';
+export {
+  KNOWLEDGE_CONTENT_TYPES,
+  KNOWLEDGE_SOURCES,
+  MAX_DOCUMENTS_PER_UPLOAD,
+  MAX_QUERY_CHARS,
+  MAX_SEARCH_K,
+  RECEIPT_OPERATIONS,
+  RECEIPT_REASONS,
+  SEARCH_MODES,
+  deleteDocumentRequest,
+  ingestDocumentsBody,
+  ingestDocumentsRequest,
+  knowledgeDocument,
+  knowledgeQueryText,
+  listReceiptsQuery,
+  listReceiptsRequest,
+  searchKnowledgeQuery,
+  searchKnowledgeRequest,
+  type DeleteDocumentReply,
+  type IngestDocumentsReply,
+  type KnowledgeDocumentEvent,
+  type KnowledgeHit,
+  type KnowledgeReceipt,
+  type KnowledgeSource,
+  type ListReceiptsReply,
+  type ReceiptOperation,
+  type ReceiptReason,
+  type SearchKnowledgeReply,
+  type SearchMode,
+} from './knowledge.js';

@@ -14,6 +14,16 @@ import {
   memoryZoneRequest,
   searchMemoryRequest,
 } from './memory.js';
+import {
+  type DeleteDocumentReply,
+  type IngestDocumentsReply,
+  type ListReceiptsReply,
+  type SearchKnowledgeReply,
+  deleteDocumentRequest,
+  ingestDocumentsRequest,
+  listReceiptsRequest,
+  searchKnowledgeRequest,
+} from './knowledge.js';
 
 /** A protobuf body: encoded as `application/protobuf; proto=<type>`. */
 export interface ProtoBody<S extends DescMessage = DescMessage> {
@@ -148,6 +158,34 @@ export const DeleteMemorySession = defineRpc(
   json<DeleteSessionReply>(),
 );
 
+/** `knowledge.documents.ingest`: store documents of one source; answers one receipt per document. */
+export const IngestKnowledge = defineRpc(
+  RPC_SUBJECTS.ingestKnowledge,
+  json(ingestDocumentsRequest),
+  json<IngestDocumentsReply>(),
+);
+
+/** `knowledge.documents.delete`: drop a document and its passages (a DROP receipt). */
+export const DeleteKnowledgeDocument = defineRpc(
+  RPC_SUBJECTS.deleteKnowledgeDocument,
+  json(deleteDocumentRequest),
+  json<DeleteDocumentReply>(),
+);
+
+/** `knowledge.search`: hybrid (BM25 + ANN, fused) search of an organization's passages. */
+export const SearchKnowledge = defineRpc(
+  RPC_SUBJECTS.searchKnowledge,
+  json(searchKnowledgeRequest),
+  json<SearchKnowledgeReply>(),
+);
+
+/** `knowledge.receipts.list`: a page of an organization's receipts, oldest first. */
+export const ListKnowledgeReceipts = defineRpc(
+  RPC_SUBJECTS.listKnowledgeReceipts,
+  json(listReceiptsRequest),
+  json<ListReceiptsReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -156,4 +194,8 @@ export const RPCS: readonly Rpc[] = [
   MemoryZone,
   MemoryStats,
   DeleteMemorySession,
+  IngestKnowledge,
+  DeleteKnowledgeDocument,
+  SearchKnowledge,
+  ListKnowledgeReceipts,
 ];

@@ -103,5 +103,6 @@ export const SERVICE_NAMES = [
   'vector-memory',
   'billing',
   'workers',
+  'knowledge-vault',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];

@@ -231,6 +231,73 @@ export interface ApiKeysTable {
 }
 
 /** The one schema shared by every service (ARCHITECTURE §5). */
+/** `documents`: a knowledge vault document (one per organization, source and source id). */
+export interface DocumentsTable {
+  id: Generated<string>;
+  org_id: string;
+  source: string;
+  source_id: string;
+  title: string | null;
+  content: string;
+  content_hash: string;
+  metadata: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** `embeddings`: one passage of a vault document, its text and its vector. */
+export interface EmbeddingsTable {
+  id: Generated<string>;
+  org_id: string;
+  document_id: string;
+  label: ColumnType<string, never, never>;
+  ordinal: number;
+  text: string;
+  length: Generated<number>;
+  provider: string;
+  model: string;
+  dims: number;
+  vector: JSONColumnType<number[], string, string>;
+  created_at: Timestamp;
+}
+
+/** `knowledge_terms`: BM25 postings, one per (organization, lexeme, passage). */
+export interface KnowledgeTermsTable {
+  org_id: string;
+  term: string;
+  label: string | number | bigint;
+  tf: number;
+  length: number;
+}
+
+/** `knowledge_term_stats`: document frequency of each lexeme in an organization's passages. */
+export interface KnowledgeTermStatsTable {
+  org_id: string;
+  term: string;
+  df: BigIntColumn;
+}
+
+/** `knowledge_corpus_stats`: an organization's passage count and total length (BM25's N, avgdl). */
+export interface KnowledgeCorpusStatsTable {
+  org_id: string;
+  passages: BigIntColumn;
+  total_length: BigIntColumn;
+}
+
+/** `memory_receipts`: what the vault did with a document and why. */
+export interface MemoryReceiptsTable {
+  id: Generated<string>;
+  org_id: string;
+  operation: string;
+  source: string;
+  source_id: string | null;
+  document_id: string | null;
+  stored: boolean;
+  reason: string | null;
+  details: Json;
+  created_at: Timestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -245,6 +312,12 @@ export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
+  documents: DocumentsTable;
+  embeddings: EmbeddingsTable;
+  knowledge_terms: KnowledgeTermsTable;
+  knowledge_term_stats: KnowledgeTermStatsTable;
+  knowledge_corpus_stats: KnowledgeCorpusStatsTable;
+  memory_receipts: MemoryReceiptsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
 import { startNatsServer, type TestNatsServer } from './nats-server.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
-import { type Stack, type StackOptions, startStack } from './stack.js';
+import { type ServiceName, type Stack, type StackOptions, startStack } from './stack.js';
 
 /** One organization's API key, as `heady apikeys dev` records it in credentials.json. */
 export interface OrgCredentials {
@@ -57,6 +57,8 @@ export type GatewayOptions<K extends string = never> = Omit<
 > & {
   /** Also runs vector-memory behind the gateway (the `/api/memory` routes answer). */
   memory?: boolean;
+  /** Also runs the knowledge vault behind the gateway (the `/api/knowledge` routes answer). */
+  knowledge?: boolean;
 };
 
 /** A gateway answer with its body read: `json` is `{}` when the body is not JSON. */
@@ -214,8 +216,13 @@ export function withSystem<K extends string = never>(options: SystemOptions<K>):
  * of the HTTP edge that need no conductor or pipeline behind it.
  */
 export function withGateway<K extends string = never>(options: GatewayOptions<K>): System<K> {
-  const { memory, ...rest } = options;
-  return withSystem({ ...rest, services: memory ? ['vector-memory', 'gateway'] : ['gateway'] });
+  const { memory, knowledge, ...rest } = options;
+  const services: ServiceName[] = [
+    ...(memory ? (['vector-memory'] as const) : []),
+    ...(knowledge ? (['knowledge-vault'] as const) : []),
+    'gateway',
+  ];
+  return withSystem({ ...rest, services });
 }
 
 async function newKey(db: Kysely<Database>, spec: KeySpec): Promise<string> {

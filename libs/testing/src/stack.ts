@@ -15,7 +15,8 @@ import { freePort } from './ports.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** The services a stack runs as processes (billing has no process yet). */
-export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers';
+export type ServiceName =
+  'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers' | 'knowledge-vault';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -221,9 +222,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
     workers: await make('workers'),
+    'knowledge-vault': await make('knowledge-vault'),
     gateway: await make('gateway'),
   };
-  // every service, as `npm start` runs them, unless the suite names some
+  // every service `npm start` runs unless the suite names some; the knowledge vault only when
+  // named (suites that search the vault ask for it, the others spare its start)
   const wanted =
     opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
   const gateways = [services.gateway];

@@ -20,6 +20,7 @@ import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
 import { RateLimitService } from './ratelimit/rate-limit.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MemoryController } from './memory/memory.controller.js';
+import { KnowledgeController } from './knowledge/knowledge.controller.js';
 import { ProblemFilter } from './problem/problem.filter.js';
 import { ConductorClient } from './runs/conductor.client.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -40,6 +41,7 @@ import { OpenAiService } from './openai/openai.service.js';
 export const GATEWAY_CONTROLLERS: readonly Type[] = [
   RunsController,
   MemoryController,
+  KnowledgeController,
   HealthController,
   ApiKeysController,
   BrainController,

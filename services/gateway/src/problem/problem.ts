@@ -33,6 +33,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RunFailed]: 502,
   [ErrorCode.AnswerTimeout]: 504,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.DocumentNotFound]: 404,
 };
 
 const TITLE: Record<number, string> = {

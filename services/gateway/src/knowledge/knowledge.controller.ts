@@ -1,0 +1,140 @@
+import { BusPublisher } from '@heady/bus';
+import {
+  DeleteKnowledgeDocument,
+  IngestKnowledge,
+  ListKnowledgeReceipts,
+  type Rpc,
+  type RpcReply,
+  type RpcRequest,
+  SearchKnowledge,
+  UnauthenticatedError,
+} from '@heady/contracts';
+import { type GatewayConfig } from '@heady/config';
+import { CONFIG } from '@heady/runtime';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
+import { type z } from 'zod';
+import { Access, callerOf } from '../auth/access.js';
+import { Idempotent } from '../idempotency/idempotent.js';
+import { ApiRoute } from '../openapi/route-doc.js';
+import { parseOrThrow } from '../problem/validation.js';
+import {
+  deleteReply,
+  documentId,
+  ingestDocumentsBody,
+  ingestReply,
+  listReceiptsQuery,
+  receiptsReply,
+  searchKnowledgeQuery,
+  searchReply,
+} from './knowledge.schema.js';
+
+/** Ingest embeds every passage before it answers: longer than a plain request. */
+const INGEST_TIMEOUT_MS = 120_000;
+
+/** The caller's organization (knowledge routes need an API key); the vault scopes everything by it. */
+function organizationOf(req: object): string {
+  const orgId = callerOf(req).principal?.orgId;
+  if (!orgId) throw new UnauthenticatedError('the knowledge vault needs an API key');
+  return orgId;
+}
+
+/** The knowledge vault over REST: each route is one signed request/reply to `knowledge.*`. */
+@Controller('api/knowledge')
+@Access('INTERNAL')
+export class KnowledgeController {
+  constructor(
+    @Inject(BusPublisher) private readonly bus: BusPublisher,
+    @Inject(CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  /** One typed request/reply; the answer is read through the route's documented schema. */
+  private async call<R extends Rpc, S extends z.ZodType>(
+    rpc: R,
+    request: RpcRequest<R>,
+    reply: S,
+    timeoutMs = this.config.nats.rpcTimeoutMs,
+  ): Promise<z.infer<S>> {
+    const answer: RpcReply<R> = await this.bus.call(rpc, request, { timeoutMs });
+    return reply.parse(answer);
+  }
+
+  @ApiRoute({
+    summary: 'Store documents (source UPLOAD): one receipt per document, in order',
+    description:
+      'Each document is split into passages and embedded. An unchanged document (same content hash) stores nothing new; ' +
+      'a changed one replaces its passages atomically. A batch with an empty, oversized or unsupported document is ' +
+      'refused whole (413 or 422, with the DROP receipts in `receipts`).',
+    body: ingestDocumentsBody,
+    idempotent: true,
+    success: { status: 201, description: 'the last receipt of each document', schema: ingestReply },
+    problems: [400, 409, 413, 415, 422, 503],
+  })
+  @Idempotent()
+  @Post('documents')
+  @HttpCode(201)
+  ingest(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof ingestReply>> {
+    const b = parseOrThrow(ingestDocumentsBody, body, 'body');
+    return this.call(
+      IngestKnowledge,
+      { orgId: organizationOf(req), source: 'UPLOAD', ...b },
+      ingestReply,
+      Math.max(INGEST_TIMEOUT_MS, this.config.nats.rpcTimeoutMs),
+    );
+  }
+
+  @ApiRoute({
+    summary: 'Drop a document and its passages (a DROP receipt)',
+    params: { id: documentId },
+    success: { status: 200, description: 'the DROP receipt', schema: deleteReply },
+    problems: [404, 422, 503],
+  })
+  @Delete('documents/:id')
+  @Access('PROPRIETARY')
+  remove(@Param('id') id: string, @Req() req: object): Promise<z.infer<typeof deleteReply>> {
+    const doc = parseOrThrow(documentId, id, 'path.id');
+    return this.call(
+      DeleteKnowledgeDocument,
+      { orgId: organizationOf(req), documentId: doc },
+      deleteReply,
+    );
+  }
+
+  @ApiRoute({
+    summary: 'Search passages: hybrid (BM25 + vectors, fused by RRF), lexical or vector',
+    query: searchKnowledgeQuery,
+    success: {
+      status: 200,
+      description: 'the best passages, with attribution',
+      schema: searchReply,
+    },
+    problems: [422, 503],
+  })
+  @Get('search')
+  search(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof searchReply>> {
+    const q = parseOrThrow(searchKnowledgeQuery, query, 'query');
+    return this.call(SearchKnowledge, { orgId: organizationOf(req), ...q }, searchReply);
+  }
+
+  @ApiRoute({
+    summary: 'Page through receipts, oldest first',
+    query: listReceiptsQuery,
+    success: { status: 200, description: 'a page of receipts', schema: receiptsReply },
+    problems: [422, 503],
+  })
+  @Get('receipts')
+  receipts(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof receiptsReply>> {
+    const q = parseOrThrow(listReceiptsQuery, query, 'query');
+    return this.call(ListKnowledgeReceipts, { orgId: organizationOf(req), ...q }, receiptsReply);
+  }
+}
