@@ -17,6 +17,7 @@ export const DEFAULTS = {
   pipelineOpsPort: 9102,
   vectorMemoryOpsPort: 9103,
   workersOpsPort: 9104,
+  billingOpsPort: 9105,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -158,7 +159,8 @@ export const commonEnv = z.object({
   HEADY_OPS_PORT: port.optional().meta({
     description:
       "port of `/healthz`, `/readyz`, `/metrics` (the gateway's apart from its public API port)",
-    defaultText: 'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`',
+    defaultText:
+      'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`, workers `9104`, billing `9105`',
   }),
   /**
    * Fault injection (`options.faults` on a run) for tests and chaos drills: refused unless
@@ -542,6 +544,57 @@ export const workersEnv = commonEnv.extend({
     .meta({ description: "a task's time limit when its budget sets none" }),
 });
 
+export const billingEnv = commonEnv.extend({
+  /** Stripe's secret key (`sk_test_…` for test mode); `npm start` sets a fake one for its fake Stripe. */
+  STRIPE_SECRET_KEY: z.string().min(1).meta({
+    description:
+      "Stripe's secret API key (`sk_test_…` talks to test mode); `npm start` runs a local fake Stripe when it is unset",
+    defaultText: 'required (`npm start`: a fake key for its fake Stripe)',
+  }),
+  /** Where the Stripe SDK sends its requests instead of api.stripe.com (the local fake). */
+  HEADY_STRIPE_API_URL: z.string().url().optional().meta({
+    description:
+      'send Stripe API calls here instead of Stripe (the local fake Stripe of `npm start` and the tests)',
+    defaultText: "unset (Stripe's API)",
+  }),
+  /** The webhook signing secret (`whsec_…`); else `stripe.webhookSecret` of `<data dir>/credentials.json`. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional().meta({
+    description:
+      'webhook signing secret (`whsec_…`) the `Stripe-Signature` of every webhook is verified with',
+    defaultText:
+      '`stripe.webhookSecret` of `$HEADY_DATA_DIR/credentials.json` (written by `npm start`)',
+  }),
+  HEADY_STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).max(86_400).default(300).meta({
+    description: "oldest webhook signature timestamp accepted, in seconds (Stripe's default 300)",
+  }),
+  HEADY_STRIPE_PRICE_PRO: z
+    .string()
+    .min(1)
+    .default('price_heady_pro')
+    .meta({ description: 'Stripe price id of each paid plan (a recurring price)' }),
+  HEADY_STRIPE_PRICE_ENTERPRISE: z
+    .string()
+    .min(1)
+    .default('price_heady_enterprise')
+    .meta({ description: 'Stripe price id of each paid plan (a recurring price)' }),
+  /** How long after the first failed invoice a subscription keeps its plan before it drops to Free. */
+  HEADY_BILLING_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 86_400_000)
+    .meta({
+      description: 'how long after an unpaid invoice the plan is kept before it drops to Free',
+    }),
+  HEADY_BILLING_SWEEP_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(60_000)
+    .meta({ description: 'how often billing looks for subscriptions past their grace period' }),
+});
+
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
@@ -561,5 +614,6 @@ export const ENV_SCHEMAS = {
   pipeline: pipelineEnv,
   'vector-memory': vectorMemoryEnv,
   workers: workersEnv,
+  billing: billingEnv,
   cli: cliEnv,
 } as const;

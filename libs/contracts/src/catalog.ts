@@ -39,6 +39,12 @@ export const RPC_SUBJECTS = {
   memoryZone: 'memory.zone',
   memoryStats: 'memory.stats',
   deleteMemorySession: 'memory.sessions.delete',
+  // billing answers in `bill.>`, not `billing.>`: the BILLING stream captures `billing.>`,
+  // and a request published there would be stored and acknowledged by JetStream
+  billingCheckout: 'bill.checkout',
+  billingPortal: 'bill.portal',
+  billingSubscription: 'bill.subscription',
+  billingWebhook: 'bill.webhook',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -121,6 +127,10 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.memoryZone, 'gateway', 'vector-memory', "a query's octant"),
   rpc(RPC_SUBJECTS.memoryStats, 'gateway', 'vector-memory', "an organization's memory statistics"),
   rpc(RPC_SUBJECTS.deleteMemorySession, 'gateway', 'vector-memory', 'forget a session'),
+  rpc(RPC_SUBJECTS.billingCheckout, 'gateway', 'billing', 'a Stripe Checkout Session for a plan'),
+  rpc(RPC_SUBJECTS.billingPortal, 'gateway', 'billing', 'a Stripe customer portal session'),
+  rpc(RPC_SUBJECTS.billingSubscription, 'gateway', 'billing', "an organization's subscription"),
+  rpc(RPC_SUBJECTS.billingWebhook, 'gateway', 'billing', 'a Stripe webhook, raw, to verify'),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -161,6 +171,7 @@ export const CATALOG: readonly SubjectGrant[] = [
       ['conductor.>', 'conductor'],
       ['memory.>', 'vector-memory'],
       ['pipeline.>', 'pipeline'],
+      ['bill.>', 'billing'],
     ] as const
   ).map(([subject, to]): SubjectGrant => ({
     subject,

@@ -42,6 +42,10 @@ export const ErrorCode = {
   RunFailed: 'RUN_FAILED',
   /** The run behind a synchronous answer did not end within the wait; it goes on. HTTP 504. */
   AnswerTimeout: 'ANSWER_TIMEOUT',
+  /** A Stripe webhook whose `Stripe-Signature` is missing, wrong or too old. HTTP 400. */
+  WebhookSignatureInvalid: 'WEBHOOK_SIGNATURE_INVALID',
+  /** The organization has no Stripe customer yet (no checkout was ever started). HTTP 409. */
+  BillingCustomerNotFound: 'BILLING_CUSTOMER_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -170,6 +174,27 @@ export class TooManyStreamsError extends HeadyError {
       ErrorCode.TooManyStreams,
       `this API key already has ${limit} open event streams; close one (or wait for one to end) and retry`,
       { limit, retryAfter },
+    );
+  }
+}
+
+export class WebhookSignatureInvalidError extends HeadyError {
+  override readonly name = 'WebhookSignatureInvalidError';
+  /** `reason`: what the Stripe SDK's verification said (no secret, no payload). */
+  constructor(reason: string) {
+    super(ErrorCode.WebhookSignatureInvalid, `the Stripe-Signature does not verify: ${reason}`, {
+      reason,
+    });
+  }
+}
+
+export class BillingCustomerNotFoundError extends HeadyError {
+  override readonly name = 'BillingCustomerNotFoundError';
+  constructor(orgId: string) {
+    super(
+      ErrorCode.BillingCustomerNotFound,
+      'this organization has no billing customer yet; start a checkout first',
+      { orgId },
     );
   }
 }

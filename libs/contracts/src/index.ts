@@ -46,6 +46,8 @@ export {
   BannedError,
   IdempotencyInFlightError,
   TooManyStreamsError,
+  WebhookSignatureInvalidError,
+  BillingCustomerNotFoundError,
   isHeadyError,
 } from './errors.js';
 export {
@@ -87,6 +89,10 @@ export {
   type RunRef,
 } from './stages.js';
 export {
+  BillingCheckout,
+  BillingPortal,
+  BillingSubscription,
+  BillingWebhook,
   DeleteMemorySession,
   InsertVectors,
   MemoryStats,
@@ -125,3 +131,17 @@ export {
 } from './memory.js';
 export { runEventJson, runStatusName } from './run-events.js';
 export { isUnavailable, rethrowUnavailable, UnavailableError } from './unavailable.js';
+export {
+  PAID_PLANS,
+  checkoutBody,
+  checkoutRequest,
+  portalBody,
+  portalRequest,
+  subscriptionRequest,
+  webhookRequest,
+  type CheckoutReply,
+  type PaidPlan,
+  type PortalReply,
+  type SubscriptionReply,
+  type WebhookReply,
+} from './billing.js';

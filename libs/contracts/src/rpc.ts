@@ -2,6 +2,16 @@ import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { type z } from 'zod';
 import { CATALOG, RPC_SUBJECTS } from './catalog.js';
 import { ErrorCode, HeadyError } from './errors.js';
+import {
+  type CheckoutReply,
+  type PortalReply,
+  type SubscriptionReply,
+  type WebhookReply,
+  checkoutRequest,
+  portalRequest,
+  subscriptionRequest,
+  webhookRequest,
+} from './billing.js';
 import { StartRunReplySchema, StartRunRequestSchema } from './gen/heady/v1/run_pb.js';
 import {
   type DeleteSessionReply,
@@ -148,6 +158,34 @@ export const DeleteMemorySession = defineRpc(
   json<DeleteSessionReply>(),
 );
 
+/** `bill.checkout`: a subscription-mode Checkout Session for the organization's customer. */
+export const BillingCheckout = defineRpc(
+  RPC_SUBJECTS.billingCheckout,
+  json(checkoutRequest),
+  json<CheckoutReply>(),
+);
+
+/** `bill.portal`: a customer portal session (the organization must have a customer). */
+export const BillingPortal = defineRpc(
+  RPC_SUBJECTS.billingPortal,
+  json(portalRequest),
+  json<PortalReply>(),
+);
+
+/** `bill.subscription`: the organization's plan, status and current period. */
+export const BillingSubscription = defineRpc(
+  RPC_SUBJECTS.billingSubscription,
+  json(subscriptionRequest),
+  json<SubscriptionReply>(),
+);
+
+/** `bill.webhook`: a Stripe webhook as received, verified and applied by billing. */
+export const BillingWebhook = defineRpc(
+  RPC_SUBJECTS.billingWebhook,
+  json(webhookRequest),
+  json<WebhookReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -156,4 +194,8 @@ export const RPCS: readonly Rpc[] = [
   MemoryZone,
   MemoryStats,
   DeleteMemorySession,
+  BillingCheckout,
+  BillingPortal,
+  BillingSubscription,
+  BillingWebhook,
 ];

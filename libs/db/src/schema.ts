@@ -229,6 +229,51 @@ export interface ApiKeysTable {
 }
 
 /** The one schema shared by every service (ARCHITECTURE §5). */
+export interface BillingCustomersTable {
+  org_id: string;
+  stripe_customer_id: string;
+  deleted_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface BillingSubscriptionsTable {
+  org_id: string;
+  stripe_subscription_id: string;
+  price_plan: Plan;
+  plan: Plan;
+  status: string;
+  current_period_start: Date | null;
+  current_period_end: Date | null;
+  cancel_at_period_end: boolean;
+  past_due_since: NullableTimestamp;
+  last_paid_at: NullableTimestamp;
+  source_at: Date;
+  source_version: BigIntColumn;
+  source_event_id: string;
+  updated_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  created: Date;
+  livemode: boolean;
+  payload: Json;
+  org_id: string | null;
+  outcome: string;
+  received_at: Timestamp;
+}
+
+export interface BillingTierOutboxTable {
+  id: string;
+  org_id: string;
+  plan: Plan;
+  previous_plan: Plan;
+  changed_at: Date;
+  reason: string;
+  published_at: NullableTimestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -243,6 +288,10 @@ export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
+  billing_customers: BillingCustomersTable;
+  billing_subscriptions: BillingSubscriptionsTable;
+  stripe_events: StripeEventsTable;
+  billing_tier_outbox: BillingTierOutboxTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -14,8 +14,9 @@ import { freePort } from './ports.js';
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The services a stack runs as processes (billing has no process yet). */
-export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers';
+/** The services a stack runs as processes. */
+export type ServiceName =
+  'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers' | 'billing';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -147,6 +148,8 @@ export interface StackOptions {
    * HEADY_PIPELINE_STAGES and HEADY_INSTANCE_ID); one with the common environment unless given.
    */
   pipelines?: Record<string, string>[];
+  /** Extra environment of the billing process (its Stripe keys, e.g. a fake Stripe's). */
+  billing?: Record<string, string>;
 }
 
 /** The services started as separate processes against the given infrastructure. */
@@ -221,9 +224,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
     workers: await make('workers'),
+    billing: await make('billing', opts.billing ?? {}),
     gateway: await make('gateway'),
   };
-  // every service, as `npm start` runs them, unless the suite names some
+  // every service but billing (which needs Stripe keys: name it with `billing` env),
+  // as `npm start` runs them, unless the suite names some
   const wanted =
     opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
   const gateways = [services.gateway];

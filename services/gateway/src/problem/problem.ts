@@ -33,6 +33,8 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RunFailed]: 502,
   [ErrorCode.AnswerTimeout]: 504,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.WebhookSignatureInvalid]: 400,
+  [ErrorCode.BillingCustomerNotFound]: 409,
 };
 
 const TITLE: Record<number, string> = {

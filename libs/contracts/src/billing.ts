@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+// The requests of billing's RPCs (`bill.*`). The gateway checks a REST body against the
+// same fields at the door (without `orgId`, which it adds from the caller's API key);
+// billing checks the whole request again.
+
+const orgId = z.string().min(1).max(200);
+
+/** Plans a checkout can buy (Free is what an organization has without a subscription). */
+export const PAID_PLANS = ['PRO', 'ENTERPRISE'] as const;
+export type PaidPlan = (typeof PAID_PLANS)[number];
+
+/** An absolute http(s) URL Stripe sends the customer back to. */
+const returnUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
+
+/** `POST /api/billing/checkout`. */
+export const checkoutBody = z
+  .object({ plan: z.enum(PAID_PLANS), successUrl: returnUrl, cancelUrl: returnUrl })
+  .strict();
+export const checkoutRequest = checkoutBody.extend({ orgId }).strict();
+
+/** `POST /api/billing/portal`. */
+export const portalBody = z.object({ returnUrl: returnUrl.optional() }).strict();
+export const portalRequest = portalBody.extend({ orgId }).strict();
+
+/** `GET /api/billing/subscription`. */
+export const subscriptionRequest = z.object({ orgId }).strict();
+
+/** `POST /api/billing/webhook`: the body exactly as Stripe sent it, and its signature header. */
+export const webhookRequest = z
+  .object({
+    payload: z.string().max(1_048_576),
+    signature: z.string().max(8192).optional(),
+  })
+  .strict();
+
+export interface CheckoutReply {
+  url: string;
+  sessionId: string;
+}
+
+export interface PortalReply {
+  url: string;
+}
+
+export interface SubscriptionReply {
+  plan: 'FREE' | 'PRO' | 'ENTERPRISE';
+  /** Stripe's subscription status (`active`, `past_due`, `canceled`, ...); `none` without one. */
+  status: string;
+  currentPeriodStart: string | null;
+  currentPeriodEnd: string | null;
+  cancelAtPeriodEnd: boolean;
+  /** When the first unpaid invoice failed; the plan drops to Free a grace period after it. */
+  pastDueSince: string | null;
+}
+
+export interface WebhookReply {
+  received: true;
+  eventId: string;
+  /** True when the event id was already stored: nothing was done again. */
+  duplicate: boolean;
+}

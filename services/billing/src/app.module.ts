@@ -1,0 +1,32 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { BillingController } from './checkout/billing.controller.js';
+import { CheckoutService } from './checkout/checkout.service.js';
+import { CustomersRepository } from './customers/customers.repository.js';
+import { BillingOrganizationsRepository } from './customers/organizations.repository.js';
+import { StripeRepository } from './stripe/stripe.repository.js';
+import { TierChangesService } from './tiers/tier-changes.service.js';
+import { TierEventsRepository } from './tiers/tier-events.repository.js';
+import { BillingStoreRepository } from './webhooks/billing-store.repository.js';
+import { WebhookService } from './webhooks/webhook.service.js';
+
+/** Billing: plans on Stripe (checkout, portal, verified webhooks) and their tier changes. */
+@Module({})
+export class BillingModule {
+  static register(runtime: DynamicModule): DynamicModule {
+    return {
+      module: BillingModule,
+      imports: [runtime],
+      controllers: [BillingController],
+      providers: [
+        StripeRepository,
+        CustomersRepository,
+        BillingOrganizationsRepository,
+        BillingStoreRepository,
+        TierEventsRepository,
+        TierChangesService,
+        WebhookService,
+        CheckoutService,
+      ],
+    };
+  }
+}
