@@ -160,7 +160,7 @@ export const commonEnv = z.object({
     description:
       "port of `/healthz`, `/readyz`, `/metrics` (the gateway's apart from its public API port)",
     defaultText:
-      'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`, workers `9104`, billing `9105`',
+      'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`',
   }),
   /**
    * Fault injection (`options.faults` on a run) for tests and chaos drills: refused unless
@@ -549,7 +549,7 @@ export const billingEnv = commonEnv.extend({
   STRIPE_SECRET_KEY: z.string().min(1).meta({
     description:
       "Stripe's secret API key (`sk_test_…` talks to test mode); `npm start` runs a local fake Stripe when it is unset",
-    defaultText: 'required (`npm start`: a fake key for its fake Stripe)',
+    defaultText: "required (`npm start`: its fake Stripe's)",
   }),
   /** Where the Stripe SDK sends its requests instead of api.stripe.com (the local fake). */
   HEADY_STRIPE_API_URL: z.string().url().optional().meta({
@@ -561,8 +561,7 @@ export const billingEnv = commonEnv.extend({
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional().meta({
     description:
       'webhook signing secret (`whsec_…`) the `Stripe-Signature` of every webhook is verified with',
-    defaultText:
-      '`stripe.webhookSecret` of `$HEADY_DATA_DIR/credentials.json` (written by `npm start`)',
+    defaultText: '`stripe.webhookSecret` in `credentials.json`',
   }),
   HEADY_STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).max(86_400).default(300).meta({
     description: "oldest webhook signature timestamp accepted, in seconds (Stripe's default 300)",
