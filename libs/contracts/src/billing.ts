@@ -64,3 +64,75 @@ export interface WebhookReply {
   /** True when the event id was already stored: nothing was done again. */
   duplicate: boolean;
 }
+
+/** How `GET /api/billing/usage` groups the runs. */
+export const USAGE_GROUPS = ['day', 'action', 'model'] as const;
+export type UsageGroup = (typeof USAGE_GROUPS)[number];
+
+const instant = z.iso.datetime({ offset: true });
+
+/** `GET /api/billing/usage?from=&to=&groupBy=`: runs that finished in [from, to). */
+export const usageQuery = z
+  .object({
+    from: instant,
+    to: instant,
+    groupBy: z.enum(USAGE_GROUPS).default('day'),
+  })
+  .strict()
+  .refine((q) => Date.parse(q.from) < Date.parse(q.to), {
+    message: 'from must be before to',
+    path: ['from'],
+  })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 400 * 86_400_000, {
+    message: 'at most 400 days at once',
+    path: ['to'],
+  });
+export const usageRequest = z
+  .object({
+    orgId,
+    from: instant,
+    to: instant,
+    groupBy: z.enum(USAGE_GROUPS),
+  })
+  .strict();
+
+/** One group's totals. */
+export interface UsageRow {
+  /** The day (YYYY-MM-DD, UTC), the action, or `provider/model`. */
+  key: string;
+  runs: number;
+  tasks: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** US dollars, from the price table when the run was recorded. */
+  costUsd: number;
+}
+
+export interface UsageReply {
+  from: string;
+  to: string;
+  groupBy: UsageGroup;
+  rows: UsageRow[];
+  total: Omit<UsageRow, 'key'>;
+}
+
+/** The `billing.usage` event: what one finished run used (JSON on the BILLING stream). */
+export interface RunUsage {
+  runId: string;
+  orgId: string;
+  action: string;
+  status: string;
+  finishedAt: string;
+  tokensIn: number;
+  tokensOut: number;
+  tasks: number;
+  costMicros: number;
+  byModel: {
+    provider: string;
+    model: string;
+    tokensIn: number;
+    tokensOut: number;
+    tasks: number;
+    costMicros: number;
+  }[];
+}

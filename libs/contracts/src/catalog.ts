@@ -45,6 +45,7 @@ export const RPC_SUBJECTS = {
   billingPortal: 'bill.portal',
   billingSubscription: 'bill.subscription',
   billingWebhook: 'bill.webhook',
+  billingUsage: 'bill.usage',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -102,6 +103,12 @@ export const FIRST_STAGE_SUBJECT = `${STAGE_SUBJECT_PREFIX}channel-entry`;
 /** `billing.tier.changed`: an organization's plan changed (consumed by the gateway's tier cache). */
 export const TIER_CHANGED_SUBJECT = 'billing.tier.changed';
 
+/** `billing.usage`: what one finished run used (tokens per model, tasks, cost), once per run. */
+export const USAGE_SUBJECT = 'billing.usage';
+
+/** `runs.<runId>.run.<outcome>`: a run's own events (started, succeeded, ...), billing's filter. */
+export const RUN_LIFECYCLE_SUBJECT = `${RUN_EVENTS_PREFIX}*.run.*`;
+
 /** `audit.security.rejected`: a message refused before any handler ran. */
 export const SECURITY_REJECTED_SUBJECT = 'audit.security.rejected';
 /** `audit.routing`: the conductor's routing decisions. */
@@ -131,6 +138,7 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.billingPortal, 'gateway', 'billing', 'a Stripe customer portal session'),
   rpc(RPC_SUBJECTS.billingSubscription, 'gateway', 'billing', "an organization's subscription"),
   rpc(RPC_SUBJECTS.billingWebhook, 'gateway', 'billing', 'a Stripe webhook, raw, to verify'),
+  rpc(RPC_SUBJECTS.billingUsage, 'gateway', 'billing', "an organization's usage, grouped"),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -195,7 +203,8 @@ export const CATALOG: readonly SubjectGrant[] = [
     kind: 'event',
     // the workers announce their tasks' results (task.succeeded, task.failed)
     publishers: ['conductor', 'pipeline', 'workers'],
-    receivers: ['gateway'],
+    // billing's durable `billing-usage` records what each finished run used
+    receivers: ['gateway', 'billing'],
     doc: 'what happened to a run (SSE, billing usage, any subscriber)',
   },
   {

@@ -6,10 +6,12 @@ import {
   type CheckoutReply,
   type PortalReply,
   type SubscriptionReply,
+  type UsageReply,
   type WebhookReply,
   checkoutRequest,
   portalRequest,
   subscriptionRequest,
+  usageRequest,
   webhookRequest,
 } from './billing.js';
 import { StartRunReplySchema, StartRunRequestSchema } from './gen/heady/v1/run_pb.js';
@@ -186,6 +188,13 @@ export const BillingWebhook = defineRpc(
   json<WebhookReply>(),
 );
 
+/** `bill.usage`: the organization's recorded usage in a time range, grouped. */
+export const BillingUsage = defineRpc(
+  RPC_SUBJECTS.billingUsage,
+  json(usageRequest),
+  json<UsageReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -198,4 +207,5 @@ export const RPCS: readonly Rpc[] = [
   BillingPortal,
   BillingSubscription,
   BillingWebhook,
+  BillingUsage,
 ];

@@ -274,6 +274,30 @@ export interface BillingTierOutboxTable {
   published_at: NullableTimestamp;
 }
 
+export interface ModelPricesTable {
+  provider: string;
+  model: string;
+  /** NUMERIC: read as a string. */
+  input_usd_per_mtok: ColumnType<string, string | number, string | number>;
+  output_usd_per_mtok: ColumnType<string, string | number, string | number>;
+  updated_at: Timestamp;
+}
+
+export interface UsageRecordsTable {
+  run_id: string;
+  org_id: string;
+  action: string;
+  status: string;
+  finished_at: Date;
+  tokens_in: BigIntColumn;
+  tokens_out: BigIntColumn;
+  tasks: number;
+  cost_micros: BigIntColumn;
+  by_model: JSONColumnType<unknown[], unknown[], unknown[]>;
+  published_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -292,6 +316,8 @@ export interface Database {
   billing_subscriptions: BillingSubscriptionsTable;
   stripe_events: StripeEventsTable;
   billing_tier_outbox: BillingTierOutboxTable;
+  model_prices: ModelPricesTable;
+  usage_records: UsageRecordsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

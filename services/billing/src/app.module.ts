@@ -8,15 +8,19 @@ import { TierChangesService } from './tiers/tier-changes.service.js';
 import { TierEventsRepository } from './tiers/tier-events.repository.js';
 import { BillingStoreRepository } from './webhooks/billing-store.repository.js';
 import { WebhookService } from './webhooks/webhook.service.js';
+import { RunEventsController } from './usage/run-events.controller.js';
+import { UsageEventsRepository } from './usage/usage-events.repository.js';
+import { UsageRepository } from './usage/usage.repository.js';
+import { UsageService } from './usage/usage.service.js';
 
-/** Billing: plans on Stripe (checkout, portal, verified webhooks) and their tier changes. */
+/** Billing: plans on Stripe (checkout, portal, verified webhooks), tier changes and usage. */
 @Module({})
 export class BillingModule {
   static register(runtime: DynamicModule): DynamicModule {
     return {
       module: BillingModule,
       imports: [runtime],
-      controllers: [BillingController],
+      controllers: [BillingController, RunEventsController],
       providers: [
         StripeRepository,
         CustomersRepository,
@@ -26,6 +30,9 @@ export class BillingModule {
         TierChangesService,
         WebhookService,
         CheckoutService,
+        UsageRepository,
+        UsageEventsRepository,
+        UsageService,
       ],
     };
   }

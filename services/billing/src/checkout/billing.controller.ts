@@ -3,6 +3,7 @@ import {
   BillingCheckout,
   BillingPortal,
   BillingSubscription,
+  BillingUsage,
   BillingWebhook,
   type RpcHandled,
   type RpcReply,
@@ -11,6 +12,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { WebhookService } from '../webhooks/webhook.service.js';
 import { CheckoutService } from './checkout.service.js';
+import { UsageService } from '../usage/usage.service.js';
 
 /**
  * Billing's request/reply RPCs (`bill.*`, queue group `billing`), signed like every bus
@@ -22,7 +24,13 @@ export class BillingController {
   constructor(
     @Inject(CheckoutService) private readonly checkouts: CheckoutService,
     @Inject(WebhookService) private readonly webhooks: WebhookService,
+    @Inject(UsageService) private readonly usage: UsageService,
   ) {}
+
+  @HandleRpc(BillingUsage)
+  usageOf(@Payload() req: RpcHandled<typeof BillingUsage>): Promise<RpcReply<typeof BillingUsage>> {
+    return this.usage.query(req);
+  }
 
   @HandleRpc(BillingCheckout)
   checkout(

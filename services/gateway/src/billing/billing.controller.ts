@@ -2,6 +2,7 @@ import {
   BillingCheckout,
   BillingPortal,
   BillingSubscription,
+  BillingUsage,
   BillingWebhook,
   ErrorCode,
   HeadyError,
@@ -12,7 +13,7 @@ import {
 import { BusPublisher } from '@heady/bus';
 import { type GatewayConfig } from '@heady/config';
 import { CONFIG } from '@heady/runtime';
-import { Body, Controller, Get, Headers, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { type z } from 'zod';
 import { Access } from '../auth/access.js';
 import { organizationOf } from '../memory/memory.controller.js';
@@ -25,6 +26,8 @@ import {
   portalReply,
   stripeEventBody,
   subscriptionReply,
+  usageQuery,
+  usageReply,
   webhookReply,
 } from './billing.schema.js';
 
@@ -91,6 +94,20 @@ export class BillingController {
   @Access('INTERNAL')
   subscription(@Req() req: object): Promise<z.infer<typeof subscriptionReply>> {
     return this.call(BillingSubscription, { orgId: organizationOf(req) }, subscriptionReply);
+  }
+
+  /** What the organization's finished runs used in [from, to): tokens, tasks, cost. */
+  @ApiRoute({
+    summary: "The organization's usage, grouped by day, action or model",
+    query: usageQuery,
+    success: { status: 200, description: 'usage totals', schema: usageReply },
+    problems: [422, 503],
+  })
+  @Get('usage')
+  @Access('INTERNAL')
+  usage(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof usageReply>> {
+    const q = parseOrThrow(usageQuery, query, 'query');
+    return this.call(BillingUsage, { orgId: organizationOf(req), ...q }, usageReply);
   }
 
   /**

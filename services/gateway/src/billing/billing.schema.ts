@@ -1,11 +1,11 @@
-import { checkoutBody, portalBody } from '@heady/contracts';
+import { USAGE_GROUPS, checkoutBody, portalBody, usageQuery } from '@heady/contracts';
 import { z } from 'zod';
 
 // The shapes of the billing routes: the bodies are billing's RPC requests without `orgId`
 // (libs/contracts), checked at the door and again by billing; the replies are checked
 // against these, so the OpenAPI document and the answers cannot drift apart.
 
-export { checkoutBody, portalBody };
+export { checkoutBody, portalBody, usageQuery };
 
 export const checkoutReply = z.object({
   url: z.string().describe('the Checkout page to send the customer to'),
@@ -38,4 +38,25 @@ export const webhookReply = z.object({
   received: z.literal(true),
   eventId: z.string(),
   duplicate: z.boolean().describe('the event was already stored; nothing was done again'),
+});
+
+const usageTotals = {
+  runs: z.number(),
+  tasks: z.number(),
+  tokensIn: z.number(),
+  tokensOut: z.number(),
+  costUsd: z.number().describe('US dollars, from the price table when each run was recorded'),
+};
+
+export const usageReply = z.object({
+  from: z.string(),
+  to: z.string(),
+  groupBy: z.enum(USAGE_GROUPS),
+  rows: z.array(
+    z.object({
+      key: z.string().describe('the day (YYYY-MM-DD, UTC), the action, or provider/model'),
+      ...usageTotals,
+    }),
+  ),
+  total: z.object(usageTotals),
 });
