@@ -396,6 +396,7 @@ export interface BillingConfig extends CommonConfig {
     prices: { PRO: string; ENTERPRISE: string };
   };
   grace: { ms: number; sweepMs: number };
+  budgets: { runEstimateMicros: number };
 }
 
 /** `stripe.webhookSecret` of `<dataDir>/credentials.json` (written by `npm start`), if any. */
@@ -432,6 +433,7 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
       prices: { PRO: e.HEADY_STRIPE_PRICE_PRO, ENTERPRISE: e.HEADY_STRIPE_PRICE_ENTERPRISE },
     },
     grace: { ms: e.HEADY_BILLING_GRACE_MS, sweepMs: e.HEADY_BILLING_SWEEP_MS },
+    budgets: { runEstimateMicros: Math.round(e.HEADY_BUDGET_RUN_ESTIMATE_USD * 1e6) },
   };
 }
 

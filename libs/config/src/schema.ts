@@ -159,8 +159,7 @@ export const commonEnv = z.object({
   HEADY_OPS_PORT: port.optional().meta({
     description:
       "port of `/healthz`, `/readyz`, `/metrics` (the gateway's apart from its public API port)",
-    defaultText:
-      'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`',
+    defaultText: 'gateway `9100`, conductor `9101`, pipeline `9102`, vector-memory `9103`',
   }),
   /**
    * Fault injection (`options.faults` on a run) for tests and chaos drills: refused unless
@@ -592,6 +591,10 @@ export const billingEnv = commonEnv.extend({
     .max(3_600_000)
     .default(60_000)
     .meta({ description: 'how often billing looks for subscriptions past their grace period' }),
+  /** What a run is expected to cost, reserved against its organization's budget at admission. */
+  HEADY_BUDGET_RUN_ESTIMATE_USD: z.coerce.number().min(0).max(1000).default(0.01).meta({
+    description: "a run's estimated cost, reserved against its organization's monthly budget",
+  }),
 });
 
 export const cliEnv = commonEnv.extend({

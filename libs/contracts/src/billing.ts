@@ -136,3 +136,17 @@ export interface RunUsage {
     costMicros: number;
   }[];
 }
+
+/** `bill.budget.reserve`: hold a run's estimated cost against its organization's budget. */
+export const budgetReserveRequest = z
+  .object({ orgId, runId: z.uuid(), action: z.string().min(1).max(200) })
+  .strict();
+
+/** `bill.budget.release`: give back a reservation whose run was never stored. */
+export const budgetReleaseRequest = z.object({ orgId, runId: z.uuid() }).strict();
+
+export interface BudgetReserveReply {
+  /** False when the organization has no budget (nothing was reserved). */
+  reserved: boolean;
+  amountMicros: number;
+}

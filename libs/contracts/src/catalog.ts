@@ -46,6 +46,8 @@ export const RPC_SUBJECTS = {
   billingSubscription: 'bill.subscription',
   billingWebhook: 'bill.webhook',
   billingUsage: 'bill.usage',
+  budgetReserve: 'bill.budget.reserve',
+  budgetRelease: 'bill.budget.release',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -139,6 +141,8 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.billingSubscription, 'gateway', 'billing', "an organization's subscription"),
   rpc(RPC_SUBJECTS.billingWebhook, 'gateway', 'billing', 'a Stripe webhook, raw, to verify'),
   rpc(RPC_SUBJECTS.billingUsage, 'gateway', 'billing', "an organization's usage, grouped"),
+  rpc(RPC_SUBJECTS.budgetReserve, 'conductor', 'billing', "reserve a run's cost at admission"),
+  rpc(RPC_SUBJECTS.budgetRelease, 'conductor', 'billing', 'release a never-stored run'),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',

@@ -46,6 +46,8 @@ export const ErrorCode = {
   WebhookSignatureInvalid: 'WEBHOOK_SIGNATURE_INVALID',
   /** The organization has no Stripe customer yet (no checkout was ever started). HTTP 409. */
   BillingCustomerNotFound: 'BILLING_CUSTOMER_NOT_FOUND',
+  /** The organization's monthly budget cannot hold the run's estimated cost. HTTP 402. */
+  BudgetExhausted: 'BUDGET_EXHAUSTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -195,6 +197,23 @@ export class BillingCustomerNotFoundError extends HeadyError {
       ErrorCode.BillingCustomerNotFound,
       'this organization has no billing customer yet; start a checkout first',
       { orgId },
+    );
+  }
+}
+
+export class BudgetExhaustedError extends HeadyError {
+  override readonly name = 'BudgetExhaustedError';
+  /** The month's numbers, in US dollars: credits, committed, reserved, and the run's estimate. */
+  constructor(n: {
+    creditsUsd: number;
+    committedUsd: number;
+    reservedUsd: number;
+    estimateUsd: number;
+  }) {
+    super(
+      ErrorCode.BudgetExhausted,
+      `the monthly budget of $${n.creditsUsd} cannot hold this run's estimated $${n.estimateUsd} ($${n.committedUsd} committed, $${n.reservedUsd} reserved by runs in flight)`,
+      { ...n, availableUsd: Math.max(0, n.creditsUsd - n.committedUsd - n.reservedUsd) },
     );
   }
 }

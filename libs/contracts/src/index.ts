@@ -50,6 +50,7 @@ export {
   TooManyStreamsError,
   WebhookSignatureInvalidError,
   BillingCustomerNotFoundError,
+  BudgetExhaustedError,
   isHeadyError,
 } from './errors.js';
 export {
@@ -96,6 +97,8 @@ export {
   BillingSubscription,
   BillingUsage,
   BillingWebhook,
+  BudgetReserve,
+  BudgetRelease,
   DeleteMemorySession,
   InsertVectors,
   MemoryStats,
@@ -144,7 +147,10 @@ export {
   USAGE_GROUPS,
   usageQuery,
   usageRequest,
+  budgetReserveRequest,
+  budgetReleaseRequest,
   webhookRequest,
+  type BudgetReserveReply,
   type CheckoutReply,
   type RunUsage,
   type UsageGroup,

@@ -5,6 +5,7 @@ import { ErrorCode, HeadyError } from './errors.js';
 import {
   type CheckoutReply,
   type PortalReply,
+  type BudgetReserveReply,
   type SubscriptionReply,
   type UsageReply,
   type WebhookReply,
@@ -12,6 +13,8 @@ import {
   portalRequest,
   subscriptionRequest,
   usageRequest,
+  budgetReleaseRequest,
+  budgetReserveRequest,
   webhookRequest,
 } from './billing.js';
 import { StartRunReplySchema, StartRunRequestSchema } from './gen/heady/v1/run_pb.js';
@@ -195,6 +198,20 @@ export const BillingUsage = defineRpc(
   json<UsageReply>(),
 );
 
+/** `bill.budget.reserve`: the conductor holds a run's estimated cost before admitting it. */
+export const BudgetReserve = defineRpc(
+  RPC_SUBJECTS.budgetReserve,
+  json(budgetReserveRequest),
+  json<BudgetReserveReply>(),
+);
+
+/** `bill.budget.release`: the conductor gives back the reservation of a run it did not store. */
+export const BudgetRelease = defineRpc(
+  RPC_SUBJECTS.budgetRelease,
+  json(budgetReleaseRequest),
+  json<{ released: boolean }>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -208,4 +225,6 @@ export const RPCS: readonly Rpc[] = [
   BillingSubscription,
   BillingWebhook,
   BillingUsage,
+  BudgetReserve,
+  BudgetRelease,
 ];

@@ -298,6 +298,25 @@ export interface UsageRecordsTable {
   created_at: Timestamp;
 }
 
+export interface OrgBudgetsTable {
+  org_id: string;
+  monthly_credits_micros: BigIntColumn;
+  period_start: ColumnType<Date, Date | string, Date | string>;
+  committed_micros: ColumnType<string, string | number | undefined, string | number>;
+  reserved_micros: ColumnType<string, string | number | undefined, string | number>;
+  updated_at: Timestamp;
+}
+
+export interface BudgetReservationsTable {
+  run_id: string;
+  org_id: string;
+  amount_micros: BigIntColumn;
+  status: 'RESERVED' | 'COMMITTED' | 'RELEASED';
+  committed_micros: ColumnType<string, string | number | undefined, string | number>;
+  created_at: Timestamp;
+  settled_at: NullableTimestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -318,6 +337,8 @@ export interface Database {
   billing_tier_outbox: BillingTierOutboxTable;
   model_prices: ModelPricesTable;
   usage_records: UsageRecordsTable;
+  org_budgets: OrgBudgetsTable;
+  budget_reservations: BudgetReservationsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -12,6 +12,9 @@ import { RunEventsController } from './usage/run-events.controller.js';
 import { UsageEventsRepository } from './usage/usage-events.repository.js';
 import { UsageRepository } from './usage/usage.repository.js';
 import { UsageService } from './usage/usage.service.js';
+import { BudgetsRepository } from './budgets/budgets.repository.js';
+import { BudgetsService } from './budgets/budgets.service.js';
+import { SweepService } from './budgets/sweep.service.js';
 
 /** Billing: plans on Stripe (checkout, portal, verified webhooks), tier changes and usage. */
 @Module({})
@@ -33,6 +36,9 @@ export class BillingModule {
         UsageRepository,
         UsageEventsRepository,
         UsageService,
+        BudgetsRepository,
+        BudgetsService,
+        SweepService,
       ],
     };
   }

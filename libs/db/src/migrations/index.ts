@@ -13,6 +13,7 @@ import * as taskLease from './1764600000000-TaskLease.js';
 import * as modelProviders from './1764700000000-ModelProviders.js';
 import * as billing from './1765100000000-Billing.js';
 import * as usage from './1765100001000-Usage.js';
+import * as budgets from './1765100002000-Budgets.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -30,5 +31,6 @@ export const migrations: Record<string, Migration> = {
   '1764700000000-ModelProviders': modelProviders,
   '1765100000000-Billing': billing,
   '1765100001000-Usage': usage,
+  '1765100002000-Budgets': budgets,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

@@ -5,6 +5,8 @@ import {
   BillingSubscription,
   BillingUsage,
   BillingWebhook,
+  BudgetRelease,
+  BudgetReserve,
   type RpcHandled,
   type RpcReply,
 } from '@heady/contracts';
@@ -13,6 +15,7 @@ import { Payload } from '@nestjs/microservices';
 import { WebhookService } from '../webhooks/webhook.service.js';
 import { CheckoutService } from './checkout.service.js';
 import { UsageService } from '../usage/usage.service.js';
+import { BudgetsService } from '../budgets/budgets.service.js';
 
 /**
  * Billing's request/reply RPCs (`bill.*`, queue group `billing`), signed like every bus
@@ -25,7 +28,22 @@ export class BillingController {
     @Inject(CheckoutService) private readonly checkouts: CheckoutService,
     @Inject(WebhookService) private readonly webhooks: WebhookService,
     @Inject(UsageService) private readonly usage: UsageService,
+    @Inject(BudgetsService) private readonly budgets: BudgetsService,
   ) {}
+
+  @HandleRpc(BudgetReserve)
+  reserve(
+    @Payload() req: RpcHandled<typeof BudgetReserve>,
+  ): Promise<RpcReply<typeof BudgetReserve>> {
+    return this.budgets.reserve(req);
+  }
+
+  @HandleRpc(BudgetRelease)
+  release(
+    @Payload() req: RpcHandled<typeof BudgetRelease>,
+  ): Promise<RpcReply<typeof BudgetRelease>> {
+    return this.budgets.release(req);
+  }
 
   @HandleRpc(BillingUsage)
   usageOf(@Payload() req: RpcHandled<typeof BillingUsage>): Promise<RpcReply<typeof BillingUsage>> {

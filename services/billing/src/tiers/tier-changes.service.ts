@@ -1,12 +1,7 @@
 import { type BillingConfig } from '@heady/config';
 import { CONFIG, LOGGER } from '@heady/runtime';
 import { type Logger, counter } from '@heady/telemetry';
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { BillingStoreRepository, type TierChange } from '../webhooks/billing-store.repository.js';
 import { TierEventsRepository } from './tier-events.repository.js';
 
@@ -22,10 +17,7 @@ const published = counter(
  * is published by the next sweep, which also drops subscriptions past their grace period.
  */
 @Injectable()
-export class TierChangesService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
-
+export class TierChangesService {
   constructor(
     @Inject(BillingStoreRepository) private readonly store: BillingStoreRepository,
     @Inject(TierEventsRepository) private readonly events: TierEventsRepository,
@@ -55,20 +47,5 @@ export class TierChangesService implements OnApplicationBootstrap, OnApplication
   async sweep(now = new Date()): Promise<void> {
     await this.store.expireGrace(now, this.config.grace.ms);
     await this.publish(await this.store.pendingTierChanges());
-  }
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = this.sweep()
-        .catch((err: unknown) => this.log.warn({ err }, 'billing sweep failed'))
-        .finally(() => (this.sweeping = undefined));
-    }, this.config.grace.sweepMs);
-    this.timer.unref();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
   }
 }

@@ -8,6 +8,7 @@ import {
 import { LOGGER } from '@heady/runtime';
 import { type Logger, counter } from '@heady/telemetry';
 import { Inject, Injectable } from '@nestjs/common';
+import { BudgetsService } from '../budgets/budgets.service.js';
 import { usageOf } from './cost.js';
 import { UsageEventsRepository } from './usage-events.repository.js';
 import { UsageRepository } from './usage.repository.js';
@@ -28,12 +29,14 @@ export class UsageService {
   constructor(
     @Inject(UsageRepository) private readonly usage: UsageRepository,
     @Inject(UsageEventsRepository) private readonly events: UsageEventsRepository,
+    @Inject(BudgetsService) private readonly budgets: BudgetsService,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   /**
-   * A run event: the final ones record the run's usage. Safe to run twice (a redelivery):
-   * the record is kept as first written and the event is published until it was once.
+   * A run event: the final ones record the run's usage and settle its budget reservation.
+   * Safe to run twice (a redelivery): the record is kept as first written, a reservation is
+   * settled once, and the event is published until it was once.
    */
   async onRunEvent(runId: string, event: string): Promise<void> {
     if (!FINAL_RUN_EVENTS.includes(event as RunEventName)) return;
@@ -42,9 +45,11 @@ export class UsageService {
     const [tasks, prices] = await Promise.all([this.usage.tasksOf(runId), this.usage.prices()]);
     const r = await this.usage.record(usageOf(run, tasks, prices));
     recorded.inc({ outcome: r.inserted ? 'recorded' : 'already' });
-    if (r.published) return;
     const stored = await this.usage.recorded(runId);
     if (!stored) return;
+    // the budget is charged what was recorded (once: a settled reservation stays settled)
+    await this.budgets.settle(runId, run.status, stored.costMicros);
+    if (r.published) return;
     await this.events.publish(stored);
     await this.usage.markPublished(runId);
     this.log.debug({ run_id: runId, cost_micros: stored.costMicros }, 'usage recorded');
