@@ -249,3 +249,12 @@ export async function startFakeStripeServer(
       }),
   };
 }
+
+/** The environment that points a billing process at `fake` (for `startStack`'s `billing`). */
+export function billingEnvFor(fake: FakeStripeServer): Record<string, string> {
+  return {
+    STRIPE_SECRET_KEY: fake.secretKey,
+    HEADY_STRIPE_API_URL: fake.url,
+    STRIPE_WEBHOOK_SECRET: fake.webhookSecret,
+  };
+}

@@ -29,6 +29,7 @@ export {
   type FakeRequest,
 } from './fake-model-server.js';
 export {
+  billingEnvFor,
   parseStripeForm,
   startFakeStripeServer,
   type FakeStripeRequest,
