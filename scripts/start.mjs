@@ -5,7 +5,8 @@
 //
 // Environment: NODE_ENV (development here), HEADY_GATEWAY_PORT (8080), HEADY_GATEWAY_OPS_PORT (9100),
 // HEADY_CONDUCTOR_OPS_PORT (9101), HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103),
-// HEADY_VAULT_OPS_PORT (9107),
+// HEADY_VAULT_OPS_PORT (9107), HEADY_BILLING_OPS_PORT (9105), HEADY_FAKE_STRIPE_PORT (12111; the
+// fake Stripe that runs when STRIPE_SECRET_KEY is unset),
 // HEADY_DATA_DIR (.heady; logs in <dir>/logs), HEADY_NATS_PORT (4223), plus everything the
 // services read (DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
 //
@@ -15,7 +16,8 @@
 // of its certificate), and every service connects as its own user. With NATS_URL set, that
 // server is used as it is (with HEADY_NATS_NKEY_FILE if it needs credentials).
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { isAbsolute, join, relative } from 'node:path';
 import { ensureInfrastructure, startOwnNats } from '../deploy/local/up.mjs';
@@ -48,6 +50,9 @@ const natsEnv = (user) =>
 let demoKey = ''; // the Free demo key from the credentials file
 const auth = () => ({ authorization: `Bearer ${demoKey}` });
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'COMPENSATED', 'CANCELLED'];
+// billing talks to Stripe's test mode with STRIPE_SECRET_KEY set, else to a local fake Stripe
+let stripeEnv = {};
+let fakeStripe; // the fake Stripe server, closed after the services
 
 // Started in this order; each must be ready before the next starts.
 const SERVICES = [
@@ -80,6 +85,12 @@ const SERVICES = [
     port: Number(process.env.HEADY_VAULT_OPS_PORT || 9107),
     portVar: 'HEADY_VAULT_OPS_PORT',
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
+    name: 'billing',
+    port: Number(process.env.HEADY_BILLING_OPS_PORT || 9105),
+    portVar: 'HEADY_BILLING_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p), ...stripeEnv }),
   },
   {
     name: 'gateway',
@@ -215,6 +226,7 @@ async function stopAll(code = 0) {
   }, 10_000);
   await Promise.all(exits);
   clearTimeout(timer);
+  await fakeStripe?.close();
   if (natsChild && natsChild.exitCode === null && natsChild.signalCode === null) {
     const exited = new Promise((resolve) => natsChild.once('exit', resolve));
     natsChild.kill('SIGTERM');
@@ -358,6 +370,29 @@ async function memoryDemo(base) {
   return session;
 }
 
+/**
+ * The webhook signing secret (`stripe.webhookSecret` of credentials.json, made on first
+ * start) and, without STRIPE_SECRET_KEY, a local fake Stripe for billing to talk to.
+ */
+async function setUpStripe(creds) {
+  if (!creds.stripe?.webhookSecret) {
+    creds.stripe = { ...creds.stripe, webhookSecret: `whsec_${randomBytes(24).toString('hex')}` };
+    writeFileSync(CREDENTIALS, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+    log('setup', `Stripe webhook secret: stripe.webhookSecret in ${relative(ROOT, CREDENTIALS)}`);
+  }
+  if (process.env.STRIPE_SECRET_KEY) {
+    log('setup', 'billing talks to Stripe with STRIPE_SECRET_KEY');
+    return;
+  }
+  const { startFakeStripeServer } = await import('@heady/testing');
+  fakeStripe = await startFakeStripeServer({
+    webhookSecret: process.env.STRIPE_WEBHOOK_SECRET || creds.stripe.webhookSecret,
+    port: Number(process.env.HEADY_FAKE_STRIPE_PORT || 12111),
+  });
+  stripeEnv = { STRIPE_SECRET_KEY: fakeStripe.secretKey, HEADY_STRIPE_API_URL: fakeStripe.url };
+  log('setup', `no STRIPE_SECRET_KEY: billing talks to a local fake Stripe at ${fakeStripe.url}`);
+}
+
 async function main() {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
@@ -401,6 +436,7 @@ async function main() {
   ]);
   const creds = JSON.parse(readFileSync(CREDENTIALS, 'utf8'));
   demoKey = creds.demo.key;
+  await setUpStripe(creds);
   log(
     'setup',
     `API keys: ${relative(ROOT, CREDENTIALS) || CREDENTIALS} holds an admin key (org ${creds.admin.org}, ${creds.admin.plan}) and a demo key (org ${creds.demo.org}, ${creds.demo.plan}); send them as "Authorization: Bearer <key>"`,

@@ -1,7 +1,8 @@
+import { billingEnvFor, startFakeStripeServer } from '@heady/testing';
 import { withSystem } from '@heady/testing/fixtures';
 import fc from 'fast-check';
 import { request } from 'node:http';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Operation, fillPath, operationsOf, sample } from './openapi-ops.js';
 import { pathSpellings } from './path-spellings.js';
 
@@ -330,9 +331,15 @@ function send(req: Built): Promise<{ status: number; type: string | undefined; b
   });
 }
 
+// billing's routes answer too: billing talks to a local fake Stripe
+const stripe = await startFakeStripeServer();
+afterAll(() => stripe.close());
+
 describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => {
   const system = withSystem({
     database: 'heady_e2e_fuzz',
+    services: ['conductor', 'pipeline', 'vector-memory', 'workers', 'billing', 'gateway'],
+    billing: billingEnvFor(stripe),
     env: {
       HEADY_MEMORY_DIMENSIONS: '64',
       HEADY_BODY_LIMIT_BYTES: String(BODY_LIMIT),

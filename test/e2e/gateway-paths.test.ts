@@ -1,6 +1,7 @@
-import { withGateway } from '@heady/testing/fixtures';
+import { billingEnvFor, startFakeStripeServer } from '@heady/testing';
+import { withSystem } from '@heady/testing/fixtures';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Operation, fillPath, operationsOf } from './openapi-ops.js';
 import { pathSpellings, rawRequest } from './path-spellings.js';
 
@@ -11,10 +12,15 @@ import { pathSpellings, rawRequest } from './path-spellings.js';
 // spelling; a spelling the router does not match is a plain 404 problem+json. And the
 // rate limit and ban come before the API key lookup: unknown keys and banned addresses
 // cost no PostgreSQL query (heady_gateway_api_key_lookups_total{source="db"}).
+// billing's routes answer too: billing talks to a local fake Stripe
+const stripe = await startFakeStripeServer();
+afterAll(() => stripe.close());
+
 describe('gateway decisions on the matched route', () => {
-  const system = withGateway({
+  const system = withSystem({
     database: 'heady_e2e_paths',
-    memory: true,
+    services: ['vector-memory', 'billing', 'gateway'],
+    billing: billingEnvFor(stripe),
     env: {
       HEADY_MEMORY_DIMENSIONS: '64',
       HEADY_RPC_TIMEOUT_MS: '1000',

@@ -1,6 +1,7 @@
 export { DEFAULTS, ENV_SCHEMAS, MAX_RUN_INPUT_BYTES, type ProviderSpec } from './schema.js';
 export {
   ConfigError,
+  loadBillingConfig,
   loadCliConfig,
   loadConductorConfig,
   loadGatewayConfig,
@@ -9,6 +10,7 @@ export {
   loadVectorMemoryConfig,
   loadWorkersConfig,
   parseStageList,
+  type BillingConfig,
   type CliConfig,
   type CommonConfig,
   type ConductorConfig,

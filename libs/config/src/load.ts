@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { STAGE_NAMES, type StageName } from '@heady/contracts';
 import { type z } from 'zod';
 import {
   DEFAULTS,
+  billingEnv,
   cliEnv,
   type commonEnv,
   conductorEnv,
@@ -460,6 +462,59 @@ export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVault
             apiKey: e.HEADY_EMBEDDINGS_API_KEY,
             model: e.HEADY_EMBEDDINGS_MODEL ?? '',
           },
+  };
+}
+
+export interface BillingConfig extends CommonConfig {
+  ops: { port: number };
+  stripe: {
+    secretKey: string;
+    /** The fake Stripe's base URL, when set (the SDK's host, port and protocol come from it). */
+    apiUrl: string | undefined;
+    webhookSecret: string;
+    webhookToleranceS: number;
+    /** The recurring price of each paid plan. */
+    prices: { PRO: string; ENTERPRISE: string };
+  };
+  grace: { ms: number; sweepMs: number };
+  budgets: { runEstimateMicros: number };
+}
+
+/** `stripe.webhookSecret` of `<dataDir>/credentials.json` (written by `npm start`), if any. */
+function credentialsWebhookSecret(dataDir: string): string | undefined {
+  try {
+    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as {
+      stripe?: { webhookSecret?: unknown };
+    };
+    const s = creds.stripe?.webhookSecret;
+    return typeof s === 'string' && s ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadBillingConfig(env: Env = process.env): BillingConfig {
+  const e = parse(billingEnv, env);
+  const c = common('billing', e);
+  const webhookSecret = e.STRIPE_WEBHOOK_SECRET ?? credentialsWebhookSecret(c.dataDir);
+  if (!webhookSecret) {
+    throw new ConfigError(
+      "invalid environment:\n  STRIPE_WEBHOOK_SECRET: required (or `stripe.webhookSecret` in the data directory's credentials.json)",
+      ['STRIPE_WEBHOOK_SECRET'],
+    );
+  }
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.billingOpsPort },
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      apiUrl: e.HEADY_STRIPE_API_URL,
+      webhookSecret,
+      webhookToleranceS: e.HEADY_STRIPE_WEBHOOK_TOLERANCE_S,
+      prices: { PRO: e.HEADY_STRIPE_PRICE_PRO, ENTERPRISE: e.HEADY_STRIPE_PRICE_ENTERPRISE },
+    },
+    grace: { ms: e.HEADY_BILLING_GRACE_MS, sweepMs: e.HEADY_BILLING_SWEEP_MS },
+    budgets: { runEstimateMicros: Math.round(e.HEADY_BUDGET_RUN_ESTIMATE_USD * 1e6) },
   };
 }
 

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   vectorMemoryOpsPort: 9103,
   workersOpsPort: 9104,
   knowledgeVaultOpsPort: 9107,
+  billingOpsPort: 9105,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -632,6 +633,60 @@ export const knowledgeVaultEnv = commonEnv.extend({
   HEADY_HNSW_EF_SEARCH: vectorMemoryEnv.shape.HEADY_HNSW_EF_SEARCH,
 });
 
+export const billingEnv = commonEnv.extend({
+  /** Stripe's secret key (`sk_test_…` for test mode); `npm start` sets a fake one for its fake Stripe. */
+  STRIPE_SECRET_KEY: z.string().min(1).meta({
+    description:
+      "Stripe's secret API key (`sk_test_…` talks to test mode); `npm start` runs a local fake Stripe when it is unset",
+    defaultText: "required (`npm start`: its fake Stripe's)",
+  }),
+  /** Where the Stripe SDK sends its requests instead of api.stripe.com (the local fake). */
+  HEADY_STRIPE_API_URL: z.string().url().optional().meta({
+    description:
+      'send Stripe API calls here instead of Stripe (the local fake Stripe of `npm start` and the tests)',
+    defaultText: "unset (Stripe's API)",
+  }),
+  /** The webhook signing secret (`whsec_…`); else `stripe.webhookSecret` of `<data dir>/credentials.json`. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional().meta({
+    description:
+      'webhook signing secret (`whsec_…`) the `Stripe-Signature` of every webhook is verified with',
+    defaultText: '`stripe.webhookSecret` in `credentials.json`',
+  }),
+  HEADY_STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).max(86_400).default(300).meta({
+    description: "oldest webhook signature timestamp accepted, in seconds (Stripe's default 300)",
+  }),
+  HEADY_STRIPE_PRICE_PRO: z
+    .string()
+    .min(1)
+    .default('price_heady_pro')
+    .meta({ description: 'Stripe price id of each paid plan (a recurring price)' }),
+  HEADY_STRIPE_PRICE_ENTERPRISE: z
+    .string()
+    .min(1)
+    .default('price_heady_enterprise')
+    .meta({ description: 'Stripe price id of each paid plan (a recurring price)' }),
+  /** How long after the first failed invoice a subscription keeps its plan before it drops to Free. */
+  HEADY_BILLING_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 86_400_000)
+    .meta({
+      description: 'how long after an unpaid invoice the plan is kept before it drops to Free',
+    }),
+  HEADY_BILLING_SWEEP_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(60_000)
+    .meta({ description: 'how often billing looks for subscriptions past their grace period' }),
+  /** What a run is expected to cost, reserved against its organization's budget at admission. */
+  HEADY_BUDGET_RUN_ESTIMATE_USD: z.coerce.number().min(0).max(1000).default(0.01).meta({
+    description: "a run's estimated cost, reserved against its organization's monthly budget",
+  }),
+});
+
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
@@ -652,5 +707,6 @@ export const ENV_SCHEMAS = {
   'vector-memory': vectorMemoryEnv,
   workers: workersEnv,
   'knowledge-vault': knowledgeVaultEnv,
+  billing: billingEnv,
   cli: cliEnv,
 } as const;

@@ -43,6 +43,15 @@ export const RPC_SUBJECTS = {
   deleteKnowledgeDocument: 'knowledge.documents.delete',
   searchKnowledge: 'knowledge.search',
   listKnowledgeReceipts: 'knowledge.receipts.list',
+  // billing answers in `bill.>`, not `billing.>`: the BILLING stream captures `billing.>`,
+  // and a request published there would be stored and acknowledged by JetStream
+  billingCheckout: 'bill.checkout',
+  billingPortal: 'bill.portal',
+  billingSubscription: 'bill.subscription',
+  billingWebhook: 'bill.webhook',
+  billingUsage: 'bill.usage',
+  budgetReserve: 'bill.budget.reserve',
+  budgetRelease: 'bill.budget.release',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -120,6 +129,8 @@ export const TIER_CHANGED_SUBJECT = 'billing.tier.changed';
 export const KNOWLEDGE_STORED_SUBJECT = 'knowledge.document.stored';
 /** `knowledge.document.dropped`: a vault document was removed (deleted, archived at its source). */
 export const KNOWLEDGE_DROPPED_SUBJECT = 'knowledge.document.dropped';
+/** `billing.usage`: what one finished run used (tokens per model, tasks, cost), once per run. */
+export const USAGE_SUBJECT = 'billing.usage';
 
 /** `audit.security.rejected`: a message refused before any handler ran. */
 export const SECURITY_REJECTED_SUBJECT = 'audit.security.rejected';
@@ -168,6 +179,13 @@ export const CATALOG: readonly SubjectGrant[] = [
     'knowledge-vault',
     "page through an organization's vault receipts",
   ),
+  rpc(RPC_SUBJECTS.billingCheckout, 'gateway', 'billing', 'a Stripe Checkout Session for a plan'),
+  rpc(RPC_SUBJECTS.billingPortal, 'gateway', 'billing', 'a Stripe customer portal session'),
+  rpc(RPC_SUBJECTS.billingSubscription, 'gateway', 'billing', "an organization's subscription"),
+  rpc(RPC_SUBJECTS.billingWebhook, 'gateway', 'billing', 'a Stripe webhook, raw, to verify'),
+  rpc(RPC_SUBJECTS.billingUsage, 'gateway', 'billing', "an organization's usage, grouped"),
+  rpc(RPC_SUBJECTS.budgetReserve, 'conductor', 'billing', "reserve a run's cost at admission"),
+  rpc(RPC_SUBJECTS.budgetRelease, 'conductor', 'billing', 'release a never-stored run'),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -209,6 +227,7 @@ export const CATALOG: readonly SubjectGrant[] = [
       ['memory.>', 'vector-memory'],
       ['pipeline.>', 'pipeline'],
       ['knowledge.>', 'knowledge-vault'],
+      ['bill.>', 'billing'],
     ] as const
   ).map(([subject, to]): SubjectGrant => ({
     subject,
@@ -241,7 +260,8 @@ export const CATALOG: readonly SubjectGrant[] = [
     subject: RUN_STATE_EVENTS,
     kind: 'event',
     publishers: ['conductor', 'pipeline'],
-    receivers: ['gateway'],
+    // billing meters a run's usage from its end (the durable `billing-usage` on RUN_EVENTS)
+    receivers: ['gateway', 'billing'],
     // the gateway subscribes with core NATS to wake its wait for a run's end (it reads the
     // run from PostgreSQL, never from the event); run events carry no RESTRICTED payload
     recipient: 'gateway',
@@ -252,7 +272,8 @@ export const CATALOG: readonly SubjectGrant[] = [
     kind: 'event',
     // the workers announce their tasks' results (task.succeeded, task.failed)
     publishers: ['conductor', 'pipeline', 'workers'],
-    receivers: ['gateway'],
+    // billing's durable `billing-usage` records what each finished run used
+    receivers: ['gateway', 'billing'],
     doc: 'what happened to a run (SSE, billing usage, any subscriber)',
   },
   {

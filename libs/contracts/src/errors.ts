@@ -44,6 +44,12 @@ export const ErrorCode = {
   AnswerTimeout: 'ANSWER_TIMEOUT',
   /** The vault document does not exist (or belongs to another organization). HTTP 404. */
   DocumentNotFound: 'DOCUMENT_NOT_FOUND',
+  /** A Stripe webhook whose `Stripe-Signature` is missing, wrong or too old. HTTP 400. */
+  WebhookSignatureInvalid: 'WEBHOOK_SIGNATURE_INVALID',
+  /** The organization has no Stripe customer yet (no checkout was ever started). HTTP 409. */
+  BillingCustomerNotFound: 'BILLING_CUSTOMER_NOT_FOUND',
+  /** The organization's monthly budget cannot hold the run's estimated cost. HTTP 402. */
+  BudgetExhausted: 'BUDGET_EXHAUSTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -180,5 +186,43 @@ export class DocumentNotFoundError extends HeadyError {
   override readonly name = 'DocumentNotFoundError';
   constructor(documentId: string) {
     super(ErrorCode.DocumentNotFound, `document ${documentId} does not exist`, { documentId });
+  }
+}
+
+export class WebhookSignatureInvalidError extends HeadyError {
+  override readonly name = 'WebhookSignatureInvalidError';
+  /** `reason`: what the Stripe SDK's verification said (no secret, no payload). */
+  constructor(reason: string) {
+    super(ErrorCode.WebhookSignatureInvalid, `the Stripe-Signature does not verify: ${reason}`, {
+      reason,
+    });
+  }
+}
+
+export class BillingCustomerNotFoundError extends HeadyError {
+  override readonly name = 'BillingCustomerNotFoundError';
+  constructor(orgId: string) {
+    super(
+      ErrorCode.BillingCustomerNotFound,
+      'this organization has no billing customer yet; start a checkout first',
+      { orgId },
+    );
+  }
+}
+
+export class BudgetExhaustedError extends HeadyError {
+  override readonly name = 'BudgetExhaustedError';
+  /** The month's numbers, in US dollars: credits, committed, reserved, and the run's estimate. */
+  constructor(n: {
+    creditsUsd: number;
+    committedUsd: number;
+    reservedUsd: number;
+    estimateUsd: number;
+  }) {
+    super(
+      ErrorCode.BudgetExhausted,
+      `the monthly budget of $${n.creditsUsd} cannot hold this run's estimated $${n.estimateUsd} ($${n.committedUsd} committed, $${n.reservedUsd} reserved by runs in flight)`,
+      { ...n, availableUsd: Math.max(0, n.creditsUsd - n.committedUsd - n.reservedUsd) },
+    );
   }
 }

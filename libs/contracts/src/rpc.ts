@@ -2,6 +2,21 @@ import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { type z } from 'zod';
 import { CATALOG, RPC_SUBJECTS } from './catalog.js';
 import { ErrorCode, HeadyError } from './errors.js';
+import {
+  type CheckoutReply,
+  type PortalReply,
+  type BudgetReserveReply,
+  type SubscriptionReply,
+  type UsageReply,
+  type WebhookReply,
+  checkoutRequest,
+  portalRequest,
+  subscriptionRequest,
+  usageRequest,
+  budgetReleaseRequest,
+  budgetReserveRequest,
+  webhookRequest,
+} from './billing.js';
 import { StartRunReplySchema, StartRunRequestSchema } from './gen/heady/v1/run_pb.js';
 import {
   type DeleteSessionReply,
@@ -186,6 +201,55 @@ export const ListKnowledgeReceipts = defineRpc(
   json<ListReceiptsReply>(),
 );
 
+/** `bill.checkout`: a subscription-mode Checkout Session for the organization's customer. */
+export const BillingCheckout = defineRpc(
+  RPC_SUBJECTS.billingCheckout,
+  json(checkoutRequest),
+  json<CheckoutReply>(),
+);
+
+/** `bill.portal`: a customer portal session (the organization must have a customer). */
+export const BillingPortal = defineRpc(
+  RPC_SUBJECTS.billingPortal,
+  json(portalRequest),
+  json<PortalReply>(),
+);
+
+/** `bill.subscription`: the organization's plan, status and current period. */
+export const BillingSubscription = defineRpc(
+  RPC_SUBJECTS.billingSubscription,
+  json(subscriptionRequest),
+  json<SubscriptionReply>(),
+);
+
+/** `bill.webhook`: a Stripe webhook as received, verified and applied by billing. */
+export const BillingWebhook = defineRpc(
+  RPC_SUBJECTS.billingWebhook,
+  json(webhookRequest),
+  json<WebhookReply>(),
+);
+
+/** `bill.usage`: the organization's recorded usage in a time range, grouped. */
+export const BillingUsage = defineRpc(
+  RPC_SUBJECTS.billingUsage,
+  json(usageRequest),
+  json<UsageReply>(),
+);
+
+/** `bill.budget.reserve`: the conductor holds a run's estimated cost before admitting it. */
+export const BudgetReserve = defineRpc(
+  RPC_SUBJECTS.budgetReserve,
+  json(budgetReserveRequest),
+  json<BudgetReserveReply>(),
+);
+
+/** `bill.budget.release`: the conductor gives back the reservation of a run it did not store. */
+export const BudgetRelease = defineRpc(
+  RPC_SUBJECTS.budgetRelease,
+  json(budgetReleaseRequest),
+  json<{ released: boolean }>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -198,4 +262,11 @@ export const RPCS: readonly Rpc[] = [
   DeleteKnowledgeDocument,
   SearchKnowledge,
   ListKnowledgeReceipts,
+  BillingCheckout,
+  BillingPortal,
+  BillingSubscription,
+  BillingWebhook,
+  BillingUsage,
+  BudgetReserve,
+  BudgetRelease,
 ];

@@ -298,6 +298,94 @@ export interface MemoryReceiptsTable {
   created_at: Timestamp;
 }
 
+export interface BillingCustomersTable {
+  org_id: string;
+  stripe_customer_id: string;
+  deleted_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface BillingSubscriptionsTable {
+  org_id: string;
+  stripe_subscription_id: string;
+  price_plan: Plan;
+  plan: Plan;
+  status: string;
+  current_period_start: Date | null;
+  current_period_end: Date | null;
+  cancel_at_period_end: boolean;
+  past_due_since: NullableTimestamp;
+  last_paid_at: NullableTimestamp;
+  source_at: Date;
+  source_version: BigIntColumn;
+  source_event_id: string;
+  updated_at: Timestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  created: Date;
+  livemode: boolean;
+  payload: Json;
+  org_id: string | null;
+  outcome: string;
+  received_at: Timestamp;
+}
+
+export interface BillingTierOutboxTable {
+  id: string;
+  org_id: string;
+  plan: Plan;
+  previous_plan: Plan;
+  changed_at: Date;
+  reason: string;
+  published_at: NullableTimestamp;
+}
+
+export interface ModelPricesTable {
+  provider: string;
+  model: string;
+  /** NUMERIC: read as a string. */
+  input_usd_per_mtok: ColumnType<string, string | number, string | number>;
+  output_usd_per_mtok: ColumnType<string, string | number, string | number>;
+  updated_at: Timestamp;
+}
+
+export interface UsageRecordsTable {
+  run_id: string;
+  org_id: string;
+  action: string;
+  status: string;
+  finished_at: Date;
+  tokens_in: BigIntColumn;
+  tokens_out: BigIntColumn;
+  tasks: number;
+  cost_micros: BigIntColumn;
+  by_model: JSONColumnType<unknown[], unknown[], unknown[]>;
+  published_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface OrgBudgetsTable {
+  org_id: string;
+  monthly_credits_micros: BigIntColumn;
+  period_start: ColumnType<Date, Date | string, Date | string>;
+  committed_micros: ColumnType<string, string | number | undefined, string | number>;
+  reserved_micros: ColumnType<string, string | number | undefined, string | number>;
+  updated_at: Timestamp;
+}
+
+export interface BudgetReservationsTable {
+  run_id: string;
+  org_id: string;
+  amount_micros: BigIntColumn;
+  status: 'RESERVED' | 'COMMITTED' | 'RELEASED';
+  committed_micros: ColumnType<string, string | number | undefined, string | number>;
+  created_at: Timestamp;
+  settled_at: NullableTimestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -318,6 +406,14 @@ export interface Database {
   knowledge_term_stats: KnowledgeTermStatsTable;
   knowledge_corpus_stats: KnowledgeCorpusStatsTable;
   memory_receipts: MemoryReceiptsTable;
+  billing_customers: BillingCustomersTable;
+  billing_subscriptions: BillingSubscriptionsTable;
+  stripe_events: StripeEventsTable;
+  billing_tier_outbox: BillingTierOutboxTable;
+  model_prices: ModelPricesTable;
+  usage_records: UsageRecordsTable;
+  org_budgets: OrgBudgetsTable;
+  budget_reservations: BudgetReservationsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -28,5 +28,12 @@ export {
   type FakeReply,
   type FakeRequest,
 } from './fake-model-server.js';
+export {
+  billingEnvFor,
+  parseStripeForm,
+  startFakeStripeServer,
+  type FakeStripeRequest,
+  type FakeStripeServer,
+} from './fake-stripe-server.js';
 export { eventually, settledUpTo, storedOn, type Stored } from './streams.js';
 export { acceptRun } from './runs.js';

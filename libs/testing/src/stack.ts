@@ -14,9 +14,15 @@ import { freePort } from './ports.js';
 /** The repository root, found from this file (libs/testing/dist/stack.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The services a stack runs as processes (billing has no process yet). */
+/** The services a stack runs as processes. */
 export type ServiceName =
-  'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers' | 'knowledge-vault';
+  | 'gateway'
+  | 'conductor'
+  | 'pipeline'
+  | 'vector-memory'
+  | 'workers'
+  | 'knowledge-vault'
+  | 'billing';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -148,6 +154,8 @@ export interface StackOptions {
    * HEADY_PIPELINE_STAGES and HEADY_INSTANCE_ID); one with the common environment unless given.
    */
   pipelines?: Record<string, string>[];
+  /** Extra environment of the billing process (its Stripe keys, e.g. a fake Stripe's). */
+  billing?: Record<string, string>;
 }
 
 /** The services started as separate processes against the given infrastructure. */
@@ -223,10 +231,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     'vector-memory': await make('vector-memory'),
     workers: await make('workers'),
     'knowledge-vault': await make('knowledge-vault'),
+    billing: await make('billing', opts.billing ?? {}),
     gateway: await make('gateway'),
   };
-  // every service `npm start` runs unless the suite names some; the knowledge vault only when
-  // named (suites that search the vault ask for it, the others spare its start)
+  // every service `npm start` runs unless the suite names some, but the knowledge vault (suites
+  // that search it ask for it, the others spare its start) and billing (which needs Stripe
+  // keys: name it with `billing` env)
   const wanted =
     opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
   const gateways = [services.gateway];

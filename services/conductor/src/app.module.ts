@@ -7,6 +7,7 @@ import { DlqGauge } from './audit/dlq-gauge.js';
 import { ConductorHealthController } from './routing/conductor-health.controller.js';
 import { RoutingRepository } from './routing/routing.repository.js';
 import { RoutingService } from './routing/routing.service.js';
+import { BudgetsRepository } from './runs/budgets.repository.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
@@ -28,6 +29,7 @@ export class ConductorModule {
         RoutingService,
         RunsRepository,
         RunsService,
+        BudgetsRepository,
         AuditRepository,
         AuditBatcher,
         AuditService,

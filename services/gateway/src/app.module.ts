@@ -15,6 +15,7 @@ import { TierCacheRepository } from './tiers/tier-cache.repository.js';
 import { TierEventsController } from './tiers/tier-events.controller.js';
 import { TiersService } from './tiers/tiers.service.js';
 import { BrainController } from './brain/brain.controller.js';
+import { BillingController } from './billing/billing.controller.js';
 import { BanAuditRepository } from './ratelimit/ban-audit.repository.js';
 import { RateLimitRepository } from './ratelimit/rate-limit.repository.js';
 import { RateLimitService } from './ratelimit/rate-limit.service.js';
@@ -49,6 +50,7 @@ export const GATEWAY_CONTROLLERS: readonly Type[] = [
   TierEventsController,
   OpenAiController,
   ProvidersController,
+  BillingController,
 ];
 
 /** The public REST door. */

@@ -13,6 +13,9 @@ import * as taskLease from './1764600000000-TaskLease.js';
 import * as modelProviders from './1764700000000-ModelProviders.js';
 import * as providerRpm from './1764800000000-ProviderRpm.js';
 import * as knowledgeVault from './1765000000000-KnowledgeVault.js';
+import * as billing from './1765100000000-Billing.js';
+import * as usage from './1765100001000-Usage.js';
+import * as budgets from './1765100002000-Budgets.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -30,5 +33,8 @@ export const migrations: Record<string, Migration> = {
   '1764700000000-ModelProviders': modelProviders,
   '1764800000000-ProviderRpm': providerRpm,
   '1765000000000-KnowledgeVault': knowledgeVault,
+  '1765100000000-Billing': billing,
+  '1765100001000-Usage': usage,
+  '1765100002000-Budgets': budgets,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

@@ -26,6 +26,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { AuditService } from '../audit/audit.service.js';
 import { RoutingService } from '../routing/routing.service.js';
+import { BudgetsRepository } from './budgets.repository.js';
 import { type RequestScope, RunsRepository } from './runs.repository.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -84,6 +85,7 @@ export class RunsService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(BusPublisher) private readonly bus: BusPublisher,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(BudgetsRepository) private readonly budgets: BudgetsRepository,
   ) {}
 
   async start(req: StartRunRequest): Promise<StartRunReply> {
@@ -104,8 +106,12 @@ export class RunsService {
       if (existing) return this.replay(existing, key, req.requestHash);
     }
     const options = (req.options ?? {}) as Record<string, unknown>;
-    const run = await this.runs.insertPending({
-      id: randomUUID(),
+    const id = randomUUID();
+    // the budget step, before the run exists: a refusal is the client's 402, not a failed run
+    const reserved = await this.budgets.hasBudget(scope.orgId);
+    if (reserved) await this.budgets.reserve(scope.orgId, id, req.action);
+    const run = await this.insertReserved(reserved, scope.orgId, id, {
+      id,
       workflow_id: 'hcfullpipeline',
       org_id: scope.orgId,
       api_key_id: scope.apiKeyId,
@@ -148,6 +154,29 @@ export class RunsService {
       group: route.group,
       replayed: false,
     };
+  }
+
+  /** Stores the run; a reservation made for a run that was not stored is released. */
+  private async insertReserved(
+    reserved: boolean,
+    orgId: string,
+    id: string,
+    row: Parameters<RunsRepository['insertPending']>[0],
+  ): Promise<PipelineRun | undefined> {
+    const release = (): Promise<void> =>
+      this.budgets
+        .release(orgId, id)
+        .catch((err: unknown) =>
+          this.log.warn({ err, run_id: id }, 'reservation not released; the billing sweep will'),
+        );
+    try {
+      const run = await this.runs.insertPending(row);
+      if (!run && reserved) await release();
+      return run;
+    } catch (e) {
+      if (reserved) await release();
+      throw e;
+    }
   }
 
   private async replay(run: PipelineRun, key: string, requestHash: string): Promise<StartRunReply> {

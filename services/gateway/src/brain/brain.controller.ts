@@ -66,7 +66,7 @@ export class BrainController {
     also: [
       { status: 200, description: 'the chat run ended within the wait', schema: chatAnswered },
     ],
-    problems: [400, 409, 413, 415, 422, 503],
+    problems: [400, 402, 409, 413, 415, 422, 503],
   })
   @Idempotent({ replay: 'handler' })
   @RequiresPlan('PRO', 'ENTERPRISE')

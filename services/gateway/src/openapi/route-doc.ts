@@ -20,7 +20,7 @@ export function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): S
 }
 
 /** The problem+json statuses a route can answer besides the ones every /api route can (401, 403, 429, 500). */
-export type ProblemStatus = 400 | 404 | 409 | 413 | 415 | 422 | 502 | 503 | 504;
+export type ProblemStatus = 400 | 402 | 404 | 409 | 413 | 415 | 422 | 502 | 503 | 504;
 
 /** How one route is documented in the OpenAPI document. */
 export interface RouteDoc {
@@ -117,6 +117,7 @@ export function ApiRoute(doc: RouteDoc): MethodDecorator {
 export const PROBLEM_DESCRIPTIONS: Record<ProblemStatus | 401 | 403 | 429 | 500, string> = {
   400: 'MALFORMED_BODY: the body is not valid JSON',
   401: 'UNAUTHENTICATED: no API key where one is needed, or not a live key',
+  402: "BUDGET_EXHAUSTED: the organization's monthly budget cannot hold the run's estimated cost (the numbers are in the problem)",
   403: 'FORBIDDEN (clearance below the route class, or plan not allowed) or BANNED',
   404: 'not found (an id that names nothing the caller may see)',
   409: 'conflict: IDEMPOTENCY_IN_FLIGHT, or the run has ended',

@@ -2,17 +2,25 @@ import { ErrorCode, HeadyError } from '@heady/contracts';
 import { type FastifyInstance, type FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
 
+/** The one route whose JSON body reaches its handler unparsed (billing's webhook). */
+export const RAW_JSON_ROUTE = '/api/billing/webhook';
+
 /**
  * The gateway's `application/json` parser. Fastify's own error for a bad body reaches
  * Nest as a bare HttpException; raising the domain error instead keeps the problem's
  * code (`MALFORMED_BODY`). `secure-json-parse` refuses `__proto__`/`constructor` keys.
  */
 export function jsonBodyParser(
-  _req: FastifyRequest,
+  req: FastifyRequest,
   body: string | Buffer,
   done: (err: Error | null, body?: unknown) => void,
 ): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
+  // a Stripe webhook is verified over its bytes as sent: its handler gets the raw text
+  if (req.routeOptions.url === RAW_JSON_ROUTE) {
+    done(null, text);
+    return;
+  }
   if (text.trim() === '') {
     done(
       new HeadyError(

@@ -34,11 +34,15 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.AnswerTimeout]: 504,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.DocumentNotFound]: 404,
+  [ErrorCode.WebhookSignatureInvalid]: 400,
+  [ErrorCode.BillingCustomerNotFound]: 409,
+  [ErrorCode.BudgetExhausted]: 402,
 };
 
 const TITLE: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',

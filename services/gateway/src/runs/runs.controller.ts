@@ -51,7 +51,7 @@ export class RunsController {
     body: startRunBody,
     idempotent: true,
     success: { status: 202, description: 'the run is accepted', schema: runAccepted },
-    problems: [400, 409, 413, 415, 422, 503],
+    problems: [400, 402, 409, 413, 415, 422, 503],
   })
   @Idempotent({ replay: 'handler' })
   @Post()
