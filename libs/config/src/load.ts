@@ -7,6 +7,7 @@ import {
   DEFAULTS,
   cliEnv,
   type commonEnv,
+  deviceSyncEnv,
   conductorEnv,
   gatewayEnv,
   pipelineEnv,
@@ -379,6 +380,35 @@ export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConf
             apiKey: e.HEADY_EMBEDDINGS_API_KEY,
             model: e.HEADY_EMBEDDINGS_MODEL ?? '',
           },
+  };
+}
+
+export interface DeviceSyncConfig extends CommonConfig {
+  ops: { port: number };
+  device: {
+    /** Tracking properties kept; the others are dropped before storage. */
+    trackingProperties: readonly string[];
+    proofSkewMs: number;
+    verifySignatures: boolean;
+  };
+}
+
+export function loadDeviceSyncConfig(env: Env = process.env): DeviceSyncConfig {
+  const e = parse(deviceSyncEnv, env);
+  const c = common('device-sync', e);
+  if (!e.HEADY_DEVICE_VERIFY_SIGNATURES && c.env === 'production')
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_DEVICE_VERIFY_SIGNATURES: device signatures cannot go unverified in production',
+      ['HEADY_DEVICE_VERIFY_SIGNATURES'],
+    );
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.deviceSyncOpsPort },
+    device: {
+      trackingProperties: e.HEADY_TRACKING_PROPERTIES,
+      proofSkewMs: e.HEADY_DEVICE_PROOF_SKEW_MS,
+      verifySignatures: e.HEADY_DEVICE_VERIFY_SIGNATURES,
+    },
   };
 }
 

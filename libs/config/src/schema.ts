@@ -17,6 +17,7 @@ export const DEFAULTS = {
   pipelineOpsPort: 9102,
   vectorMemoryOpsPort: 9103,
   workersOpsPort: 9104,
+  deviceSyncOpsPort: 9105,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -542,6 +543,42 @@ export const workersEnv = commonEnv.extend({
     .meta({ description: "a task's time limit when its budget sets none" }),
 });
 
+export const deviceSyncEnv = commonEnv.extend({
+  /** Tracking properties that are kept (every other property of an event is dropped). */
+  HEADY_TRACKING_PROPERTIES: z
+    .string()
+    .default('screen,action,appVersion,locale')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .meta({
+      description:
+        'comma-separated allow-list of tracking properties kept; every other property is dropped before storage',
+    }),
+  /** How far a device-signed request's timestamp may be from the server's clock. */
+  HEADY_DEVICE_PROOF_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(120_000)
+    .meta({
+      description:
+        "how far a device-signed request's timestamp may be from the server's clock (nonces are remembered twice as long)",
+    }),
+  /**
+   * Whether device signatures (request proofs and blob signatures) are verified; `false`
+   * only for benchmarks, refused unless NODE_ENV is development or test.
+   */
+  HEADY_DEVICE_VERIFY_SIGNATURES: bool.default(true).meta({
+    description:
+      'verify device signatures on requests and blobs; `false` (benchmarks only) needs `NODE_ENV` development or test',
+  }),
+});
+
 export const cliEnv = commonEnv.extend({
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
@@ -561,5 +598,6 @@ export const ENV_SCHEMAS = {
   pipeline: pipelineEnv,
   'vector-memory': vectorMemoryEnv,
   workers: workersEnv,
+  'device-sync': deviceSyncEnv,
   cli: cliEnv,
 } as const;

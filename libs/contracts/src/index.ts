@@ -11,6 +11,7 @@ export {
   FIRST_STAGE_SUBJECT,
   LIVE_TOKENS_SUBJECT,
   liveTokenSubject,
+  PRIVACY_AUDIT_SUBJECT,
   ROUTING_AUDIT_SUBJECT,
   RPC_SUBJECTS,
   RUN_EVENTS_PREFIX,
@@ -20,6 +21,7 @@ export {
   TIER_CHANGED_SUBJECT,
   UNSIGNED_SUBJECTS,
   deadLetterSubject,
+  deviceSyncSubject,
   mayPublish,
   mayReceive,
   patternCovers,
@@ -46,10 +48,19 @@ export {
   BannedError,
   IdempotencyInFlightError,
   TooManyStreamsError,
+  ConsentRequiredError,
+  UserNotFoundError,
+  DeviceNotFoundError,
+  DeviceProofInvalidError,
+  EnvelopeInvalidError,
+  SyncConflictError,
   isHeadyError,
 } from './errors.js';
 export {
   CLASSIFICATIONS,
+  CONSENT_SCOPES,
+  isConsentScope,
+  type ConsentScope,
   FINAL_RUN_EVENTS,
   PLANS,
   ROLES,
@@ -88,6 +99,16 @@ export {
 } from './stages.js';
 export {
   DeleteMemorySession,
+  ListBlobs,
+  ListConsents,
+  ListDevices,
+  ListKeyShares,
+  PushBlob,
+  PutConsent,
+  PutKeyShares,
+  RecordTracking,
+  RegisterDevice,
+  RevokeDevice,
   InsertVectors,
   MemoryStats,
   MemoryZone,
@@ -125,3 +146,4 @@ export {
 } from './memory.js';
 export { runEventJson, runStatusName } from './run-events.js';
 export { isUnavailable, rethrowUnavailable, UnavailableError } from './unavailable.js';
+export * from './device.js';

@@ -11,6 +11,7 @@ import * as runTenancy from './1764400000000-RunTenancy.js';
 import * as taskRuns from './1764500000000-TaskRuns.js';
 import * as taskLease from './1764600000000-TaskLease.js';
 import * as modelProviders from './1764700000000-ModelProviders.js';
+import * as deviceSync from './1765200000000-DeviceSync.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -26,5 +27,6 @@ export const migrations: Record<string, Migration> = {
   '1764500000000-TaskRuns': taskRuns,
   '1764600000000-TaskLease': taskLease,
   '1764700000000-ModelProviders': modelProviders,
+  '1765200000000-DeviceSync': deviceSync,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';
