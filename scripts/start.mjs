@@ -75,6 +75,12 @@ const SERVICES = [
     env: (p) => ({ HEADY_OPS_PORT: String(p) }),
   },
   {
+    name: 'device-sync',
+    port: Number(process.env.HEADY_DEVICE_SYNC_OPS_PORT || 9105),
+    portVar: 'HEADY_DEVICE_SYNC_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
     name: 'gateway',
     port: GATEWAY_PORT,
     portVar: 'HEADY_GATEWAY_PORT',

@@ -15,7 +15,8 @@ import { freePort } from './ports.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** The services a stack runs as processes (billing has no process yet). */
-export type ServiceName = 'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers';
+export type ServiceName =
+  'gateway' | 'conductor' | 'pipeline' | 'vector-memory' | 'workers' | 'device-sync';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -221,11 +222,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     pipeline: await make('pipeline', pipelineEnvs[0]),
     'vector-memory': await make('vector-memory'),
     workers: await make('workers'),
+    'device-sync': await make('device-sync'),
     gateway: await make('gateway'),
   };
   // every service, as `npm start` runs them, unless the suite names some
   const wanted =
-    opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
+    opts.services ??
+    (['conductor', 'pipeline', 'vector-memory', 'workers', 'device-sync', 'gateway'] as const);
   const gateways = [services.gateway];
   for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
   const pipelines = [services.pipeline];

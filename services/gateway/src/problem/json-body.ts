@@ -1,6 +1,7 @@
 import { ErrorCode, HeadyError } from '@heady/contracts';
 import { type FastifyInstance, type FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
+import { bodyDigest } from '@heady/device-client';
 
 /**
  * The gateway's `application/json` parser. Fastify's own error for a bad body reaches
@@ -8,7 +9,7 @@ import sjson from 'secure-json-parse';
  * code (`MALFORMED_BODY`). `secure-json-parse` refuses `__proto__`/`constructor` keys.
  */
 export function jsonBodyParser(
-  _req: FastifyRequest,
+  req: FastifyRequest,
   body: string | Buffer,
   done: (err: Error | null, body?: unknown) => void,
 ): void {
@@ -22,6 +23,8 @@ export function jsonBodyParser(
     );
     return;
   }
+  // what a device's proof of possession covers: the body's bytes as received
+  (req as { bodySha256?: string }).bodySha256 = bodyDigest(text);
   try {
     done(null, sjson.parse(text));
   } catch (e) {

@@ -33,6 +33,12 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RunFailed]: 502,
   [ErrorCode.AnswerTimeout]: 504,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.ConsentRequired]: 403,
+  [ErrorCode.UserNotFound]: 404,
+  [ErrorCode.DeviceNotFound]: 404,
+  [ErrorCode.DeviceProofInvalid]: 401,
+  [ErrorCode.EnvelopeInvalid]: 422,
+  [ErrorCode.SyncConflict]: 409,
 };
 
 const TITLE: Record<number, string> = {
