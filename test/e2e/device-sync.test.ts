@@ -8,6 +8,9 @@ import {
 } from '@heady/device-client';
 import { withSystem } from '@heady/testing/fixtures';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // Device sync and privacy through the gateway: gateway → signed request/reply → device-sync
@@ -321,6 +324,31 @@ describe('device sync and privacy', () => {
     expect(replay.type).toContain('application/problem+json');
     expect(await count()).toBe(1);
   });
+
+  it('syncs through the heady CLI: register, share, push, pull', async () => {
+    const u = await user('acme', 'cli@acme.test');
+    await grantSync(u.key);
+    const dir = mkdtempSync(join(tmpdir(), 'heady-device-cli-'));
+    const env = { HEADY_GATEWAY_URL: system.gatewayUrl, HEADY_API_KEY: u.key };
+    const heady = (args: string[]) => system.heady(['device', ...args], env);
+    const one = join(dir, 'one.json');
+    const two = join(dir, 'two.json');
+    const r1 = (await heady(['register', 'one', '--user', u.id, '--file', one])) as {
+      keyed: boolean;
+    };
+    expect(r1.keyed).toBe(true);
+    const r2 = (await heady(['register', 'two', '--user', u.id, '--file', two])) as {
+      keyed: boolean;
+    };
+    expect(r2.keyed).toBe(false);
+    await heady(['share', '--file', one]);
+    const note = join(dir, 'note.txt');
+    writeFileSync(note, 'shopping: eggs, flour');
+    expect(await heady(['push', note, '--file', one])).toMatchObject({ head: { seq: 1 } });
+    const pulled = (await heady(['pull', '--file', two])) as { blobs: { text: string }[] };
+    expect(pulled.blobs.map((b) => b.text)).toEqual(['shopping: eggs, flour']);
+    expect(statSync(one).mode & 0o777).toBe(0o600);
+  }, 60_000);
 
   async function lastEnvelope(userId: string, seq: number) {
     const r = await sql<{

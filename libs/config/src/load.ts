@@ -415,9 +415,15 @@ export function loadDeviceSyncConfig(env: Env = process.env): DeviceSyncConfig {
 export interface CliConfig extends CommonConfig {
   /** Prefix of the gateway's Redis keys. */
   redisPrefix: string;
+  /** The gateway and API key of `heady device`. */
+  gateway: { url: string; apiKey: string | undefined };
 }
 
 export function loadCliConfig(env: Env = process.env): CliConfig {
   const e = parse(cliEnv, env);
-  return { ...common('cli', e), redisPrefix: e.HEADY_REDIS_PREFIX };
+  return {
+    ...common('cli', e),
+    redisPrefix: e.HEADY_REDIS_PREFIX,
+    gateway: { url: e.HEADY_GATEWAY_URL, apiKey: e.HEADY_API_KEY },
+  };
 }

@@ -580,6 +580,17 @@ export const deviceSyncEnv = commonEnv.extend({
 });
 
 export const cliEnv = commonEnv.extend({
+  /** Where `heady device` reaches the gateway. */
+  HEADY_GATEWAY_URL: z
+    .string()
+    .url()
+    .default(`http://127.0.0.1:${DEFAULTS.gatewayPort}`)
+    .meta({ description: 'the gateway `npx heady device` talks to' }),
+  /** The API key `heady device` sends (a user-bound key, or an organization key with `--act-as-user`). */
+  HEADY_API_KEY: z.string().min(1).optional().meta({
+    description: 'the API key `npx heady device` sends (or `--key`)',
+    defaultText: 'unset',
+  }),
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
     description: "prefix of the gateway's Redis keys (`npx heady bans` reads the bans under it)",
