@@ -93,6 +93,12 @@ const SERVICES = [
     env: (p) => ({ HEADY_OPS_PORT: String(p), ...stripeEnv }),
   },
   {
+    name: 'device-sync',
+    port: Number(process.env.HEADY_DEVICE_SYNC_OPS_PORT || 9106),
+    portVar: 'HEADY_DEVICE_SYNC_OPS_PORT',
+    env: (p) => ({ HEADY_OPS_PORT: String(p) }),
+  },
+  {
     name: 'gateway',
     port: GATEWAY_PORT,
     portVar: 'HEADY_GATEWAY_PORT',

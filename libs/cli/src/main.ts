@@ -4,6 +4,7 @@ import { apikeysCommands } from './commands/apikeys.js';
 import { bansCommands } from './commands/bans.js';
 import { billingCommands } from './commands/billing.js';
 import { dbCommands } from './commands/db.js';
+import { deviceCommands } from './commands/device.js';
 import { keysCommands } from './commands/keys.js';
 import { natsCommands } from './commands/nats.js';
 import { opsCommands } from './commands/ops.js';
@@ -24,6 +25,7 @@ billingCommands(program, out);
 opsCommands(program, out);
 natsCommands(program, out);
 providersCommands(program, out);
+deviceCommands(program, out);
 
 program
   .parseAsync(process.argv)

@@ -9,6 +9,7 @@ import {
   billingEnv,
   cliEnv,
   type commonEnv,
+  deviceSyncEnv,
   conductorEnv,
   gatewayEnv,
   pipelineEnv,
@@ -518,12 +519,47 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
   };
 }
 
+export interface DeviceSyncConfig extends CommonConfig {
+  ops: { port: number };
+  device: {
+    /** Tracking properties kept; the others are dropped before storage. */
+    trackingProperties: readonly string[];
+    proofSkewMs: number;
+    verifySignatures: boolean;
+  };
+}
+
+export function loadDeviceSyncConfig(env: Env = process.env): DeviceSyncConfig {
+  const e = parse(deviceSyncEnv, env);
+  const c = common('device-sync', e);
+  if (!e.HEADY_DEVICE_VERIFY_SIGNATURES && c.env === 'production')
+    throw new ConfigError(
+      'invalid environment:\n  HEADY_DEVICE_VERIFY_SIGNATURES: device signatures cannot go unverified in production',
+      ['HEADY_DEVICE_VERIFY_SIGNATURES'],
+    );
+  return {
+    ...c,
+    ops: { port: c.ops.port ?? DEFAULTS.deviceSyncOpsPort },
+    device: {
+      trackingProperties: e.HEADY_TRACKING_PROPERTIES,
+      proofSkewMs: e.HEADY_DEVICE_PROOF_SKEW_MS,
+      verifySignatures: e.HEADY_DEVICE_VERIFY_SIGNATURES,
+    },
+  };
+}
+
 export interface CliConfig extends CommonConfig {
   /** Prefix of the gateway's Redis keys. */
   redisPrefix: string;
+  /** The gateway and API key of `heady device`. */
+  gateway: { url: string; apiKey: string | undefined };
 }
 
 export function loadCliConfig(env: Env = process.env): CliConfig {
   const e = parse(cliEnv, env);
-  return { ...common('cli', e), redisPrefix: e.HEADY_REDIS_PREFIX };
+  return {
+    ...common('cli', e),
+    redisPrefix: e.HEADY_REDIS_PREFIX,
+    gateway: { url: e.HEADY_GATEWAY_URL, apiKey: e.HEADY_API_KEY },
+  };
 }

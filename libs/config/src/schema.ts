@@ -19,6 +19,7 @@ export const DEFAULTS = {
   workersOpsPort: 9104,
   knowledgeVaultOpsPort: 9107,
   billingOpsPort: 9105,
+  deviceSyncOpsPort: 9106,
   memoryDimensions: 384,
   maxConcurrentTasks: 6,
   streamMaxAgeDays: 7,
@@ -687,7 +688,54 @@ export const billingEnv = commonEnv.extend({
   }),
 });
 
+export const deviceSyncEnv = commonEnv.extend({
+  /** Tracking properties that are kept (every other property of an event is dropped). */
+  HEADY_TRACKING_PROPERTIES: z
+    .string()
+    .default('screen,action,appVersion,locale')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .meta({
+      description:
+        'comma-separated allow-list of tracking properties kept; every other property is dropped before storage',
+    }),
+  /** How far a device-signed request's timestamp may be from the server's clock. */
+  HEADY_DEVICE_PROOF_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(120_000)
+    .meta({
+      description:
+        "how far a device-signed request's timestamp may be from the server's clock (nonces are remembered twice as long)",
+    }),
+  /**
+   * Whether device signatures (request proofs and blob signatures) are verified; `false`
+   * only for benchmarks, refused unless NODE_ENV is development or test.
+   */
+  HEADY_DEVICE_VERIFY_SIGNATURES: bool.default(true).meta({
+    description:
+      'verify device signatures on requests and blobs; `false` (benchmarks only) needs `NODE_ENV` development or test',
+  }),
+});
+
 export const cliEnv = commonEnv.extend({
+  /** Where `heady device` reaches the gateway. */
+  HEADY_GATEWAY_URL: z
+    .string()
+    .url()
+    .default(`http://127.0.0.1:${DEFAULTS.gatewayPort}`)
+    .meta({ description: 'the gateway `npx heady device` talks to' }),
+  /** The API key `heady device` sends (a user-bound key, or an organization key with `--act-as-user`). */
+  HEADY_API_KEY: z.string().min(1).optional().meta({
+    description: 'the API key `npx heady device` sends (or `--key`)',
+    defaultText: 'unset',
+  }),
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
     description: "prefix of the gateway's Redis keys (`npx heady bans` reads the bans under it)",
@@ -708,5 +756,6 @@ export const ENV_SCHEMAS = {
   workers: workersEnv,
   'knowledge-vault': knowledgeVaultEnv,
   billing: billingEnv,
+  'device-sync': deviceSyncEnv,
   cli: cliEnv,
 } as const;

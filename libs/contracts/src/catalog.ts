@@ -52,6 +52,16 @@ export const RPC_SUBJECTS = {
   billingUsage: 'bill.usage',
   budgetReserve: 'bill.budget.reserve',
   budgetRelease: 'bill.budget.release',
+  putConsent: 'device.consents.put',
+  listConsents: 'device.consents.list',
+  recordTracking: 'device.tracking.record',
+  registerDevice: 'device.devices.register',
+  listDevices: 'device.devices.list',
+  revokeDevice: 'device.devices.revoke',
+  pushBlob: 'device.blobs.push',
+  listBlobs: 'device.blobs.list',
+  putKeyShares: 'device.keys.put',
+  listKeyShares: 'device.keys.list',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -87,13 +97,23 @@ export const STREAM_SUBJECTS = {
   billing: 'billing.>',
   /** `dlq.<stream>.<consumer>`: a dead letter, copied by the bus library (DLQ). */
   deadLetters: 'dlq.>',
-  /** `device.<userId>.<event>`: device sync (DEVICE; its service is not built yet, so no grant below). */
-  device: 'device.>',
   /** `knowledge.document.<event>`: a vault document stored or dropped (KNOWLEDGE). */
   knowledge: 'knowledge.document.*',
+  /**
+   * `device.sync.<orgId>.<userId>`: a new blob in a user's sync log (DEVICE). Only
+   * `device.sync.` is captured, so the `device.*` RPCs of device-sync are never stored.
+   */
+  device: 'device.sync.*.*',
   /** `keys.revoked.<kid>`: a root-signed key revocation (KEY_REVOCATIONS, see `libs/bus` keys). */
   revocations: 'keys.revoked.*',
 } as const;
+
+/** `device.sync.<orgId>.<userId>`: where a new blob of the user's sync log is announced. */
+export function deviceSyncSubject(orgId: string, userId: string): string {
+  for (const t of [orgId, userId])
+    if (!/^[A-Za-z0-9_-]+$/.test(t)) throw new Error(`not a subject token: "${t}"`);
+  return `device.sync.${orgId}.${userId}`;
+}
 
 /** `dlq.<stream>.<consumer>`: where the bus library copies a dead letter. */
 export function deadLetterSubject(stream: string, consumer: string): string {
@@ -138,6 +158,8 @@ export const SECURITY_REJECTED_SUBJECT = 'audit.security.rejected';
 export const ROUTING_AUDIT_SUBJECT = 'audit.routing';
 /** `audit.access`: the gateway's access decisions. */
 export const ACCESS_AUDIT_SUBJECT = 'audit.access';
+/** `audit.privacy`: consent changes, device registrations and revocations (device-sync). */
+export const PRIVACY_AUDIT_SUBJECT = 'audit.privacy';
 /** `audit.ban`: a new auto-ban with its evidence. */
 export const BAN_AUDIT_SUBJECT = 'audit.ban';
 
@@ -186,6 +208,16 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.billingUsage, 'gateway', 'billing', "an organization's usage, grouped"),
   rpc(RPC_SUBJECTS.budgetReserve, 'conductor', 'billing', "reserve a run's cost at admission"),
   rpc(RPC_SUBJECTS.budgetRelease, 'conductor', 'billing', 'release a never-stored run'),
+  rpc(RPC_SUBJECTS.putConsent, 'gateway', 'device-sync', "grant or revoke a user's consent"),
+  rpc(RPC_SUBJECTS.listConsents, 'gateway', 'device-sync', "a user's consents and their history"),
+  rpc(RPC_SUBJECTS.recordTracking, 'gateway', 'device-sync', 'store a consented tracking event'),
+  rpc(RPC_SUBJECTS.registerDevice, 'gateway', 'device-sync', "register a user's device"),
+  rpc(RPC_SUBJECTS.listDevices, 'gateway', 'device-sync', "a user's devices"),
+  rpc(RPC_SUBJECTS.revokeDevice, 'gateway', 'device-sync', 'revoke a device'),
+  rpc(RPC_SUBJECTS.pushBlob, 'gateway', 'device-sync', "append a blob to a user's sync log"),
+  rpc(RPC_SUBJECTS.listBlobs, 'gateway', 'device-sync', "page through a user's sync log"),
+  rpc(RPC_SUBJECTS.putKeyShares, 'gateway', 'device-sync', 'store content keys sealed to devices'),
+  rpc(RPC_SUBJECTS.listKeyShares, 'gateway', 'device-sync', "a device's sealed content keys"),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -228,6 +260,7 @@ export const CATALOG: readonly SubjectGrant[] = [
       ['pipeline.>', 'pipeline'],
       ['knowledge.>', 'knowledge-vault'],
       ['bill.>', 'billing'],
+      ['device.>', 'device-sync'],
     ] as const
   ).map(([subject, to]): SubjectGrant => ({
     subject,
@@ -282,6 +315,13 @@ export const CATALOG: readonly SubjectGrant[] = [
     publishers: EVERY_SERVICE,
     receivers: ['conductor'],
     doc: 'audit events, stored by the audit writer',
+  },
+  {
+    subject: STREAM_SUBJECTS.device,
+    kind: 'event',
+    publishers: ['device-sync'],
+    receivers: ['gateway'],
+    doc: "a new blob in a user's sync log (seq and hash only: the blob stays end-to-end encrypted)",
   },
   {
     subject: STREAM_SUBJECTS.billing,

@@ -50,6 +50,18 @@ export const ErrorCode = {
   BillingCustomerNotFound: 'BILLING_CUSTOMER_NOT_FOUND',
   /** The organization's monthly budget cannot hold the run's estimated cost. HTTP 402. */
   BudgetExhausted: 'BUDGET_EXHAUSTED',
+  /** The user has not granted the consent `scope` this needs. HTTP 403. */
+  ConsentRequired: 'CONSENT_REQUIRED',
+  /** No such user in the caller's organization. HTTP 404. */
+  UserNotFound: 'USER_NOT_FOUND',
+  /** No such device of the user. HTTP 404. */
+  DeviceNotFound: 'DEVICE_NOT_FOUND',
+  /** A device request's proof of possession is missing, wrong, stale, replayed or from a revoked device. HTTP 401. */
+  DeviceProofInvalid: 'DEVICE_PROOF_INVALID',
+  /** A sync blob is not a valid end-to-end encrypted envelope. HTTP 422. */
+  EnvelopeInvalid: 'ENVELOPE_INVALID',
+  /** A sync write names a head that is not the log's current one; `head` is. HTTP 409. */
+  SyncConflict: 'SYNC_CONFLICT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -199,6 +211,36 @@ export class WebhookSignatureInvalidError extends HeadyError {
   }
 }
 
+export class ConsentRequiredError extends HeadyError {
+  override readonly name = 'ConsentRequiredError';
+  /** `scope`: the consent the user has not granted. */
+  constructor(scope: string) {
+    super(
+      ErrorCode.ConsentRequired,
+      `this needs the user's ${scope} consent, which is not granted`,
+      {
+        scope,
+      },
+    );
+  }
+}
+
+export class UserNotFoundError extends HeadyError {
+  override readonly name = 'UserNotFoundError';
+  constructor(userId: string) {
+    super(ErrorCode.UserNotFound, `user ${userId} does not exist in this organization`, { userId });
+  }
+}
+
+export class DeviceNotFoundError extends HeadyError {
+  override readonly name = 'DeviceNotFoundError';
+  constructor(deviceId: string) {
+    super(ErrorCode.DeviceNotFound, `device ${deviceId} does not exist for this user`, {
+      deviceId,
+    });
+  }
+}
+
 export class BillingCustomerNotFoundError extends HeadyError {
   override readonly name = 'BillingCustomerNotFoundError';
   constructor(orgId: string) {
@@ -223,6 +265,33 @@ export class BudgetExhaustedError extends HeadyError {
       ErrorCode.BudgetExhausted,
       `the monthly budget of $${n.creditsUsd} cannot hold this run's estimated $${n.estimateUsd} ($${n.committedUsd} committed, $${n.reservedUsd} reserved by runs in flight)`,
       { ...n, availableUsd: Math.max(0, n.creditsUsd - n.committedUsd - n.reservedUsd) },
+    );
+  }
+}
+
+export class DeviceProofInvalidError extends HeadyError {
+  override readonly name = 'DeviceProofInvalidError';
+  /** `reason`: missing, unknown-device, revoked, stale, replayed or bad-signature. */
+  constructor(reason: string, message: string) {
+    super(ErrorCode.DeviceProofInvalid, message, { reason });
+  }
+}
+
+export class EnvelopeInvalidError extends HeadyError {
+  override readonly name = 'EnvelopeInvalidError';
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.EnvelopeInvalid, message, details);
+  }
+}
+
+export class SyncConflictError extends HeadyError {
+  override readonly name = 'SyncConflictError';
+  /** `head`: the log's current head (`seq` 0 and the genesis hash when empty). */
+  constructor(head: { seq: number; hash: string }) {
+    super(
+      ErrorCode.SyncConflict,
+      `the sync log's head is ${head.seq}; pull, then write seq ${head.seq + 1} after ${head.hash}`,
+      { head },
     );
   }
 }

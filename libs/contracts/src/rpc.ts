@@ -39,6 +39,25 @@ import {
   listReceiptsRequest,
   searchKnowledgeRequest,
 } from './knowledge.js';
+import {
+  type ConsentsReply,
+  type DeviceRecord,
+  type KeySharesReply,
+  type ListBlobsReply,
+  type PushBlobReply,
+  type PutConsentReply,
+  type TrackingReply,
+  listBlobsRequest,
+  listConsentsRequest,
+  listDevicesRequest,
+  listKeySharesRequest,
+  pushBlobRequest,
+  putConsentRequest,
+  putKeySharesRequest,
+  recordTrackingRequest,
+  registerDeviceRequest,
+  revokeDeviceRequest,
+} from './device.js';
 
 /** A protobuf body: encoded as `application/protobuf; proto=<type>`. */
 export interface ProtoBody<S extends DescMessage = DescMessage> {
@@ -250,6 +269,76 @@ export const BudgetRelease = defineRpc(
   json<{ released: boolean }>(),
 );
 
+/** `device.consents.put`: grant or revoke a user's consent (kept and audited). */
+export const PutConsent = defineRpc(
+  RPC_SUBJECTS.putConsent,
+  json(putConsentRequest),
+  json<PutConsentReply>(),
+);
+
+/** `device.consents.list`: a user's consents, current and every change. */
+export const ListConsents = defineRpc(
+  RPC_SUBJECTS.listConsents,
+  json(listConsentsRequest),
+  json<ConsentsReply>(),
+);
+
+/** `device.tracking.record`: store a tracking event under a granted TRACKING consent. */
+export const RecordTracking = defineRpc(
+  RPC_SUBJECTS.recordTracking,
+  json(recordTrackingRequest),
+  json<TrackingReply>(),
+);
+
+/** `device.devices.register`: a user's new device and its public keys. */
+export const RegisterDevice = defineRpc(
+  RPC_SUBJECTS.registerDevice,
+  json(registerDeviceRequest),
+  json<DeviceRecord>(),
+);
+
+/** `device.devices.list`: a user's devices, revoked ones included. */
+export const ListDevices = defineRpc(
+  RPC_SUBJECTS.listDevices,
+  json(listDevicesRequest),
+  json<{ devices: DeviceRecord[] }>(),
+);
+
+/** `device.devices.revoke`: revoke a device (its requests are refused from then on). */
+export const RevokeDevice = defineRpc(
+  RPC_SUBJECTS.revokeDevice,
+  json(revokeDeviceRequest),
+  json<DeviceRecord>(),
+);
+
+/** `device.blobs.push`: append a device-signed envelope to the user's sync log. */
+export const PushBlob = defineRpc(
+  RPC_SUBJECTS.pushBlob,
+  json(pushBlobRequest),
+  json<PushBlobReply>(),
+);
+
+/** `device.blobs.list`: the user's sync log after a sequence number. */
+export const ListBlobs = defineRpc(
+  RPC_SUBJECTS.listBlobs,
+  json(listBlobsRequest),
+  json<ListBlobsReply>(),
+);
+
+/** `device.keys.put`: store a content key sealed to each of the user's devices. */
+export const PutKeyShares = defineRpc(
+  RPC_SUBJECTS.putKeyShares,
+  json(putKeySharesRequest),
+  json<{ stored: number }>(),
+);
+
+/** `device.keys.list`: the content keys sealed to the requesting device. */
+export const ListKeyShares = defineRpc(
+  RPC_SUBJECTS.listKeyShares,
+  json(listKeySharesRequest),
+  json<KeySharesReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -269,4 +358,14 @@ export const RPCS: readonly Rpc[] = [
   BillingUsage,
   BudgetReserve,
   BudgetRelease,
+  PutConsent,
+  ListConsents,
+  RecordTracking,
+  RegisterDevice,
+  ListDevices,
+  RevokeDevice,
+  PushBlob,
+  ListBlobs,
+  PutKeyShares,
+  ListKeyShares,
 ];

@@ -104,5 +104,15 @@ export const SERVICE_NAMES = [
   'billing',
   'workers',
   'knowledge-vault',
+  'device-sync',
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** What a user may consent to (`PUT /api/consents/:scope`); each change is kept and audited. */
+export const CONSENT_SCOPES = ['TRACKING', 'DEVICE_SYNC', 'VOICE'] as const;
+export type ConsentScope = (typeof CONSENT_SCOPES)[number];
+
+/** True when `value` is one of the {@link CONSENT_SCOPES}. */
+export function isConsentScope(value: unknown): value is ConsentScope {
+  return typeof value === 'string' && (CONSENT_SCOPES as readonly string[]).includes(value);
+}

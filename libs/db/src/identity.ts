@@ -83,6 +83,8 @@ export interface ApiKeyPrincipal {
   orgName: string;
   plan: Plan;
   role: Role;
+  /** The user a user-bound key acts for; null for an organization key. */
+  userId?: string | null;
   lastUsedAt: Date | null;
 }
 
@@ -102,6 +104,26 @@ export async function ensureOrganization(
     .select(['id', 'name', 'plan'])
     .where('name', '=', name)
     .executeTakeFirstOrThrow();
+}
+
+/** The user with `email` in the organization, created with `role` when missing. */
+export async function ensureUser(
+  db: Kysely<Database>,
+  input: { orgId: string; email: string; role?: Role },
+): Promise<{ id: string; orgId: string; email: string }> {
+  await db
+    .insertInto('users')
+    .values({ org_id: input.orgId, email: input.email, role: input.role ?? 'member' })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .execute();
+  const u = await db
+    .selectFrom('users')
+    .select(['id', 'org_id', 'email'])
+    .where('email', '=', input.email)
+    .executeTakeFirstOrThrow();
+  if (u.org_id !== input.orgId)
+    throw new Error(`user ${input.email} belongs to another organization`);
+  return { id: u.id, orgId: u.org_id, email: u.email };
 }
 
 /** Creates a key for the organization; the returned `key` is the only time it is ever visible. */
@@ -195,6 +217,7 @@ export async function findActiveApiKey(
       'k.id',
       'k.org_id',
       'k.role',
+      'k.user_id',
       'k.last_used_at',
       'o.name as org_name',
       'o.plan as plan',
@@ -209,6 +232,7 @@ export async function findActiveApiKey(
     orgName: r.org_name,
     plan: r.plan,
     role: r.role,
+    userId: r.user_id,
     lastUsedAt: r.last_used_at,
   };
 }

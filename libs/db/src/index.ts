@@ -45,6 +45,7 @@ export {
   rolesWithin,
   createApiKey,
   ensureOrganization,
+  ensureUser,
   findActiveApiKey,
   generateApiKey,
   hashApiKey,

@@ -22,7 +22,8 @@ export type ServiceName =
   | 'vector-memory'
   | 'workers'
   | 'knowledge-vault'
-  | 'billing';
+  | 'billing'
+  | 'device-sync';
 
 /** One Heady service running as its own OS process from its build output. */
 export class ServiceProcess {
@@ -232,13 +233,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     workers: await make('workers'),
     'knowledge-vault': await make('knowledge-vault'),
     billing: await make('billing', opts.billing ?? {}),
+    'device-sync': await make('device-sync'),
     gateway: await make('gateway'),
   };
   // every service `npm start` runs unless the suite names some, but the knowledge vault (suites
   // that search it ask for it, the others spare its start) and billing (which needs Stripe
   // keys: name it with `billing` env)
   const wanted =
-    opts.services ?? (['conductor', 'pipeline', 'vector-memory', 'workers', 'gateway'] as const);
+    opts.services ??
+    (['conductor', 'pipeline', 'vector-memory', 'workers', 'device-sync', 'gateway'] as const);
   const gateways = [services.gateway];
   for (let i = 1; i < (opts.gatewayReplicas ?? 1); i++) gateways.push(await make('gateway'));
   const pipelines = [services.pipeline];

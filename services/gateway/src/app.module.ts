@@ -37,6 +37,12 @@ import { ProviderHealthRepository } from './providers/provider-health.repository
 import { ProvidersController } from './providers/providers.controller.js';
 import { OpenAiController } from './openai/openai.controller.js';
 import { OpenAiService } from './openai/openai.service.js';
+import { ConsentsController } from './device/consents.controller.js';
+import { DeviceSyncClient } from './device/device-call.js';
+import { DeviceEventsRepository } from './device/device-events.repository.js';
+import { DeviceStreamService } from './device/device-stream.service.js';
+import { DevicesController } from './device/devices.controller.js';
+import { SyncController } from './device/sync.controller.js';
 
 /** Every controller of the gateway (the OpenAPI document reads their route metadata). */
 export const GATEWAY_CONTROLLERS: readonly Type[] = [
@@ -51,6 +57,9 @@ export const GATEWAY_CONTROLLERS: readonly Type[] = [
   OpenAiController,
   ProvidersController,
   BillingController,
+  ConsentsController,
+  DevicesController,
+  SyncController,
 ];
 
 /** The public REST door. */
@@ -81,6 +90,9 @@ export class GatewayModule {
         ModelsRepository,
         ProviderHealthRepository,
         OpenAiService,
+        DeviceSyncClient,
+        DeviceEventsRepository,
+        DeviceStreamService,
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AccessGuard },
         IdempotencyRepository,

@@ -16,6 +16,7 @@ import * as knowledgeVault from './1765000000000-KnowledgeVault.js';
 import * as billing from './1765100000000-Billing.js';
 import * as usage from './1765100001000-Usage.js';
 import * as budgets from './1765100002000-Budgets.js';
+import * as deviceSync from './1765200000000-DeviceSync.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -36,5 +37,6 @@ export const migrations: Record<string, Migration> = {
   '1765100000000-Billing': billing,
   '1765100001000-Usage': usage,
   '1765100002000-Budgets': budgets,
+  '1765200000000-DeviceSync': deviceSync,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

@@ -1,6 +1,7 @@
 import { ErrorCode, HeadyError } from '@heady/contracts';
 import { type FastifyInstance, type FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
+import { bodyDigest } from '@heady/device-client';
 
 /** The one route whose JSON body reaches its handler unparsed (billing's webhook). */
 export const RAW_JSON_ROUTE = '/api/billing/webhook';
@@ -30,6 +31,8 @@ export function jsonBodyParser(
     );
     return;
   }
+  // what a device's proof of possession covers: the body's bytes as received
+  (req as { bodySha256?: string }).bodySha256 = bodyDigest(text);
   try {
     done(null, sjson.parse(text));
   } catch (e) {

@@ -37,6 +37,12 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.WebhookSignatureInvalid]: 400,
   [ErrorCode.BillingCustomerNotFound]: 409,
   [ErrorCode.BudgetExhausted]: 402,
+  [ErrorCode.ConsentRequired]: 403,
+  [ErrorCode.UserNotFound]: 404,
+  [ErrorCode.DeviceNotFound]: 404,
+  [ErrorCode.DeviceProofInvalid]: 401,
+  [ErrorCode.EnvelopeInvalid]: 422,
+  [ErrorCode.SyncConflict]: 409,
 };
 
 const TITLE: Record<number, string> = {
