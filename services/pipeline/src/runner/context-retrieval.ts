@@ -1,23 +1,29 @@
 import { type BusPublisher } from '@heady/bus';
-import { SearchMemory } from '@heady/contracts';
+import { MAX_QUERY_CHARS, SearchKnowledge, SearchMemory } from '@heady/contracts';
 import { type PipelineConfig } from '@heady/config';
+
+/** The stores context is retrieved from. */
+export type ContextKind = 'memory' | 'knowledge';
 
 /** A passage retrieved for a run, attributed: what the model is handed and the result lists. */
 export interface RetrievedPassage {
-  /** Where it came from: `memory` (the organization's vector memory). */
-  kind: 'memory';
-  /** The id of the item in its store (a memory vector id). */
+  /** Where it came from: `memory` (vector memory) or `knowledge` (the knowledge vault). */
+  kind: ContextKind;
+  /** The id of the item in its store (a memory vector id, a vault document id). */
   id: string;
-  /** How it is quoted in attributions: `memory:<session>` or `memory`. */
+  /**
+   * How it is quoted in attributions: `memory:<session>` or `memory`; a vault passage by its
+   * document's title, else `<source>:<sourceId>`.
+   */
   source: string;
   text: string;
-  /** Cosine similarity to the question. */
+  /** Cosine similarity to the question (memory), or the vault's hybrid score. */
   score: number;
 }
 
 /** What one store answered: how many passages it gave, or why it gave none. */
 export interface ContextSource {
-  kind: 'memory';
+  kind: ContextKind;
   ok: boolean;
   passages: number;
   /** Why nothing came back (the store was unreachable, timed out...). */
@@ -51,7 +57,14 @@ export interface ContextRetrieval {
   retrieve(q: ContextQuery): Promise<RetrievedContext>;
 }
 
-/** Context over signed request/reply: `memory.search` to vector memory, scoped to the run's organization. */
+/**
+ * Context over signed request/reply, scoped to the run's organization and asked of both stores
+ * at once: `memory.search` (vector memory; passages at or above the minimum similarity) and
+ * `knowledge.search` (the knowledge vault's hybrid search; passages that share at least one
+ * term with the question, so an unrelated vault adds nothing). Each store gives at most
+ * HEADY_CONTEXT_TOP_K; the vault's passages come first (documents the organization chose to
+ * keep), then memory's.
+ */
 export class BusContextRetrieval implements ContextRetrieval {
   constructor(
     private readonly bus: BusPublisher,
@@ -60,6 +73,16 @@ export class BusContextRetrieval implements ContextRetrieval {
 
   async retrieve(q: ContextQuery): Promise<RetrievedContext> {
     if (this.config.topK === 0) return { passages: [], sources: [] };
+    const [knowledge, memory] = await Promise.all([this.knowledge(q), this.memory(q)]);
+    return {
+      passages: [...knowledge.passages, ...memory.passages],
+      sources: [knowledge.source, memory.source],
+    };
+  }
+
+  private async memory(
+    q: ContextQuery,
+  ): Promise<{ passages: RetrievedPassage[]; source: ContextSource }> {
     try {
       const reply = await this.bus.call(
         SearchMemory,
@@ -78,15 +101,49 @@ export class BusContextRetrieval implements ContextRetrieval {
           id: h.id,
           source: h.sessionId ? `memory:${h.sessionId}` : 'memory',
           text: h.content,
-          score: Math.round(h.score * 10_000) / 10_000,
+          score: round(h.score),
         }));
       return {
         passages,
-        sources: [{ kind: 'memory', ok: true, passages: passages.length, exact: reply.exact }],
+        source: { kind: 'memory', ok: true, passages: passages.length, exact: reply.exact },
       };
     } catch (e) {
-      const error = e instanceof Error ? e.message : String(e);
-      return { passages: [], sources: [{ kind: 'memory', ok: false, passages: 0, error }] };
+      return { passages: [], source: failed('memory', e) };
     }
   }
+
+  private async knowledge(
+    q: ContextQuery,
+  ): Promise<{ passages: RetrievedPassage[]; source: ContextSource }> {
+    try {
+      const reply = await this.bus.call(
+        SearchKnowledge,
+        {
+          orgId: q.orgId,
+          q: q.question.slice(0, MAX_QUERY_CHARS),
+          k: this.config.topK,
+          mode: 'hybrid',
+        },
+        { timeoutMs: this.config.timeoutMs },
+      );
+      const passages = reply.results
+        .filter((h) => h.lexicalRank !== null && h.lexicalRank !== undefined)
+        .map((h): RetrievedPassage => ({
+          kind: 'knowledge',
+          id: h.documentId,
+          source: h.title ?? `${h.source}:${h.sourceId}`,
+          text: h.text,
+          score: round(h.score),
+        }));
+      return { passages, source: { kind: 'knowledge', ok: true, passages: passages.length } };
+    } catch (e) {
+      return { passages: [], source: failed('knowledge', e) };
+    }
+  }
+}
+
+const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+function failed(kind: ContextKind, e: unknown): ContextSource {
+  return { kind, ok: false, passages: 0, error: e instanceof Error ? e.message : String(e) };
 }
