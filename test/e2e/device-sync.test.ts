@@ -20,6 +20,8 @@ describe('device sync and privacy', () => {
   const system = withSystem({
     database: 'heady_e2e_device',
     services: ['device-sync', 'gateway'],
+    // each service as its own NATS user: device-sync's permissions come from the catalog
+    natsAuth: true,
     client: true,
   });
 
