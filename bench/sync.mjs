@@ -99,11 +99,13 @@ async function measure(label, env) {
       }),
     );
     const pullS = (performance.now() - t) / 1000;
-    const stored = await sql`SELECT count(*)::int AS n FROM device_sync_blobs`.execute(db);
+    const stored = /** @type {{ rows: { n: number }[] }} */ (
+      await sql`SELECT count(*)::int AS n FROM device_sync_blobs`.execute(db)
+    );
     say(
       `${label}: push ${fmt((per * USERS) / pushS)} blobs/s (p99 ${fmt(p99(pushLat), 1)} ms/blob), ` +
         `pull ${fmt(pulled / pullS)} blobs/s (p99 ${fmt(p99(pullLat), 1)} ms per pull of ≤${PAGE}); ` +
-        `${stored.rows[0].n} blobs stored`,
+        `${stored.rows[0]?.n ?? 0} blobs stored`,
     );
   } finally {
     await db.destroy();

@@ -52,7 +52,7 @@ describe('device sync and privacy', () => {
     ).key;
     return { id: u.id, key };
   }
-  const as = (key: string, userId?: string) => ({
+  const as = (key: string, userId?: string): { key: string; headers: Record<string, string> } => ({
     key,
     headers: userId ? { 'x-heady-user': userId } : {},
   });
