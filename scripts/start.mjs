@@ -6,7 +6,7 @@
 // Environment: NODE_ENV (development here), HEADY_GATEWAY_PORT (8080), HEADY_GATEWAY_OPS_PORT (9100),
 // HEADY_CONDUCTOR_OPS_PORT (9101), HEADY_PIPELINE_OPS_PORT (9102), HEADY_MEMORY_OPS_PORT (9103),
 // HEADY_VAULT_OPS_PORT (9107), HEADY_BILLING_OPS_PORT (9105), HEADY_FAKE_STRIPE_PORT (12111; the
-// fake Stripe that runs when STRIPE_SECRET_KEY is unset),
+// fake Stripe that runs when STRIPE_SECRET_KEY is unset), HEADY_DEVICE_SYNC_OPS_PORT (9106),
 // HEADY_DATA_DIR (.heady; logs in <dir>/logs), HEADY_NATS_PORT (4223), plus everything the
 // services read (DATABASE_URL, REDIS_URL, LOG_LEVEL, ...).
 //

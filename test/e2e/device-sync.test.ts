@@ -20,6 +20,8 @@ describe('device sync and privacy', () => {
   const system = withSystem({
     database: 'heady_e2e_device',
     services: ['device-sync', 'gateway'],
+    // each service as its own NATS user: device-sync's permissions come from the catalog
+    natsAuth: true,
     client: true,
   });
 
@@ -50,7 +52,7 @@ describe('device sync and privacy', () => {
     ).key;
     return { id: u.id, key };
   }
-  const as = (key: string, userId?: string) => ({
+  const as = (key: string, userId?: string): { key: string; headers: Record<string, string> } => ({
     key,
     headers: userId ? { 'x-heady-user': userId } : {},
   });

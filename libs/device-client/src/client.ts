@@ -283,21 +283,36 @@ export class DeviceClient {
     const devices = await this.devices();
     const out: PulledBlob[] = [];
     for (;;) {
-      const page = await this.request<ListBlobsReply>(
-        'GET',
-        `/api/device-sync?after=${this.state.head.seq}&limit=${limit}`,
-      );
-      const head = verifyPage(
-        this.state.userId,
-        this.state.head,
-        page,
-        devices,
-        this.opts.verifySignatures ?? true,
-      );
-      for (const b of page.blobs) out.push({ ...b, data: await this.open(b, devices) });
-      this.state.head = head;
-      if (!page.blobs.length || head.seq >= page.head.seq) return out;
+      const { blobs, more } = await this.pullPage(limit, devices);
+      out.push(...blobs);
+      if (!more) return out;
     }
+  }
+
+  /**
+   * One page of {@link pull}: up to `limit` blobs after the verified head, checked and
+   * decrypted; `more` when the server's head is further on.
+   */
+  async pullPage(
+    limit: number,
+    devices?: DeviceRecord[],
+  ): Promise<{ blobs: PulledBlob[]; more: boolean }> {
+    const list = devices ?? (await this.devices());
+    const page = await this.request<ListBlobsReply>(
+      'GET',
+      `/api/device-sync?after=${this.state.head.seq}&limit=${limit}`,
+    );
+    const head = verifyPage(
+      this.state.userId,
+      this.state.head,
+      page,
+      list,
+      this.opts.verifySignatures ?? true,
+    );
+    const blobs: PulledBlob[] = [];
+    for (const b of page.blobs) blobs.push({ ...b, data: await this.open(b, list) });
+    this.state.head = head;
+    return { blobs, more: page.blobs.length > 0 && head.seq < page.head.seq };
   }
 
   private async open(
