@@ -13,7 +13,7 @@ const EXECUTE_TIMEOUT_MS = 8_000;
 describe('answers: execute, workers and providers', () => {
   const system = withSystem({
     database: 'heady_e2e_answers',
-    services: ['conductor', 'pipeline', 'gateway', 'workers', 'vector-memory'],
+    services: ['conductor', 'pipeline', 'gateway', 'workers', 'vector-memory', 'knowledge-vault'],
     env: {
       HEADY_PROVIDERS: JSON.stringify([
         {
@@ -121,6 +121,50 @@ describe('answers: execute, workers and providers', () => {
     expect(JSON.stringify(callsOf(theirs.runId)[0]!.body?.messages)).not.toContain(
       'ninth of March',
     );
+  });
+
+  it("answers a chat from its organization's vault documents, attributed, and never from another organization's", async () => {
+    const stored = await fetch(`${system.gatewayUrl}/api/knowledge/documents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeaders() },
+      body: JSON.stringify({
+        documents: [
+          {
+            sourceId: 'handbook/expenses.md',
+            title: 'Expenses handbook',
+            content: "# Travel\nTrain tickets above ninety euros need a manager's approval.",
+          },
+        ],
+      }),
+    });
+    expect(stored.status).toBe(201);
+    const [receipt] = ((await stored.json()) as { receipts: { documentId: string }[] }).receipts;
+    fake.respond(() => ({ tokens: ['Above ninety euros.'] }));
+    const ask = async (authorization: Record<string, string>) => {
+      const res = await fetch(`${system.gatewayUrl}/api/brain/chat?wait=true`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...authorization },
+        body: JSON.stringify({ message: 'Which train tickets need approval?' }),
+      });
+      expect(res.status).toBe(200);
+      const runId = ((await res.json()) as { runId: string }).runId;
+      return { runId, view: await getRun(system.gatewayUrl, runId, authorization) };
+    };
+
+    const mine = await ask(authHeaders());
+    const sources = mine.view.result.sources as { kind: string; id: string; source: string }[];
+    expect(sources).toContainEqual(
+      expect.objectContaining({
+        kind: 'knowledge',
+        id: receipt!.documentId,
+        source: 'Expenses handbook',
+      }),
+    );
+    expect(JSON.stringify(callsOf(mine.runId)[0]!.body?.messages)).toContain('ninety euros');
+
+    const theirs = await ask({ authorization: `Bearer ${system.keys.globex}` });
+    expect(theirs.view.result.sources).toEqual([]);
+    expect(JSON.stringify(callsOf(theirs.runId)[0]!.body?.messages)).not.toContain('ninety euros');
   });
 
   it('answers 202 without a wait, and a run with no model work calls no provider', async () => {
