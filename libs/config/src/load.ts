@@ -459,9 +459,15 @@ export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVault
 export interface CliConfig extends CommonConfig {
   /** Prefix of the gateway's Redis keys. */
   redisPrefix: string;
+  /** The gateway `heady vault` calls, with this API key (HEADY_GATEWAY_URL, HEADY_API_KEY). */
+  gateway: { url: string; apiKey: string | undefined };
 }
 
 export function loadCliConfig(env: Env = process.env): CliConfig {
   const e = parse(cliEnv, env);
-  return { ...common('cli', e), redisPrefix: e.HEADY_REDIS_PREFIX };
+  return {
+    ...common('cli', e),
+    redisPrefix: e.HEADY_REDIS_PREFIX,
+    gateway: { url: e.HEADY_GATEWAY_URL, apiKey: e.HEADY_API_KEY },
+  };
 }

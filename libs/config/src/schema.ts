@@ -618,6 +618,16 @@ export const knowledgeVaultEnv = commonEnv.extend({
 });
 
 export const cliEnv = commonEnv.extend({
+  /** The gateway `heady vault` talks to, and the API key it uses (the organization it acts for). */
+  HEADY_GATEWAY_URL: z
+    .string()
+    .url()
+    .default(`http://127.0.0.1:${DEFAULTS.gatewayPort}`)
+    .meta({ description: 'the gateway `npx heady vault` sends to' }),
+  HEADY_API_KEY: z.string().min(1).optional().meta({
+    description: "API key `npx heady vault` acts with (its organization's vault)",
+    defaultText: 'unset (`--key` then required)',
+  }),
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({
     description: "prefix of the gateway's Redis keys (`npx heady bans` reads the bans under it)",

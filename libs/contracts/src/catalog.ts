@@ -43,6 +43,8 @@ export const RPC_SUBJECTS = {
   deleteKnowledgeDocument: 'knowledge.documents.delete',
   searchKnowledge: 'knowledge.search',
   listKnowledgeReceipts: 'knowledge.receipts.list',
+  syncKnowledgeRepo: 'knowledge.repos.sync',
+  knowledgeRepoCursor: 'knowledge.repos.cursor',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -144,6 +146,18 @@ export const CATALOG: readonly SubjectGrant[] = [
     'gateway',
     'knowledge-vault',
     "page through an organization's vault receipts",
+  ),
+  rpc(
+    RPC_SUBJECTS.syncKnowledgeRepo,
+    'gateway',
+    'knowledge-vault',
+    "a batch of a repository's files",
+  ),
+  rpc(
+    RPC_SUBJECTS.knowledgeRepoCursor,
+    'gateway',
+    'knowledge-vault',
+    'the last commit of a repository fully ingested',
   ),
   {
     subject: FIRST_STAGE_SUBJECT,

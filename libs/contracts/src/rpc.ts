@@ -18,7 +18,11 @@ import {
   type DeleteDocumentReply,
   type IngestDocumentsReply,
   type ListReceiptsReply,
+  type RepoCursorReply,
+  type RepoSyncReply,
   type SearchKnowledgeReply,
+  repoCursorRequest,
+  repoSyncRequest,
   deleteDocumentRequest,
   ingestDocumentsRequest,
   listReceiptsRequest,
@@ -186,6 +190,20 @@ export const ListKnowledgeReceipts = defineRpc(
   json<ListReceiptsReply>(),
 );
 
+/** `knowledge.repos.sync`: a batch of a repository's files (source REPO); `final` moves its cursor. */
+export const SyncKnowledgeRepo = defineRpc(
+  RPC_SUBJECTS.syncKnowledgeRepo,
+  json(repoSyncRequest),
+  json<RepoSyncReply>(),
+);
+
+/** `knowledge.repos.cursor`: the last commit of a repository fully ingested. */
+export const KnowledgeRepoCursor = defineRpc(
+  RPC_SUBJECTS.knowledgeRepoCursor,
+  json(repoCursorRequest),
+  json<RepoCursorReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -198,4 +216,6 @@ export const RPCS: readonly Rpc[] = [
   DeleteKnowledgeDocument,
   SearchKnowledge,
   ListKnowledgeReceipts,
+  SyncKnowledgeRepo,
+  KnowledgeRepoCursor,
 ];

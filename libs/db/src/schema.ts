@@ -296,6 +296,14 @@ export interface MemoryReceiptsTable {
   created_at: Timestamp;
 }
 
+/** `knowledge_repo_cursors`: the last commit of a repository an organization fully ingested. */
+export interface KnowledgeRepoCursorsTable {
+  org_id: string;
+  repo: string;
+  commit: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -316,6 +324,7 @@ export interface Database {
   knowledge_term_stats: KnowledgeTermStatsTable;
   knowledge_corpus_stats: KnowledgeCorpusStatsTable;
   memory_receipts: MemoryReceiptsTable;
+  knowledge_repo_cursors: KnowledgeRepoCursorsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -12,6 +12,9 @@ import { AnnIndex } from './search/ann-index.js';
 import { PassagesRepository } from './search/passages.repository.js';
 import { SearchController } from './search/search.controller.js';
 import { SearchService } from './search/search.service.js';
+import { RepoCursorsRepository } from './repos/repo-cursors.repository.js';
+import { ReposController } from './repos/repos.controller.js';
+import { ReposService } from './repos/repos.service.js';
 
 /**
  * The knowledge vault: documents split into embedded passages in PostgreSQL, a receipt for
@@ -24,7 +27,7 @@ export class KnowledgeVaultModule {
     return {
       module: KnowledgeVaultModule,
       imports: [runtime],
-      controllers: [DocumentsController, SearchController],
+      controllers: [DocumentsController, SearchController, ReposController],
       providers: [
         { provide: EMBEDDER, inject: [CONFIG], useFactory: createEmbedder },
         {
@@ -40,6 +43,8 @@ export class KnowledgeVaultModule {
         IngestService,
         ReceiptsService,
         SearchService,
+        RepoCursorsRepository,
+        ReposService,
       ],
     };
   }

@@ -2,7 +2,9 @@ import { BusPublisher } from '@heady/bus';
 import {
   DeleteKnowledgeDocument,
   IngestKnowledge,
+  KnowledgeRepoCursor,
   ListKnowledgeReceipts,
+  SyncKnowledgeRepo,
   type Rpc,
   type RpcReply,
   type RpcRequest,
@@ -35,6 +37,10 @@ import {
   ingestReply,
   listReceiptsQuery,
   receiptsReply,
+  repoCursorQuery,
+  repoCursorReply,
+  repoSyncBody,
+  repoSyncReply,
   searchKnowledgeQuery,
   searchReply,
 } from './knowledge.schema.js';
@@ -136,5 +142,41 @@ export class KnowledgeController {
   receipts(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof receiptsReply>> {
     const q = parseOrThrow(listReceiptsQuery, query, 'query');
     return this.call(ListKnowledgeReceipts, { orgId: organizationOf(req), ...q }, receiptsReply);
+  }
+
+  @ApiRoute({
+    summary: "Store a batch of a git repository's files (source REPO; `heady vault ingest repo`)",
+    description:
+      'Source id = path, metadata = repository and commit. A refused file gets its own DROP receipt; ' +
+      '`deletes` are dropped (`source_deleted`); the batch with `final: true` moves the cursor to `commit`.',
+    body: repoSyncBody,
+    success: { status: 200, description: "each file's last receipt", schema: repoSyncReply },
+    problems: [400, 413, 415, 422, 503],
+  })
+  @Post('repos/sync')
+  @HttpCode(200)
+  syncRepo(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof repoSyncReply>> {
+    const b = parseOrThrow(repoSyncBody, body, 'body');
+    return this.call(
+      SyncKnowledgeRepo,
+      { orgId: organizationOf(req), ...b },
+      repoSyncReply,
+      Math.max(INGEST_TIMEOUT_MS, this.config.nats.rpcTimeoutMs),
+    );
+  }
+
+  @ApiRoute({
+    summary: 'The last commit of a repository fully ingested',
+    query: repoCursorQuery,
+    success: { status: 200, description: 'the cursor', schema: repoCursorReply },
+    problems: [422, 503],
+  })
+  @Get('repos/cursor')
+  repoCursor(
+    @Query() query: unknown,
+    @Req() req: object,
+  ): Promise<z.infer<typeof repoCursorReply>> {
+    const q = parseOrThrow(repoCursorQuery, query, 'query');
+    return this.call(KnowledgeRepoCursor, { orgId: organizationOf(req), ...q }, repoCursorReply);
   }
 }

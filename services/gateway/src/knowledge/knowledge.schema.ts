@@ -4,6 +4,8 @@ import {
   SEARCH_MODES,
   ingestDocumentsBody,
   listReceiptsQuery,
+  repoCursorQuery,
+  repoSyncBody,
   searchKnowledgeQuery,
 } from '@heady/contracts';
 import { z } from 'zod';
@@ -12,7 +14,13 @@ import { z } from 'zod';
 // vault's RPC requests without `orgId` (libs/contracts); the vault checks them again, and
 // what only it decides (a document's size, type, emptiness), each refusal with a receipt.
 
-export { ingestDocumentsBody, listReceiptsQuery, searchKnowledgeQuery };
+export {
+  ingestDocumentsBody,
+  listReceiptsQuery,
+  repoCursorQuery,
+  repoSyncBody,
+  searchKnowledgeQuery,
+};
 
 /** `DELETE /api/knowledge/documents/{id}` */
 export const documentId = z.uuid();
@@ -64,3 +72,12 @@ export const receiptsReply = z.object({
   /** Pass as `cursor` for the next page; null on the last one. */
   nextCursor: z.string().nullable(),
 });
+
+/** `POST /api/knowledge/repos/sync`: each file's last receipt, and the repository's cursor after. */
+export const repoSyncReply = z.object({
+  receipts: z.array(receipt),
+  commit: z.string().nullable(),
+});
+
+/** `GET /api/knowledge/repos/cursor`: the last commit fully ingested, or null. */
+export const repoCursorReply = z.object({ repo: z.string(), commit: z.string().nullable() });
