@@ -263,4 +263,17 @@ describe('the knowledge vault through REST', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("keeps each organization's PIPELINE opt-in apart", async () => {
+    const read = async (key: 'acme' | 'globex') =>
+      (await system.request('GET', '/api/knowledge/settings', as(key))).json;
+    expect(await read('acme')).toEqual({ pipelineResults: false });
+    const set = await system.request('PUT', '/api/knowledge/settings', {
+      ...as('acme'),
+      body: { pipelineResults: true },
+    });
+    expect(set.status, set.text).toBe(200);
+    expect(await read('acme')).toEqual({ pipelineResults: true });
+    expect(await read('globex')).toEqual({ pipelineResults: false });
+  });
 });

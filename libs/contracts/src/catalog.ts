@@ -45,6 +45,7 @@ export const RPC_SUBJECTS = {
   listKnowledgeReceipts: 'knowledge.receipts.list',
   syncKnowledgeRepo: 'knowledge.repos.sync',
   knowledgeRepoCursor: 'knowledge.repos.cursor',
+  knowledgeSettings: 'knowledge.settings',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -159,6 +160,12 @@ export const CATALOG: readonly SubjectGrant[] = [
     'knowledge-vault',
     'the last commit of a repository fully ingested',
   ),
+  rpc(
+    RPC_SUBJECTS.knowledgeSettings,
+    'gateway',
+    'knowledge-vault',
+    "an organization's vault opt-ins",
+  ),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -223,7 +230,8 @@ export const CATALOG: readonly SubjectGrant[] = [
     kind: 'event',
     // the workers announce their tasks' results (task.succeeded, task.failed)
     publishers: ['conductor', 'pipeline', 'workers'],
-    receivers: ['gateway'],
+    // the vault's `knowledge-pipeline` durable takes finalized runs of opted-in organizations
+    receivers: ['gateway', 'knowledge-vault'],
     doc: 'what happened to a run (SSE, billing usage, any subscriber)',
   },
   {

@@ -146,6 +146,21 @@ export interface RepoCursorReply {
   commit: string | null;
 }
 
+/** `PUT /api/knowledge/settings`: opt-ins of the organization (omitted: unchanged). */
+export const knowledgeSettingsBody = z
+  .object({
+    /** Store each finalized run's result as a PIPELINE document (off by default). */
+    pipelineResults: z.boolean().optional(),
+  })
+  .strict();
+/** `knowledge.settings` (no field: read; a field: change it, then read) */
+export const knowledgeSettingsRequest = knowledgeSettingsBody.extend({ orgId }).strict();
+
+/** `knowledge.settings`'s reply. */
+export interface KnowledgeSettingsReply {
+  pipelineResults: boolean;
+}
+
 /** One `memory_receipts` row as the API shows it. */
 export interface KnowledgeReceipt {
   id: string;

@@ -17,10 +17,12 @@ import {
 import {
   type DeleteDocumentReply,
   type IngestDocumentsReply,
+  type KnowledgeSettingsReply,
   type ListReceiptsReply,
   type RepoCursorReply,
   type RepoSyncReply,
   type SearchKnowledgeReply,
+  knowledgeSettingsRequest,
   repoCursorRequest,
   repoSyncRequest,
   deleteDocumentRequest,
@@ -204,6 +206,13 @@ export const KnowledgeRepoCursor = defineRpc(
   json<RepoCursorReply>(),
 );
 
+/** `knowledge.settings`: read (and with a field, change) an organization's vault opt-ins. */
+export const KnowledgeSettings = defineRpc(
+  RPC_SUBJECTS.knowledgeSettings,
+  json(knowledgeSettingsRequest),
+  json<KnowledgeSettingsReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -218,4 +227,5 @@ export const RPCS: readonly Rpc[] = [
   ListKnowledgeReceipts,
   SyncKnowledgeRepo,
   KnowledgeRepoCursor,
+  KnowledgeSettings,
 ];

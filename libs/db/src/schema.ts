@@ -304,6 +304,13 @@ export interface KnowledgeRepoCursorsTable {
   updated_at: Timestamp;
 }
 
+/** `knowledge_settings`: what the vault may take in for an organization (opt-ins). */
+export interface KnowledgeSettingsTable {
+  org_id: string;
+  pipeline_results: Generated<boolean>;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -325,6 +332,7 @@ export interface Database {
   knowledge_corpus_stats: KnowledgeCorpusStatsTable;
   memory_receipts: MemoryReceiptsTable;
   knowledge_repo_cursors: KnowledgeRepoCursorsTable;
+  knowledge_settings: KnowledgeSettingsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

@@ -15,6 +15,10 @@ import { SearchService } from './search/search.service.js';
 import { RepoCursorsRepository } from './repos/repo-cursors.repository.js';
 import { ReposController } from './repos/repos.controller.js';
 import { ReposService } from './repos/repos.service.js';
+import { FinishedRunsRepository } from './pipeline/finished-runs.repository.js';
+import { KnowledgeSettingsRepository } from './pipeline/knowledge-settings.repository.js';
+import { PipelineResultsController } from './pipeline/pipeline-results.controller.js';
+import { PipelineResultsService } from './pipeline/pipeline-results.service.js';
 
 /**
  * The knowledge vault: documents split into embedded passages in PostgreSQL, a receipt for
@@ -27,7 +31,12 @@ export class KnowledgeVaultModule {
     return {
       module: KnowledgeVaultModule,
       imports: [runtime],
-      controllers: [DocumentsController, SearchController, ReposController],
+      controllers: [
+        DocumentsController,
+        SearchController,
+        ReposController,
+        PipelineResultsController,
+      ],
       providers: [
         { provide: EMBEDDER, inject: [CONFIG], useFactory: createEmbedder },
         {
@@ -45,6 +54,9 @@ export class KnowledgeVaultModule {
         SearchService,
         RepoCursorsRepository,
         ReposService,
+        FinishedRunsRepository,
+        KnowledgeSettingsRepository,
+        PipelineResultsService,
       ],
     };
   }

@@ -13,6 +13,7 @@ import * as taskLease from './1764600000000-TaskLease.js';
 import * as modelProviders from './1764700000000-ModelProviders.js';
 import * as knowledgeVault from './1765000000000-KnowledgeVault.js';
 import * as knowledgeRepos from './1765000001000-KnowledgeRepos.js';
+import * as knowledgeSettings from './1765000002000-KnowledgeSettings.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -30,5 +31,6 @@ export const migrations: Record<string, Migration> = {
   '1764700000000-ModelProviders': modelProviders,
   '1765000000000-KnowledgeVault': knowledgeVault,
   '1765000001000-KnowledgeRepos': knowledgeRepos,
+  '1765000002000-KnowledgeSettings': knowledgeSettings,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

@@ -3,6 +3,7 @@ import {
   DeleteKnowledgeDocument,
   IngestKnowledge,
   KnowledgeRepoCursor,
+  KnowledgeSettings,
   ListKnowledgeReceipts,
   SyncKnowledgeRepo,
   type Rpc,
@@ -22,6 +23,7 @@ import {
   Inject,
   Param,
   Post,
+  Put,
   Query,
   Req,
 } from '@nestjs/common';
@@ -36,7 +38,9 @@ import {
   ingestDocumentsBody,
   ingestReply,
   listReceiptsQuery,
+  knowledgeSettingsBody,
   receiptsReply,
+  settingsReply,
   repoCursorQuery,
   repoCursorReply,
   repoSyncBody,
@@ -178,5 +182,31 @@ export class KnowledgeController {
   ): Promise<z.infer<typeof repoCursorReply>> {
     const q = parseOrThrow(repoCursorQuery, query, 'query');
     return this.call(KnowledgeRepoCursor, { orgId: organizationOf(req), ...q }, repoCursorReply);
+  }
+
+  @ApiRoute({
+    summary: "The organization's vault opt-ins",
+    success: { status: 200, description: 'the settings', schema: settingsReply },
+    problems: [503],
+  })
+  @Get('settings')
+  settings(@Req() req: object): Promise<z.infer<typeof settingsReply>> {
+    return this.call(KnowledgeSettings, { orgId: organizationOf(req) }, settingsReply);
+  }
+
+  @ApiRoute({
+    summary: "Change the organization's vault opt-ins (pipelineResults: store finalized runs)",
+    body: knowledgeSettingsBody,
+    success: { status: 200, description: 'the settings after the change', schema: settingsReply },
+    problems: [400, 415, 422, 503],
+  })
+  @Put('settings')
+  @Access('PROPRIETARY')
+  changeSettings(
+    @Body() body: unknown,
+    @Req() req: object,
+  ): Promise<z.infer<typeof settingsReply>> {
+    const b = parseOrThrow(knowledgeSettingsBody, body, 'body');
+    return this.call(KnowledgeSettings, { orgId: organizationOf(req), ...b }, settingsReply);
   }
 }

@@ -3,6 +3,7 @@ import {
   RECEIPT_OPERATIONS,
   SEARCH_MODES,
   ingestDocumentsBody,
+  knowledgeSettingsBody,
   listReceiptsQuery,
   repoCursorQuery,
   repoSyncBody,
@@ -16,6 +17,7 @@ import { z } from 'zod';
 
 export {
   ingestDocumentsBody,
+  knowledgeSettingsBody,
   listReceiptsQuery,
   repoCursorQuery,
   repoSyncBody,
@@ -81,3 +83,9 @@ export const repoSyncReply = z.object({
 
 /** `GET /api/knowledge/repos/cursor`: the last commit fully ingested, or null. */
 export const repoCursorReply = z.object({ repo: z.string(), commit: z.string().nullable() });
+
+/** `GET|PUT /api/knowledge/settings`: the organization's vault opt-ins. */
+export const settingsReply = z.object({
+  /** Each finalized run's result is stored as a PIPELINE document. */
+  pipelineResults: z.boolean(),
+});
