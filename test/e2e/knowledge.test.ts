@@ -1,4 +1,8 @@
 import { withGateway } from '@heady/testing/fixtures';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 interface Hit {
@@ -160,5 +164,116 @@ describe('the knowledge vault through REST', () => {
     expect(mine.map((r) => r.reason)).toEqual(expect.arrayContaining(['too_large', 'empty']));
     const noKey = await system.request('GET', '/api/knowledge/search?q=steel', { key: null });
     expect(noKey.status).toBe(401);
+  });
+
+  it('ingests a git repository at HEAD with `heady vault ingest repo`, then only what git diff says changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heady-vault-repo-'));
+    const git = (...args: string[]): string =>
+      execFileSync(
+        'git',
+        ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
+    const write = (path: string, text: string): void => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    const ingestRepo = (): Promise<Record<string, unknown>> =>
+      system.heady(['vault', 'ingest', 'repo', dir, '--name', 'demo'], {
+        HEADY_API_KEY: system.keys.acme,
+        HEADY_GATEWAY_URL: system.gatewayUrl,
+      }) as Promise<Record<string, unknown>>;
+    try {
+      git('init', '-q');
+      write('README.md', '# Demo\nThe quarkwheel turns the flux capacitor.');
+      write('src/a.ts', 'export const gravitonSpanner = 1; // tightens graviton bolts');
+      write('docs/guide.md', '# Guide\nCalibrate the oscillometer weekly.');
+      write('logo.png', 'not really a png');
+      git('add', '.');
+      git('commit', '-qm', 'one');
+      const first = git('rev-parse', 'HEAD');
+      expect(await ingestRepo()).toMatchObject({
+        repo: 'demo',
+        commit: first,
+        from: null,
+        sent: 3,
+        stored: 3,
+      });
+      const hit = await search('acme', 'q=quarkwheel&source=REPO&mode=lexical');
+      expect(hit[0]).toMatchObject({ sourceId: 'README.md', title: 'README.md' });
+
+      write('docs/guide.md', '# Guide\nCalibrate the oscillometer daily.');
+      git('rm', '-q', 'src/a.ts');
+      write('src/b.ts', 'export const plasmaLadle = 2;');
+      git('add', '.');
+      git('commit', '-qm', 'two');
+      const second = git('rev-parse', 'HEAD');
+      expect(await ingestRepo()).toMatchObject({
+        from: first,
+        commit: second,
+        sent: 2,
+        stored: 2,
+        deleted: 1,
+      });
+      expect(await search('acme', 'q=gravitonSpanner&source=REPO&mode=lexical')).toEqual([]);
+      expect((await search('acme', 'q=plasmaLadle&source=REPO&mode=lexical'))[0]?.sourceId).toBe(
+        'src/b.ts',
+      );
+      expect(await ingestRepo()).toMatchObject({ from: second, sent: 0, stored: 0, deleted: 0 });
+
+      const page = await system.request(
+        'GET',
+        '/api/knowledge/receipts?source=REPO&limit=200',
+        as('acme'),
+      );
+      const receipts = page.json.receipts as Receipt[];
+      // README.md was embedded once, at the first ingest only
+      expect(receipts.filter((r) => r.sourceId === 'README.md').map((r) => r.operation)).toEqual([
+        'INGEST',
+        'EMBED',
+        'STORE',
+      ]);
+      expect(
+        receipts.find((r) => r.sourceId === 'src/a.ts' && r.operation === 'DROP'),
+      ).toMatchObject({
+        stored: false,
+        reason: 'source_deleted',
+      });
+      const docs = await system.db
+        .selectFrom('documents')
+        .select(['source_id', 'metadata'])
+        .where('source', '=', 'REPO')
+        .orderBy('source_id')
+        .execute();
+      expect(docs.map((d) => [d.source_id, d.metadata.commit])).toEqual([
+        ['README.md', first],
+        ['docs/guide.md', second],
+        ['src/b.ts', second],
+      ]);
+      // globex has no such repository
+      const theirs = await system.request(
+        'GET',
+        '/api/knowledge/repos/cursor?repo=demo',
+        as('globex'),
+      );
+      expect(theirs.json).toEqual({ repo: 'demo', commit: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps each organization's PIPELINE opt-in apart", async () => {
+    const read = async (key: 'acme' | 'globex') =>
+      (await system.request('GET', '/api/knowledge/settings', as(key))).json;
+    expect(await read('acme')).toEqual({ pipelineResults: false });
+    const set = await system.request('PUT', '/api/knowledge/settings', {
+      ...as('acme'),
+      body: { pipelineResults: true },
+    });
+    expect(set.status, set.text).toBe(200);
+    expect(await read('acme')).toEqual({ pipelineResults: true });
+    expect(await read('globex')).toEqual({ pipelineResults: false });
   });
 });

@@ -10,6 +10,7 @@ import { natsCommands } from './commands/nats.js';
 import { opsCommands } from './commands/ops.js';
 import { providersCommands } from './commands/providers.js';
 import { runsCommands } from './commands/runs.js';
+import { vaultCommands } from './commands/vault.js';
 import { createOutput, exitAfterFlush } from './output.js';
 
 const program = new Command('heady')
@@ -26,6 +27,7 @@ opsCommands(program, out);
 natsCommands(program, out);
 providersCommands(program, out);
 deviceCommands(program, out);
+vaultCommands(program, out);
 
 program
   .parseAsync(process.argv)

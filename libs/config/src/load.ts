@@ -551,7 +551,7 @@ export function loadDeviceSyncConfig(env: Env = process.env): DeviceSyncConfig {
 export interface CliConfig extends CommonConfig {
   /** Prefix of the gateway's Redis keys. */
   redisPrefix: string;
-  /** The gateway and API key of `heady device`. */
+  /** The gateway `heady device` and `heady vault` call, with this API key (HEADY_GATEWAY_URL, HEADY_API_KEY). */
   gateway: { url: string; apiKey: string | undefined };
 }
 

@@ -725,16 +725,16 @@ export const deviceSyncEnv = commonEnv.extend({
 });
 
 export const cliEnv = commonEnv.extend({
-  /** Where `heady device` reaches the gateway. */
+  /** Where `heady device` and `heady vault` reach the gateway. */
   HEADY_GATEWAY_URL: z
     .string()
     .url()
     .default(`http://127.0.0.1:${DEFAULTS.gatewayPort}`)
-    .meta({ description: 'the gateway `npx heady device` talks to' }),
-  /** The API key `heady device` sends (a user-bound key, or an organization key with `--act-as-user`). */
+    .meta({ description: 'the gateway `npx heady device` and `npx heady vault` talk to' }),
+  /** The API key `heady device` and `heady vault` send (for `device`: a user-bound key, or an organization key with `--act-as-user`). */
   HEADY_API_KEY: z.string().min(1).optional().meta({
-    description: 'the API key `npx heady device` sends (or `--key`)',
-    defaultText: 'unset',
+    description: 'the API key `npx heady device` and `npx heady vault` send (or `--key`)',
+    defaultText: 'unset (`--key` then required)',
   }),
   /** Prefix of the gateway's Redis keys (bans live under it). */
   HEADY_REDIS_PREFIX: z.string().default('heady:').meta({

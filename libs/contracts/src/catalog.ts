@@ -62,6 +62,9 @@ export const RPC_SUBJECTS = {
   listBlobs: 'device.blobs.list',
   putKeyShares: 'device.keys.put',
   listKeyShares: 'device.keys.list',
+  syncKnowledgeRepo: 'knowledge.repos.sync',
+  knowledgeRepoCursor: 'knowledge.repos.cursor',
+  knowledgeSettings: 'knowledge.settings',
 } as const;
 
 /** `runs.<runId>.<event>`: the subject of a run event. */
@@ -218,6 +221,24 @@ export const CATALOG: readonly SubjectGrant[] = [
   rpc(RPC_SUBJECTS.listBlobs, 'gateway', 'device-sync', "page through a user's sync log"),
   rpc(RPC_SUBJECTS.putKeyShares, 'gateway', 'device-sync', 'store content keys sealed to devices'),
   rpc(RPC_SUBJECTS.listKeyShares, 'gateway', 'device-sync', "a device's sealed content keys"),
+  rpc(
+    RPC_SUBJECTS.syncKnowledgeRepo,
+    'gateway',
+    'knowledge-vault',
+    "a batch of a repository's files",
+  ),
+  rpc(
+    RPC_SUBJECTS.knowledgeRepoCursor,
+    'gateway',
+    'knowledge-vault',
+    'the last commit of a repository fully ingested',
+  ),
+  rpc(
+    RPC_SUBJECTS.knowledgeSettings,
+    'gateway',
+    'knowledge-vault',
+    "an organization's vault opt-ins",
+  ),
   {
     subject: FIRST_STAGE_SUBJECT,
     kind: 'command',
@@ -305,8 +326,9 @@ export const CATALOG: readonly SubjectGrant[] = [
     kind: 'event',
     // the workers announce their tasks' results (task.succeeded, task.failed)
     publishers: ['conductor', 'pipeline', 'workers'],
-    // billing's durable `billing-usage` records what each finished run used
-    receivers: ['gateway', 'billing'],
+    // billing's durable `billing-usage` records what each finished run used; the vault's
+    // `knowledge-pipeline` durable takes finalized runs of opted-in organizations
+    receivers: ['gateway', 'billing', 'knowledge-vault'],
     doc: 'what happened to a run (SSE, billing usage, any subscriber)',
   },
   {

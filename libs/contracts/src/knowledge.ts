@@ -102,6 +102,65 @@ export const listReceiptsRequest = z.object({ orgId, ...receiptsFields }).strict
 /** `knowledge.documents.delete` */
 export const deleteDocumentRequest = z.object({ orgId, documentId: z.uuid() }).strict();
 
+const commit = z.string().regex(/^[0-9a-f]{40}$/, 'a full git commit id');
+/** A repository's name as its owner calls it (the cursor's key). */
+export const repoName = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters only');
+
+/**
+ * `POST /api/knowledge/repos/sync`: one batch of a repository's files at `commit` (source
+ * REPO, source id = path, metadata = commit). `deletes` are paths gone since the cursor; the
+ * batch with `final` sets the repository's cursor to `commit` once everything before it is
+ * stored, so an interrupted ingest is done again from the old cursor.
+ */
+export const repoSyncBody = z
+  .object({
+    repo: repoName,
+    commit,
+    upserts: z
+      .array(z.object({ path: sourceId, content: z.string() }).strict())
+      .max(MAX_DOCUMENTS_PER_UPLOAD),
+    deletes: z.array(sourceId).max(10_000).default([]),
+    final: z.boolean().default(false),
+  })
+  .strict();
+/** `knowledge.repos.sync` */
+export const repoSyncRequest = repoSyncBody.extend({ orgId }).strict();
+/** `GET /api/knowledge/repos/cursor?repo=` */
+export const repoCursorQuery = z.object({ repo: repoName }).strict();
+/** `knowledge.repos.cursor` */
+export const repoCursorRequest = repoCursorQuery.extend({ orgId }).strict();
+
+/** `knowledge.repos.sync`'s reply: each file's last receipt (upserts, then deletes), the cursor after. */
+export interface RepoSyncReply {
+  receipts: KnowledgeReceipt[];
+  commit: string | null;
+}
+
+/** `knowledge.repos.cursor`'s reply: the last commit fully ingested, or null. */
+export interface RepoCursorReply {
+  repo: string;
+  commit: string | null;
+}
+
+/** `PUT /api/knowledge/settings`: opt-ins of the organization (omitted: unchanged). */
+export const knowledgeSettingsBody = z
+  .object({
+    /** Store each finalized run's result as a PIPELINE document (off by default). */
+    pipelineResults: z.boolean().optional(),
+  })
+  .strict();
+/** `knowledge.settings` (no field: read; a field: change it, then read) */
+export const knowledgeSettingsRequest = knowledgeSettingsBody.extend({ orgId }).strict();
+
+/** `knowledge.settings`'s reply. */
+export interface KnowledgeSettingsReply {
+  pipelineResults: boolean;
+}
+
 /** One `memory_receipts` row as the API shows it. */
 export interface KnowledgeReceipt {
   id: string;

@@ -32,8 +32,14 @@ import {
 import {
   type DeleteDocumentReply,
   type IngestDocumentsReply,
+  type KnowledgeSettingsReply,
   type ListReceiptsReply,
+  type RepoCursorReply,
+  type RepoSyncReply,
   type SearchKnowledgeReply,
+  knowledgeSettingsRequest,
+  repoCursorRequest,
+  repoSyncRequest,
   deleteDocumentRequest,
   ingestDocumentsRequest,
   listReceiptsRequest,
@@ -339,6 +345,27 @@ export const ListKeyShares = defineRpc(
   json<KeySharesReply>(),
 );
 
+/** `knowledge.repos.sync`: a batch of a repository's files (source REPO); `final` moves its cursor. */
+export const SyncKnowledgeRepo = defineRpc(
+  RPC_SUBJECTS.syncKnowledgeRepo,
+  json(repoSyncRequest),
+  json<RepoSyncReply>(),
+);
+
+/** `knowledge.repos.cursor`: the last commit of a repository fully ingested. */
+export const KnowledgeRepoCursor = defineRpc(
+  RPC_SUBJECTS.knowledgeRepoCursor,
+  json(repoCursorRequest),
+  json<RepoCursorReply>(),
+);
+
+/** `knowledge.settings`: read (and with a field, change) an organization's vault opt-ins. */
+export const KnowledgeSettings = defineRpc(
+  RPC_SUBJECTS.knowledgeSettings,
+  json(knowledgeSettingsRequest),
+  json<KnowledgeSettingsReply>(),
+);
+
 /** Every RPC of the catalog, for checks that walk them all. */
 export const RPCS: readonly Rpc[] = [
   StartRun,
@@ -368,4 +395,7 @@ export const RPCS: readonly Rpc[] = [
   ListBlobs,
   PutKeyShares,
   ListKeyShares,
+  SyncKnowledgeRepo,
+  KnowledgeRepoCursor,
+  KnowledgeSettings,
 ];

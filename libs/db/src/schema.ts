@@ -386,6 +386,21 @@ export interface BudgetReservationsTable {
   settled_at: NullableTimestamp;
 }
 
+/** `knowledge_repo_cursors`: the last commit of a repository an organization fully ingested. */
+export interface KnowledgeRepoCursorsTable {
+  org_id: string;
+  repo: string;
+  commit: string;
+  updated_at: Timestamp;
+}
+
+/** `knowledge_settings`: what the vault may take in for an organization (opt-ins). */
+export interface KnowledgeSettingsTable {
+  org_id: string;
+  pipeline_results: Generated<boolean>;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   services: ServicesTable;
   nodes: NodesTable;
@@ -414,6 +429,8 @@ export interface Database {
   usage_records: UsageRecordsTable;
   org_budgets: OrgBudgetsTable;
   budget_reservations: BudgetReservationsTable;
+  knowledge_repo_cursors: KnowledgeRepoCursorsTable;
+  knowledge_settings: KnowledgeSettingsTable;
 }
 
 export type PipelineRun = Selectable<PipelineRunsTable>;

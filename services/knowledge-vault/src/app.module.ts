@@ -12,6 +12,13 @@ import { AnnIndex } from './search/ann-index.js';
 import { PassagesRepository } from './search/passages.repository.js';
 import { SearchController } from './search/search.controller.js';
 import { SearchService } from './search/search.service.js';
+import { RepoCursorsRepository } from './repos/repo-cursors.repository.js';
+import { ReposController } from './repos/repos.controller.js';
+import { ReposService } from './repos/repos.service.js';
+import { FinishedRunsRepository } from './pipeline/finished-runs.repository.js';
+import { KnowledgeSettingsRepository } from './pipeline/knowledge-settings.repository.js';
+import { PipelineResultsController } from './pipeline/pipeline-results.controller.js';
+import { PipelineResultsService } from './pipeline/pipeline-results.service.js';
 
 /**
  * The knowledge vault: documents split into embedded passages in PostgreSQL, a receipt for
@@ -24,7 +31,12 @@ export class KnowledgeVaultModule {
     return {
       module: KnowledgeVaultModule,
       imports: [runtime],
-      controllers: [DocumentsController, SearchController],
+      controllers: [
+        DocumentsController,
+        SearchController,
+        ReposController,
+        PipelineResultsController,
+      ],
       providers: [
         { provide: EMBEDDER, inject: [CONFIG], useFactory: createEmbedder },
         {
@@ -40,6 +52,11 @@ export class KnowledgeVaultModule {
         IngestService,
         ReceiptsService,
         SearchService,
+        RepoCursorsRepository,
+        ReposService,
+        FinishedRunsRepository,
+        KnowledgeSettingsRepository,
+        PipelineResultsService,
       ],
     };
   }

@@ -6,6 +6,7 @@ import { createLogger } from '@heady/telemetry';
 import { type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { KnowledgeVaultModule } from './app.module.js';
+import { PIPELINE_RESULTS_CONSUMER } from './pipeline/consumer.js';
 
 /**
  * The vault as its process runs it, RPCs and all, but inside the caller's process and
@@ -26,7 +27,7 @@ export async function startVaultInProcess(
   const publisher = new BusPublisher(await connectBus(config), logger);
   const server = new JetStreamServer({
     config,
-    consumers: [],
+    consumers: [PIPELINE_RESULTS_CONSUMER],
     queueGroup: 'knowledge-vault',
     logger,
     publisher,

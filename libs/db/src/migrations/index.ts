@@ -13,6 +13,8 @@ import * as taskLease from './1764600000000-TaskLease.js';
 import * as modelProviders from './1764700000000-ModelProviders.js';
 import * as providerRpm from './1764800000000-ProviderRpm.js';
 import * as knowledgeVault from './1765000000000-KnowledgeVault.js';
+import * as knowledgeRepos from './1765000001000-KnowledgeRepos.js';
+import * as knowledgeSettings from './1765000002000-KnowledgeSettings.js';
 import * as billing from './1765100000000-Billing.js';
 import * as usage from './1765100001000-Usage.js';
 import * as budgets from './1765100002000-Budgets.js';
@@ -34,6 +36,8 @@ export const migrations: Record<string, Migration> = {
   '1764700000000-ModelProviders': modelProviders,
   '1764800000000-ProviderRpm': providerRpm,
   '1765000000000-KnowledgeVault': knowledgeVault,
+  '1765000001000-KnowledgeRepos': knowledgeRepos,
+  '1765000002000-KnowledgeSettings': knowledgeSettings,
   '1765100000000-Billing': billing,
   '1765100001000-Usage': usage,
   '1765100002000-Budgets': budgets,

@@ -2,7 +2,10 @@ import { BusPublisher } from '@heady/bus';
 import {
   DeleteKnowledgeDocument,
   IngestKnowledge,
+  KnowledgeRepoCursor,
+  KnowledgeSettings,
   ListKnowledgeReceipts,
+  SyncKnowledgeRepo,
   type Rpc,
   type RpcReply,
   type RpcRequest,
@@ -20,6 +23,7 @@ import {
   Inject,
   Param,
   Post,
+  Put,
   Query,
   Req,
 } from '@nestjs/common';
@@ -34,7 +38,13 @@ import {
   ingestDocumentsBody,
   ingestReply,
   listReceiptsQuery,
+  knowledgeSettingsBody,
   receiptsReply,
+  settingsReply,
+  repoCursorQuery,
+  repoCursorReply,
+  repoSyncBody,
+  repoSyncReply,
   searchKnowledgeQuery,
   searchReply,
 } from './knowledge.schema.js';
@@ -136,5 +146,67 @@ export class KnowledgeController {
   receipts(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof receiptsReply>> {
     const q = parseOrThrow(listReceiptsQuery, query, 'query');
     return this.call(ListKnowledgeReceipts, { orgId: organizationOf(req), ...q }, receiptsReply);
+  }
+
+  @ApiRoute({
+    summary: "Store a batch of a git repository's files (source REPO; `heady vault ingest repo`)",
+    description:
+      'Source id = path, metadata = repository and commit. A refused file gets its own DROP receipt; ' +
+      '`deletes` are dropped (`source_deleted`); the batch with `final: true` moves the cursor to `commit`.',
+    body: repoSyncBody,
+    success: { status: 200, description: "each file's last receipt", schema: repoSyncReply },
+    problems: [400, 413, 415, 422, 503],
+  })
+  @Post('repos/sync')
+  @HttpCode(200)
+  syncRepo(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof repoSyncReply>> {
+    const b = parseOrThrow(repoSyncBody, body, 'body');
+    return this.call(
+      SyncKnowledgeRepo,
+      { orgId: organizationOf(req), ...b },
+      repoSyncReply,
+      Math.max(INGEST_TIMEOUT_MS, this.config.nats.rpcTimeoutMs),
+    );
+  }
+
+  @ApiRoute({
+    summary: 'The last commit of a repository fully ingested',
+    query: repoCursorQuery,
+    success: { status: 200, description: 'the cursor', schema: repoCursorReply },
+    problems: [422, 503],
+  })
+  @Get('repos/cursor')
+  repoCursor(
+    @Query() query: unknown,
+    @Req() req: object,
+  ): Promise<z.infer<typeof repoCursorReply>> {
+    const q = parseOrThrow(repoCursorQuery, query, 'query');
+    return this.call(KnowledgeRepoCursor, { orgId: organizationOf(req), ...q }, repoCursorReply);
+  }
+
+  @ApiRoute({
+    summary: "The organization's vault opt-ins",
+    success: { status: 200, description: 'the settings', schema: settingsReply },
+    problems: [503],
+  })
+  @Get('settings')
+  settings(@Req() req: object): Promise<z.infer<typeof settingsReply>> {
+    return this.call(KnowledgeSettings, { orgId: organizationOf(req) }, settingsReply);
+  }
+
+  @ApiRoute({
+    summary: "Change the organization's vault opt-ins (pipelineResults: store finalized runs)",
+    body: knowledgeSettingsBody,
+    success: { status: 200, description: 'the settings after the change', schema: settingsReply },
+    problems: [400, 415, 422, 503],
+  })
+  @Put('settings')
+  @Access('PROPRIETARY')
+  changeSettings(
+    @Body() body: unknown,
+    @Req() req: object,
+  ): Promise<z.infer<typeof settingsReply>> {
+    const b = parseOrThrow(knowledgeSettingsBody, body, 'body');
+    return this.call(KnowledgeSettings, { orgId: organizationOf(req), ...b }, settingsReply);
   }
 }

@@ -3,7 +3,10 @@ import {
   RECEIPT_OPERATIONS,
   SEARCH_MODES,
   ingestDocumentsBody,
+  knowledgeSettingsBody,
   listReceiptsQuery,
+  repoCursorQuery,
+  repoSyncBody,
   searchKnowledgeQuery,
 } from '@heady/contracts';
 import { z } from 'zod';
@@ -12,7 +15,14 @@ import { z } from 'zod';
 // vault's RPC requests without `orgId` (libs/contracts); the vault checks them again, and
 // what only it decides (a document's size, type, emptiness), each refusal with a receipt.
 
-export { ingestDocumentsBody, listReceiptsQuery, searchKnowledgeQuery };
+export {
+  ingestDocumentsBody,
+  knowledgeSettingsBody,
+  listReceiptsQuery,
+  repoCursorQuery,
+  repoSyncBody,
+  searchKnowledgeQuery,
+};
 
 /** `DELETE /api/knowledge/documents/{id}` */
 export const documentId = z.uuid();
@@ -63,4 +73,19 @@ export const receiptsReply = z.object({
   receipts: z.array(receipt),
   /** Pass as `cursor` for the next page; null on the last one. */
   nextCursor: z.string().nullable(),
+});
+
+/** `POST /api/knowledge/repos/sync`: each file's last receipt, and the repository's cursor after. */
+export const repoSyncReply = z.object({
+  receipts: z.array(receipt),
+  commit: z.string().nullable(),
+});
+
+/** `GET /api/knowledge/repos/cursor`: the last commit fully ingested, or null. */
+export const repoCursorReply = z.object({ repo: z.string(), commit: z.string().nullable() });
+
+/** `GET|PUT /api/knowledge/settings`: the organization's vault opt-ins. */
+export const settingsReply = z.object({
+  /** Each finalized run's result is stored as a PIPELINE document. */
+  pipelineResults: z.boolean(),
 });

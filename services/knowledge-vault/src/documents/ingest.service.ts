@@ -115,6 +115,63 @@ export class IngestService {
     return { receipts: out };
   }
 
+  /**
+   * Stores documents one by one, a refused one getting its DROP receipt alone (a source
+   * the vault pulls from, where one bad file must not hold back the rest); the last receipt
+   * of each, in order.
+   */
+  async ingestEach(
+    orgId: string,
+    source: KnowledgeSource,
+    docs: IncomingDocument[],
+  ): Promise<KnowledgeReceipt[]> {
+    const out: KnowledgeReceipt[] = [];
+    for (const d of docs) {
+      const reason = this.refusal(d);
+      if (!reason) {
+        out.push(await this.ingestOne(orgId, source, d));
+        continue;
+      }
+      const [r] = await this.receipts.write([
+        {
+          orgId,
+          operation: 'DROP',
+          source,
+          sourceId: d.sourceId,
+          documentId: null,
+          stored: false,
+          reason,
+          details: { bytes: Buffer.byteLength(d.content, 'utf8') },
+        },
+      ]);
+      out.push(bare(r as KnowledgeReceipt));
+    }
+    return out;
+  }
+
+  /** Drops the document a source removed (a DROP receipt, `source_deleted`, also when none was stored). */
+  async dropSource(
+    orgId: string,
+    source: KnowledgeSource,
+    sourceId: string,
+  ): Promise<KnowledgeReceipt> {
+    const doc = await this.documents.find(orgId, source, sourceId);
+    if (doc) return (await this.drop(orgId, doc.id, 'source_deleted')).receipt;
+    const [r] = await this.receipts.write([
+      {
+        orgId,
+        operation: 'DROP',
+        source,
+        sourceId,
+        documentId: null,
+        stored: false,
+        reason: 'source_deleted',
+        details: { stored: false },
+      },
+    ]);
+    return bare(r as KnowledgeReceipt);
+  }
+
   /** One accepted document; its last receipt. */
   async ingestOne(
     orgId: string,
