@@ -290,5 +290,19 @@ describe('billing on Stripe', () => {
     const downgraded = await system.request('GET', '/api/billing/subscription', { key: admin });
     expect(downgraded.json).toMatchObject({ plan: 'FREE', status: 'active' });
     expect(downgraded.json.pastDueSince).not.toBeNull();
+
+    // the operator's view and the price table
+    expect(await system.heady(['billing', 'show', 'acme'])).toMatchObject({
+      plan: 'FREE',
+      subscription: { status: 'active', plan: 'FREE', cancelAtPeriodEnd: true },
+      budget: null,
+    });
+    await system.heady(['billing', 'prices', 'set', 'openai', 'gpt-e2e', '0.5', '1.5']);
+    expect(await system.heady(['billing', 'prices'])).toContainEqual({
+      provider: 'openai',
+      model: 'gpt-e2e',
+      inputUsdPerMtok: 0.5,
+      outputUsdPerMtok: 1.5,
+    });
   });
 });
