@@ -14,6 +14,7 @@ import * as modelProviders from './1764700000000-ModelProviders.js';
 import * as billing from './1765100000000-Billing.js';
 import * as usage from './1765100001000-Usage.js';
 import * as budgets from './1765100002000-Budgets.js';
+import * as meterEvents from './1765100003000-MeterEvents.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
 export const migrations: Record<string, Migration> = {
@@ -32,5 +33,6 @@ export const migrations: Record<string, Migration> = {
   '1765100000000-Billing': billing,
   '1765100001000-Usage': usage,
   '1765100002000-Budgets': budgets,
+  '1765100003000-MeterEvents': meterEvents,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';
