@@ -1,3 +1,7 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCliConfig } from '@heady/config';
 import { type Database, type Kysely, OrganizationsRepository, sql } from '@heady/db';
 import { type Command } from 'commander';
 import { withDb } from '../connect.js';
@@ -20,8 +24,30 @@ function amount(v: string, what: string): number {
   return n;
 }
 
+/** The webhook secret: STRIPE_WEBHOOK_SECRET, else `stripe.webhookSecret` of credentials.json. */
+function webhookSecret(): string {
+  const fromEnv = process.env.STRIPE_WEBHOOK_SECRET;
+  if (fromEnv) return fromEnv;
+  try {
+    const creds = JSON.parse(
+      readFileSync(join(loadCliConfig().dataDir, 'credentials.json'), 'utf8'),
+    ) as { stripe?: { webhookSecret?: string } };
+    if (creds.stripe?.webhookSecret) return creds.stripe.webhookSecret;
+  } catch {
+    // no credentials file
+  }
+  throw new Error('no webhook secret: set STRIPE_WEBHOOK_SECRET (or run npm start once)');
+}
+
+/** A `Stripe-Signature` header for `payload`, as Stripe computes it (HMAC-SHA256, scheme v1). */
+function stripeSignature(payload: string, secret: string): string {
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', secret).update(`${t}.${payload}`).digest('hex');
+  return `t=${t},v1=${v1}`;
+}
+
 /**
- * `heady billing show|budget|prices`: an organization's plan, subscription, month's usage
+ * `heady billing show|budget|prices|replay`: an organization's plan, subscription, month's usage
  * and budget; setting its monthly budget; the price table usage is costed from.
  */
 export function billingAdminCommands(billing: Command, out: Output): void {
@@ -123,6 +149,49 @@ export function billingAdminCommands(billing: Command, out: Output): void {
       });
       out.result(v, (x) =>
         x.monthlyUsd === null ? `${x.org}: no budget` : `${x.org}: $${x.monthlyUsd} a month`,
+      );
+    });
+
+  billing
+    .command('replay <eventId>')
+    .description(
+      'deliver a stored Stripe event to the webhook again, signed with the webhook secret (a no-op unless --force)',
+    )
+    .option('--gateway <url>', 'the gateway', 'http://127.0.0.1:8080')
+    .option(
+      '--force',
+      'set the stored copy aside first (kept as <id>:superseded:<ms>), so billing applies it again under the ordering rules',
+    )
+    .action(async (eventId: string, opts: { gateway: string; force?: boolean }) => {
+      const stored = await withDb(async (db) => {
+        const e = await db
+          .selectFrom('stripe_events')
+          .select(['payload'])
+          .where('id', '=', eventId)
+          .executeTakeFirst();
+        if (!e) throw new Error(`no stored Stripe event ${eventId}`);
+        // the stored copy is kept under another id, so nothing is lost if the delivery fails
+        if (opts.force)
+          await db
+            .updateTable('stripe_events')
+            .set({ id: `${eventId}:superseded:${Date.now()}` })
+            .where('id', '=', eventId)
+            .execute();
+        return e.payload;
+      });
+      const payload = JSON.stringify(stored);
+      const res = await fetch(`${opts.gateway.replace(/\/$/, '')}/api/billing/webhook`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': stripeSignature(payload, webhookSecret()),
+        },
+        body: payload,
+      });
+      const body = (await res.json()) as Record<string, unknown>;
+      if (!res.ok) throw new Error(`the webhook answered ${res.status}: ${JSON.stringify(body)}`);
+      out.result(body, (b) =>
+        b.duplicate ? `${eventId}: already stored, nothing done` : `${eventId}: delivered again`,
       );
     });
 
