@@ -67,7 +67,7 @@ describe('usage metering', () => {
     });
     expect(checkout.status, checkout.text).toBe(200);
     stripe.meterLatencyMs = 3_000;
-    const reported = { in: 0, out: 0, tasks: 0 };
+    const reported = { in: 0, out: 0, tasks: 0, costMicros: 0 };
     for (let i = 0; i < RUNS; i++) {
       const res = await system.request('POST', '/api/brain/chat?wait=true', {
         key: system.keys.acme,
@@ -79,13 +79,16 @@ describe('usage metering', () => {
       });
       const tasks = (
         run.json.result as {
-          execution: { tasks: { promptTokens: number; completionTokens: number }[] };
+          execution: {
+            tasks: { promptTokens: number; completionTokens: number; costMicros: number }[];
+          };
         }
       ).execution.tasks;
       for (const t of tasks) {
         reported.in += t.promptTokens;
         reported.out += t.completionTokens;
         reported.tasks += 1;
+        reported.costMicros += t.costMicros;
       }
     }
     expect(reported.in).toBeGreaterThan(0);
@@ -108,6 +111,8 @@ describe('usage metering', () => {
     });
     // no price for primary/fake-1: the '*' row, $1 in and $2 out per million tokens
     expect(total.costUsd).toBeCloseTo((reported.in * 1 + reported.out * 2) / 1e6, 9);
+    // each task's cost in the run's result is the same price table's
+    expect(reported.costMicros).toBe(reported.in * 1 + reported.out * 2);
     const byModel = await usage(system.keys.acme, 'model');
     expect((byModel.json.rows as { key: string }[]).map((r) => r.key)).toEqual(['primary/fake-1']);
     const byAction = await usage(system.keys.acme, 'action');

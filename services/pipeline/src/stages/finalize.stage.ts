@@ -1,3 +1,4 @@
+import { type ModelPrice, priceFor, taskCostMicros } from '@heady/contracts';
 import { type TaskRun } from '@heady/db';
 import { defineStage } from './stage.js';
 
@@ -13,6 +14,34 @@ function answerOf(r: TaskRun) {
     provider: r.provider,
     model: r.model,
   };
+}
+
+interface ExecutedTask {
+  provider: string | null;
+  model: string | null;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Execute's output with each task's cost (micro-dollars, from the price table) and their sum. */
+function withCosts(execution: unknown, prices: readonly ModelPrice[]): unknown {
+  const e = execution as { tasks?: ExecutedTask[] } | null;
+  if (!e?.tasks) return execution ?? null;
+  const tasks = e.tasks.map((t) => ({
+    ...t,
+    costMicros: t.provider
+      ? taskCostMicros(
+          {
+            provider: t.provider,
+            model: t.model ?? '',
+            promptTokens: t.promptTokens,
+            completionTokens: t.completionTokens,
+          },
+          priceFor(prices, t.provider, t.model ?? ''),
+        )
+      : 0,
+  }));
+  return { ...e, tasks, costMicros: tasks.reduce((n, t) => n + t.costMicros, 0) };
 }
 
 /**
@@ -40,7 +69,7 @@ export const finalize = defineStage(
       group: run.service_group,
       seed: run.seed,
       plan: outputs.plan ?? null,
-      execution: outputs.execute ?? null,
+      execution: withCosts(outputs.execute, await reads.prices()),
       recovery: outputs.recover ?? null,
       model: only?.model ?? null,
       finishReason: only && 'finishReason' in only ? only.finishReason : null,
