@@ -86,14 +86,11 @@ describe('budgets at admission', () => {
       .select('id')
       .where('name', '=', 'acme')
       .executeTakeFirstOrThrow();
-    await system.db
-      .insertInto('org_budgets')
-      .values({
-        org_id: org.id,
-        monthly_credits_micros: Math.round(FITS * ESTIMATE_USD * 1e6),
-        period_start: `${new Date().toISOString().slice(0, 7)}-01`,
-      })
-      .execute();
+    // the operator sets the month's budget with the CLI
+    expect(await system.heady(['billing', 'budget', 'acme', String(FITS * ESTIMATE_USD)])).toEqual({
+      org: 'acme',
+      monthlyUsd: FITS * ESTIMATE_USD,
+    });
 
     const answers = await Promise.all(
       Array.from({ length: CONCURRENT }, (_, i) =>
@@ -105,7 +102,12 @@ describe('budgets at admission', () => {
     );
     const admitted = answers.filter((a) => a.status === 202);
     const refused = answers.filter((a) => a.status === 402);
-    expect(admitted, JSON.stringify(answers.filter((a) => a.status !== 402 && a.status !== 202).map((a) => [a.status, a.text]))).toHaveLength(FITS);
+    expect(
+      admitted,
+      JSON.stringify(
+        answers.filter((a) => a.status !== 402 && a.status !== 202).map((a) => [a.status, a.text]),
+      ),
+    ).toHaveLength(FITS);
     expect(refused).toHaveLength(CONCURRENT - FITS);
     expect(refused[0]?.type).toContain('application/problem+json');
     expect(refused[0]?.json).toMatchObject({
@@ -154,5 +156,10 @@ describe('budgets at admission', () => {
     expect(reservation).toMatchObject({ status: 'RELEASED', committed_micros: '0' });
     const final = await budget(org.id);
     expect(final).toEqual({ committed_micros: String(spent), reserved_micros: '0' });
+    expect(await system.heady(['billing', 'show', 'acme'])).toMatchObject({
+      plan: 'ENTERPRISE',
+      budget: { monthlyUsd: FITS * ESTIMATE_USD, committedUsd: spent / 1e6, reservedUsd: 0 },
+      usageThisMonth: { runs: FITS + 1 },
+    });
   }, 120_000);
 });

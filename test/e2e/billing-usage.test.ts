@@ -4,7 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 // Usage metering end to end: runs do model work on a fake provider (which reports its
 // tokens), billing's durable consumer of run events records each finished run once, and
-// GET /api/billing/usage sums them for the caller's organization only.
+// GET /api/billing/usage sums them for the caller's organization only; the usage of a
+// metered plan reaches the fake Stripe as meter events once each, even when billing is
+// SIGKILLed while it reports.
 const fake = await startFakeModelServer();
 const stripe = await startFakeStripeServer();
 afterAll(async () => {
@@ -32,6 +34,8 @@ describe('usage metering', () => {
       STRIPE_SECRET_KEY: stripe.secretKey,
       HEADY_STRIPE_API_URL: stripe.url,
       STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+      HEADY_STRIPE_METERED_PLANS: 'ENTERPRISE',
+      HEADY_BILLING_SWEEP_MS: '300',
     },
     keys: {
       acme: { org: 'acme', plan: 'ENTERPRISE', role: 'admin' },
@@ -51,7 +55,19 @@ describe('usage metering', () => {
 
   it('records each finished run once and sums the tokens the provider reported, per organization', async () => {
     fake.respond(() => ({ tokens: ['one', ' two', ' three'] }));
-    const reported = { in: 0, out: 0, tasks: 0 };
+    // a checkout gives acme its Stripe customer; meter events are answered slowly, so the
+    // SIGKILL below lands while they are in flight
+    const checkout = await system.request('POST', '/api/billing/checkout', {
+      key: system.keys.acme,
+      body: {
+        plan: 'PRO',
+        successUrl: 'https://app.example/ok',
+        cancelUrl: 'https://app.example/no',
+      },
+    });
+    expect(checkout.status, checkout.text).toBe(200);
+    stripe.meterLatencyMs = 3_000;
+    const reported = { in: 0, out: 0, tasks: 0, costMicros: 0 };
     for (let i = 0; i < RUNS; i++) {
       const res = await system.request('POST', '/api/brain/chat?wait=true', {
         key: system.keys.acme,
@@ -63,13 +79,16 @@ describe('usage metering', () => {
       });
       const tasks = (
         run.json.result as {
-          execution: { tasks: { promptTokens: number; completionTokens: number }[] };
+          execution: {
+            tasks: { promptTokens: number; completionTokens: number; costMicros: number }[];
+          };
         }
       ).execution.tasks;
       for (const t of tasks) {
         reported.in += t.promptTokens;
         reported.out += t.completionTokens;
         reported.tasks += 1;
+        reported.costMicros += t.costMicros;
       }
     }
     expect(reported.in).toBeGreaterThan(0);
@@ -92,6 +111,8 @@ describe('usage metering', () => {
     });
     // no price for primary/fake-1: the '*' row, $1 in and $2 out per million tokens
     expect(total.costUsd).toBeCloseTo((reported.in * 1 + reported.out * 2) / 1e6, 9);
+    // each task's cost in the run's result is the same price table's
+    expect(reported.costMicros).toBe(reported.in * 1 + reported.out * 2);
     const byModel = await usage(system.keys.acme, 'model');
     expect((byModel.json.rows as { key: string }[]).map((r) => r.key)).toEqual(['primary/fake-1']);
     const byAction = await usage(system.keys.acme, 'action');
@@ -106,6 +127,45 @@ describe('usage metering', () => {
       .execute();
     expect(rows).toHaveLength(RUNS);
     expect(rows.every((r) => r.published_at !== null)).toBe(true);
+
+    // billing dies while its meter events are in flight; the restarted one resends them with
+    // the same idempotency keys and Stripe answers with the first events
+    const billing = system.stack.services.billing;
+    const inFlight = Date.now() + 15_000;
+    while (!stripe.meterEvents.length && Date.now() < inFlight)
+      await new Promise((res) => setTimeout(res, 50));
+    expect(stripe.meterEvents.length).toBeGreaterThan(0);
+    await billing.kill('SIGKILL');
+    stripe.meterLatencyMs = 0;
+    await billing.start();
+    const metered = Date.now() + 20_000;
+    let unmetered = RUNS;
+    while (unmetered && Date.now() < metered) {
+      unmetered = (
+        await system.db
+          .selectFrom('usage_records')
+          .select('run_id')
+          .where('metered_at', 'is', null)
+          .execute()
+      ).length;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(unmetered).toBe(0);
+    const byRun = new Map<string, number>();
+    for (const e of stripe.meterEvents)
+      byRun.set(e.identifier as string, (byRun.get(e.identifier as string) ?? 0) + 1);
+    expect(byRun.size).toBe(RUNS);
+    expect([...byRun.values()].every((n) => n === 1)).toBe(true);
+    const value = stripe.meterEvents.reduce(
+      (n, e) => n + Number((e.payload as { value: string }).value),
+      0,
+    );
+    expect(value).toBe(reported.in + reported.out);
+    expect(stripe.meterEvents.every((e) => e.event_name === 'heady_tokens')).toBe(true);
+    // the restarted process did resend: Stripe answered those from its idempotency store
+    expect(
+      stripe.requests.filter((r) => r.path === '/v1/billing/meter_events' && r.replayed).length,
+    ).toBeGreaterThan(0);
 
     // another organization sees none of it
     const other = await usage(system.keys.globex, 'day');

@@ -290,5 +290,41 @@ describe('billing on Stripe', () => {
     const downgraded = await system.request('GET', '/api/billing/subscription', { key: admin });
     expect(downgraded.json).toMatchObject({ plan: 'FREE', status: 'active' });
     expect(downgraded.json.pastDueSince).not.toBeNull();
+
+    // the operator's view and the price table
+    expect(await system.heady(['billing', 'show', 'acme'])).toMatchObject({
+      plan: 'FREE',
+      subscription: { status: 'active', plan: 'FREE', cancelAtPeriodEnd: true },
+      budget: null,
+    });
+    // replaying a stored event is a no-op; forced, it is applied again under the ordering
+    // rules (stale: a newer update is stored) and the stored copy is kept aside
+    const replayEnv = { STRIPE_WEBHOOK_SECRET: stripe.webhookSecret };
+    const gateway = ['--gateway', system.gatewayUrl];
+    expect(await system.heady(['billing', 'replay', created.id, ...gateway], replayEnv)).toEqual({
+      received: true,
+      eventId: created.id,
+      duplicate: true,
+    });
+    expect(
+      await system.heady(['billing', 'replay', created.id, '--force', ...gateway], replayEnv),
+    ).toMatchObject({ duplicate: false });
+    const copies = await system.db
+      .selectFrom('stripe_events')
+      .select(['id', 'outcome'])
+      .where('id', 'like', `${created.id}%`)
+      .orderBy('id')
+      .execute();
+    expect(copies.map((c) => c.outcome)).toEqual(['stale', 'applied']);
+    expect(
+      (await system.request('GET', '/api/billing/subscription', { key: admin })).json.plan,
+    ).toBe('FREE');
+    await system.heady(['billing', 'prices', 'set', 'openai', 'gpt-e2e', '0.5', '1.5']);
+    expect(await system.heady(['billing', 'prices'])).toContainEqual({
+      provider: 'openai',
+      model: 'gpt-e2e',
+      inputUsdPerMtok: 0.5,
+      outputUsdPerMtok: 1.5,
+    });
   });
 });

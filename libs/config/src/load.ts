@@ -479,6 +479,8 @@ export interface BillingConfig extends CommonConfig {
   };
   grace: { ms: number; sweepMs: number };
   budgets: { runEstimateMicros: number };
+  /** Meter events: the event name and the plans that meter. */
+  meter: { eventName: string; plans: string[] };
 }
 
 /** `stripe.webhookSecret` of `<dataDir>/credentials.json` (written by `npm start`), if any. */
@@ -516,6 +518,12 @@ export function loadBillingConfig(env: Env = process.env): BillingConfig {
     },
     grace: { ms: e.HEADY_BILLING_GRACE_MS, sweepMs: e.HEADY_BILLING_SWEEP_MS },
     budgets: { runEstimateMicros: Math.round(e.HEADY_BUDGET_RUN_ESTIMATE_USD * 1e6) },
+    meter: {
+      eventName: e.HEADY_STRIPE_METER_EVENT,
+      plans: e.HEADY_STRIPE_METERED_PLANS.split(',')
+        .map((p) => p.trim().toUpperCase())
+        .filter(Boolean),
+    },
   };
 }
 

@@ -682,6 +682,14 @@ export const billingEnv = commonEnv.extend({
     .max(3_600_000)
     .default(60_000)
     .meta({ description: 'how often billing looks for subscriptions past their grace period' }),
+  HEADY_STRIPE_METER_EVENT: z.string().min(1).default('heady_tokens').meta({
+    description: "the Stripe billing meter's event name usage is reported under (tokens per run)",
+  }),
+  /** Plans whose usage is reported to Stripe; empty: none. */
+  HEADY_STRIPE_METERED_PLANS: z
+    .string()
+    .default('')
+    .meta({ description: 'comma-separated plans whose usage is reported to Stripe; empty: none' }),
   /** What a run is expected to cost, reserved against its organization's budget at admission. */
   HEADY_BUDGET_RUN_ESTIMATE_USD: z.coerce.number().min(0).max(1000).default(0.01).meta({
     description: "a run's estimated cost, reserved against its organization's monthly budget",

@@ -170,6 +170,7 @@ export {
   type ZoneReply,
 } from './memory.js';
 export { runEventJson, runStatusName } from './run-events.js';
+export { priceFor, taskCostMicros, type ModelPrice, type TaskTokens } from './prices.js';
 export { isUnavailable, rethrowUnavailable, UnavailableError } from './unavailable.js';
 export {
   KNOWLEDGE_CONTENT_TYPES,

@@ -364,6 +364,7 @@ export interface UsageRecordsTable {
   cost_micros: BigIntColumn;
   by_model: JSONColumnType<unknown[], unknown[], unknown[]>;
   published_at: NullableTimestamp;
+  metered_at: NullableTimestamp;
   created_at: Timestamp;
 }
 

@@ -29,6 +29,13 @@ export interface FakeStripeServer {
   /** Checkout Sessions by id. */
   readonly checkoutSessions: Map<string, Record<string, unknown>>;
   /**
+   * Billing meter events as Stripe counted them, in order: one per request that was not an
+   * idempotent replay (recorded when the request arrives, before the answer is sent).
+   */
+  readonly meterEvents: Record<string, unknown>[];
+  /** Holds every meter event's answer this long (to crash a client mid-report). */
+  meterLatencyMs: number;
+  /**
    * A Stripe event of `type` around `object`, as Stripe would post it, with a valid
    * `Stripe-Signature` (the SDK's `webhooks.generateTestHeaderString`): `created` (seconds)
    * defaults to now; `secret` to {@link webhookSecret}.
@@ -79,6 +86,8 @@ export async function startFakeStripeServer(
   const customers = new Map<string, Record<string, unknown>>();
   const checkoutSessions = new Map<string, Record<string, unknown>>();
   const replies = new Map<string, { status: number; body: string }>();
+  const meterEvents: Record<string, unknown>[] = [];
+  const state = { meterLatencyMs: 0 };
   let url = '';
 
   const route = (
@@ -144,6 +153,19 @@ export async function startFakeStripeServer(
       checkoutSessions.set(s.id, s);
       return { status: 200, body: s };
     }
+    if (method === 'POST' && path === '/v1/billing/meter_events') {
+      const e = {
+        object: 'billing.meter_event',
+        event_name: body.event_name,
+        identifier: body.identifier,
+        payload: body.payload,
+        timestamp: Number(body.timestamp),
+        created: now(),
+        livemode: false,
+      };
+      meterEvents.push(e);
+      return { status: 200, body: e };
+    }
     if (method === 'POST' && path === '/v1/billing_portal/sessions') {
       const customer = body.customer as string | undefined;
       if (!customer || !customers.has(customer))
@@ -201,6 +223,8 @@ export async function startFakeStripeServer(
     const r = route(method, path, body);
     const text = JSON.stringify(r.body);
     if (key) replies.set(`${method} ${path} ${key}`, { status: r.status, body: text });
+    if (path === '/v1/billing/meter_events' && state.meterLatencyMs)
+      await new Promise((resolve) => setTimeout(resolve, state.meterLatencyMs));
     res.writeHead(r.status, { 'content-type': 'application/json', 'request-id': id('req') });
     res.end(text);
   };
@@ -219,6 +243,13 @@ export async function startFakeStripeServer(
     requests,
     customers,
     checkoutSessions,
+    meterEvents,
+    get meterLatencyMs() {
+      return state.meterLatencyMs;
+    },
+    set meterLatencyMs(ms: number) {
+      state.meterLatencyMs = ms;
+    },
     signedEvent(type, object, o = {}) {
       const eventId = o.id ?? id('evt');
       const payload = JSON.stringify(

@@ -10,7 +10,8 @@ import { BillingStoreRepository } from './webhooks/billing-store.repository.js';
 import { WebhookService } from './webhooks/webhook.service.js';
 import { RunEventsController } from './usage/run-events.controller.js';
 import { UsageEventsRepository } from './usage/usage-events.repository.js';
-import { UsageRepository } from './usage/usage.repository.js';
+import { MeterRepository, UsageRepository } from './usage/usage.repository.js';
+import { MeterReporterService } from './usage/meter-reporter.service.js';
 import { UsageService } from './usage/usage.service.js';
 import { BudgetsRepository } from './budgets/budgets.repository.js';
 import { BudgetsService } from './budgets/budgets.service.js';
@@ -39,6 +40,8 @@ export class BillingModule {
         BudgetsRepository,
         BudgetsService,
         SweepService,
+        MeterRepository,
+        MeterReporterService,
       ],
     };
   }

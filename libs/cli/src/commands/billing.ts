@@ -7,13 +7,16 @@ import { OrganizationsRepository, PLANS } from '@heady/db';
 import { MessageSigner, loadIdentity, loadRootPublicKey, newEpoch } from '@heady/pqc';
 import { type Command, Option } from 'commander';
 import { withDb } from '../connect.js';
+import { billingAdminCommands } from './billing-admin.js';
 import { type Output } from '../output.js';
 
 /** `heady billing tier <org> <plan>`: what the billing service publishes when a subscription changes. */
 export function billingCommands(program: Command, out: Output): void {
-  program
+  const billing = program
     .command('billing')
-    .description('billing events (the BILLING stream)')
+    .description('plans, usage, budgets and prices; billing events (the BILLING stream)');
+  billingAdminCommands(billing, out);
+  billing
     .command('tier <org> <plan>')
     .description(
       'publish billing.tier.changed for an organization (name or id), signed as the billing service; the gateway applies it at once',

@@ -18,6 +18,7 @@ import * as knowledgeSettings from './1765000002000-KnowledgeSettings.js';
 import * as billing from './1765100000000-Billing.js';
 import * as usage from './1765100001000-Usage.js';
 import * as budgets from './1765100002000-Budgets.js';
+import * as meterEvents from './1765100003000-MeterEvents.js';
 import * as deviceSync from './1765200000000-DeviceSync.js';
 
 /** Every migration, by name, in order. New files are added here as well. */
@@ -41,6 +42,7 @@ export const migrations: Record<string, Migration> = {
   '1765100000000-Billing': billing,
   '1765100001000-Usage': usage,
   '1765100002000-Budgets': budgets,
+  '1765100003000-MeterEvents': meterEvents,
   '1765200000000-DeviceSync': deviceSync,
 };
 export { SEED_GROUPS } from './1763800002000-RoutingTable.js';

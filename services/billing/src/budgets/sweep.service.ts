@@ -8,12 +8,13 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { TierChangesService } from '../tiers/tier-changes.service.js';
+import { MeterReporterService } from '../usage/meter-reporter.service.js';
 import { BudgetsService } from './budgets.service.js';
 
 /**
  * Billing's periodic work, every HEADY_BILLING_SWEEP_MS: subscriptions past their grace
- * period drop to Free, plan changes left unpublished go out, and reservations whose run was
- * never stored are released. One sweep at a time per process; replicas are kept apart by
+ * period drop to Free, plan changes left unpublished go out, reservations whose run was
+ * never stored are released, and a batch of usage goes to Stripe as meter events. One sweep at a time per process; replicas are kept apart by
  * row locks.
  */
 @Injectable()
@@ -24,6 +25,7 @@ export class SweepService implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     @Inject(TierChangesService) private readonly tiers: TierChangesService,
     @Inject(BudgetsService) private readonly budgets: BudgetsService,
+    @Inject(MeterReporterService) private readonly meter: MeterReporterService,
     @Inject(CONFIG) private readonly config: BillingConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -31,6 +33,7 @@ export class SweepService implements OnApplicationBootstrap, OnApplicationShutdo
   async sweep(now = new Date()): Promise<void> {
     await this.tiers.sweep(now);
     await this.budgets.releaseOrphans(now);
+    await this.meter.reportBatch();
   }
 
   onApplicationBootstrap(): void {

@@ -84,6 +84,32 @@ export class StripeRepository {
   }
 
   /**
+   * Reports one run's tokens as a billing meter event. The idempotency key is the run's, so
+   * a retry (after a timeout, a crash before the outcome was recorded) is answered with the
+   * first event instead of counting the tokens again; `identifier` is Stripe's own
+   * de-duplication key for meter events.
+   */
+  async meterEvent(p: {
+    eventName: string;
+    customerId: string;
+    value: number;
+    runId: string;
+    at: Date;
+  }): Promise<void> {
+    await this.stripe.billing.meterEvents
+      .create(
+        {
+          event_name: p.eventName,
+          identifier: `heady-run-${p.runId}`,
+          timestamp: Math.floor(p.at.getTime() / 1000),
+          payload: { stripe_customer_id: p.customerId, value: String(p.value) },
+        },
+        { idempotencyKey: `heady-meter:${p.runId}` },
+      )
+      .catch(rethrowStripe);
+  }
+
+  /**
    * Verifies a webhook with the SDK (`constructEvent`: HMAC-SHA256 of the raw body under
    * the webhook secret, timestamp within the configured tolerance) and parses it.
    * @throws WebhookSignatureInvalidError when the signature is missing, wrong or too old.

@@ -181,3 +181,50 @@ interface RawRow {
   tokens_out: string;
   cost_micros: string;
 }
+
+/** A recorded run whose tokens are still to be reported to Stripe. */
+export interface Unmetered {
+  runId: string;
+  customerId: string;
+  tokens: number;
+  finishedAt: Date;
+}
+
+/** The reads and writes of meter reporting (`usage_records.metered_at`). */
+@Injectable()
+export class MeterRepository {
+  constructor(@Inject(DB) private readonly db: Kysely<Database>) {}
+
+  /** Runs of organizations on `plans` with a live Stripe customer, not yet metered, oldest first. */
+  async unmetered(plans: string[], limit: number): Promise<Unmetered[]> {
+    if (!plans.length) return [];
+    const rows = await this.db
+      .selectFrom('usage_records as u')
+      .innerJoin('organizations as o', 'o.id', 'u.org_id')
+      .innerJoin('billing_customers as c', 'c.org_id', 'u.org_id')
+      .select(['u.run_id', 'c.stripe_customer_id', 'u.tokens_in', 'u.tokens_out', 'u.finished_at'])
+      .where('u.metered_at', 'is', null)
+      .where('c.deleted_at', 'is', null)
+      .where('o.plan', 'in', plans as ('FREE' | 'PRO' | 'ENTERPRISE')[])
+      .orderBy('u.finished_at')
+      .limit(limit)
+      .execute()
+      .catch(pg);
+    return rows.map((r) => ({
+      runId: r.run_id,
+      customerId: r.stripe_customer_id,
+      tokens: Number(r.tokens_in) + Number(r.tokens_out),
+      finishedAt: r.finished_at,
+    }));
+  }
+
+  async markMetered(runIds: string[]): Promise<void> {
+    if (!runIds.length) return;
+    await this.db
+      .updateTable('usage_records')
+      .set({ metered_at: sql<Date>`now()` })
+      .where('run_id', 'in', runIds)
+      .execute()
+      .catch(pg);
+  }
+}

@@ -1,3 +1,4 @@
+import { type ModelPrice, priceFor, taskCostMicros } from '@heady/contracts';
 import { type TaskRun } from '@heady/db';
 import { type RetrievedPassage } from '../runner/context-retrieval.js';
 import { defineStage } from './stage.js';
@@ -20,6 +21,34 @@ function answerOf(r: TaskRun) {
 function sourcesOf(ingest: unknown) {
   const passages = (ingest as { context?: RetrievedPassage[] } | undefined)?.context ?? [];
   return passages.map(({ kind, id, source, score }) => ({ kind, id, source, score }));
+}
+
+interface ExecutedTask {
+  provider: string | null;
+  model: string | null;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Execute's output with each task's cost (micro-dollars, from the price table) and their sum. */
+function withCosts(execution: unknown, prices: readonly ModelPrice[]): unknown {
+  const e = execution as { tasks?: ExecutedTask[] } | null;
+  if (!e?.tasks) return execution ?? null;
+  const tasks = e.tasks.map((t) => ({
+    ...t,
+    costMicros: t.provider
+      ? taskCostMicros(
+          {
+            provider: t.provider,
+            model: t.model ?? '',
+            promptTokens: t.promptTokens,
+            completionTokens: t.completionTokens,
+          },
+          priceFor(prices, t.provider, t.model ?? ''),
+        )
+      : 0,
+  }));
+  return { ...e, tasks, costMicros: tasks.reduce((n, t) => n + t.costMicros, 0) };
 }
 
 /**
@@ -47,7 +76,7 @@ export const finalize = defineStage(
       group: run.service_group,
       seed: run.seed,
       plan: outputs.plan ?? null,
-      execution: outputs.execute ?? null,
+      execution: withCosts(outputs.execute, await reads.prices()),
       recovery: outputs.recover ?? null,
       // the passages the answer was given to work from, attributed (not their text)
       sources: sourcesOf(outputs.ingest),

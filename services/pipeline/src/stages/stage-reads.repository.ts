@@ -1,3 +1,4 @@
+import { type ModelPrice } from '@heady/contracts';
 import { type Database, type TaskRun, type Transaction } from '@heady/db';
 
 /** A stage's successful row, as finalize packages it. */
@@ -25,6 +26,17 @@ export class StageReads {
     private readonly tx: Transaction<Database>,
     private readonly runId: string,
   ) {}
+
+  /** The price table (`model_prices`, kept by billing and `heady billing prices`). */
+  async prices(): Promise<ModelPrice[]> {
+    const rows = await this.tx.selectFrom('model_prices').selectAll().execute();
+    return rows.map((r) => ({
+      provider: r.provider,
+      model: r.model,
+      inputUsdPerMtok: Number(r.input_usd_per_mtok),
+      outputUsdPerMtok: Number(r.output_usd_per_mtok),
+    }));
+  }
 
   /** The service group's routing weight; undefined when the group is not in the table. */
   async groupWeight(group: string): Promise<number | undefined> {
