@@ -90,6 +90,8 @@ const labels = (s) => ({
   'app.kubernetes.io/name': s.name,
   'app.kubernetes.io/component': s.stage ? 'pipeline-stage' : s.name,
   ...PART_OF,
+  // the service whose code runs here (a stage's Deployment runs the pipeline's)
+  'heady.dev/service': s.identity,
   ...(s.stage ? { 'heady.dev/stage': s.stage } : {}),
 });
 const meta = (name, s, extra = {}) => ({
