@@ -53,6 +53,7 @@ export async function setupSecurity(
   const rootPublicKey = loadRootPublicKey(keysDir);
   const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey, {
     signatureTtlMs: config.nats.streamMaxAgeDays * 86_400_000,
+    replicas: config.nats.streamReplicas,
   });
   await registry.putIdentity(identity.cert);
   const lifetime = rotationMs + overlapMs;
