@@ -1,8 +1,11 @@
 # One image for every Heady service; the command picks the service:
 #   docker build -t heady .
-#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline, vector-memory likewise)
+#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline, vector-memory, workers likewise)
 #   docker run heady node libs/cli/dist/main.js db migrate   (the heady CLI)
-# deploy/compose.yaml runs the whole system from it.
+# deploy/compose.yaml and deploy/k8s run the whole system from it. Each service runs from
+# its own `pnpm deploy --prod` folder (its package, its built dist and only its production
+# dependencies), as a non-root user; test/deploy/dockerfile.test.ts runs the same deploy
+# command for every service and loads each from its folder.
 
 # Only the package manifests, so the install layer is rebuilt only when they change.
 FROM node:22-bookworm-slim AS manifests
@@ -18,16 +21,18 @@ COPY --from=manifests /app ./
 RUN pnpm install --frozen-lockfile
 COPY . .
 RUN pnpm exec turbo run build
-# the runtime keeps production dependencies only (from the store filled above: no network)
-RUN rm -rf node_modules libs/*/node_modules services/*/node_modules \
- && pnpm install --frozen-lockfile --prod --offline
+# one pruned folder per service and the CLI: its package with production dependencies only
+# (from the store filled above); /out/<dir> becomes /app/<dir> in the runtime image
+RUN for p in services/gateway services/conductor services/pipeline services/vector-memory services/workers libs/cli; do \
+      pnpm --filter="./$p" deploy --prod --legacy --prefer-offline "/out/$p"; \
+    done
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
     HEADY_DATA_DIR=/var/lib/heady \
     HEADY_GATEWAY_HOST=0.0.0.0
 WORKDIR /app
-COPY --from=build /app ./
+COPY --from=build /out ./
 # keys, audit files and other local data; mount a volume here to share it between containers
 RUN mkdir -p /var/lib/heady && chown node:node /var/lib/heady
 USER node

@@ -33,7 +33,12 @@ export default defineConfig({
         plugins: [decorators],
         test: {
           name: 'medium',
-          include: ['libs/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
+          include: [
+            'libs/*/test/**/*.test.ts',
+            'services/*/test/**/*.test.ts',
+            // deploy/: manifests, alert rules (kubectl, promtool)
+            'test/deploy/**/*.test.ts',
+          ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -9,7 +9,7 @@
 //   npm test -- libs/bus
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ensureInfrastructure } from '../deploy/local/up.mjs';
+import { ensureDeployTools, ensureInfrastructure } from '../deploy/local/up.mjs';
 import { ROOT, build, installIfNeeded, log, runPnpm, run } from './lib.mjs';
 
 const args = process.argv.slice(2);
@@ -33,6 +33,8 @@ try {
   await installIfNeeded();
   await build();
   await ensureInfrastructure({ log: (m) => log('infra', m) });
+  // promtool, prometheus and kubectl for test/deploy
+  ensureDeployTools({ log: (m) => log('infra', m) });
 } catch (e) {
   failed += 1;
   finish(`setup failed: ${e.message}`);

@@ -505,3 +505,25 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   );
 }
+
+/** Command-line tools the deploy tests need (test/deploy), by Debian package. */
+const DEPLOY_TOOLS = [
+  { name: 'promtool', pkg: 'prometheus', bin: 'promtool' },
+  { name: 'prometheus', pkg: 'prometheus', bin: 'prometheus' },
+  { name: 'kubectl', pkg: 'kubernetes-client', bin: 'kubectl' },
+];
+
+/**
+ * Installs promtool and Prometheus (Debian's `prometheus`) and kubectl (`kubernetes-client`)
+ * when missing, as root; otherwise throws naming the packages. Installing `prometheus` on a
+ * machine with systemd starts a service on :9090: the tests start their own server on a free
+ * port and never use it.
+ */
+export function ensureDeployTools({ log = (m) => process.stdout.write(`[infra] ${m}\n`) } = {}) {
+  const missing = DEPLOY_TOOLS.filter((t) => !onPath(t.bin));
+  const unique = missing.filter((t, i) => missing.findIndex((u) => u.pkg === t.pkg) === i);
+  installMissing(
+    unique.map((svc) => ({ svc })),
+    log,
+  );
+}

@@ -28,6 +28,7 @@ export class DedupStore {
     nc: NatsConnection,
     jsm: JetStreamManager,
     windowSeconds: number,
+    replicas = 1,
   ): Promise<DedupStore> {
     const stream = `KV_${DEDUP_BUCKET}`;
     const have = await jsm.streams.info(stream).catch(() => undefined);
@@ -39,7 +40,11 @@ export class DedupStore {
         // JetStream refuses a duplicate window longer than the max age
         duplicate_window: Math.min(have.config.duplicate_window, maxAge),
       });
-    const kv = await new Kvm(nc).create(DEDUP_BUCKET, { history: 1, ttl: windowSeconds * 1000 });
+    const kv = await new Kvm(nc).create(DEDUP_BUCKET, {
+      history: 1,
+      ttl: windowSeconds * 1000,
+      replicas,
+    });
     return new DedupStore(kv);
   }
 

@@ -67,13 +67,15 @@ export class KvKeyRegistry implements KeyResolver {
   static async open(
     nc: NatsConnection,
     rootPublicKey: Uint8Array,
-    opts: { signatureTtlMs?: number } = {},
+    opts: { signatureTtlMs?: number; replicas?: number } = {},
   ): Promise<KvKeyRegistry> {
     const kvm = new Kvm(nc);
-    const keys = await kvm.create('heady-keys', { history: 5 });
+    const replicas = opts.replicas ?? 1;
+    const keys = await kvm.create('heady-keys', { history: 5, replicas });
     const sigs = await kvm.create('heady-sigs', {
       history: 1,
       ttl: opts.signatureTtlMs ?? 7 * 86_400_000,
+      replicas,
     });
     const jsm = await jetstreamManager(nc);
     const exists = await jsm.streams.info(REVOCATION_STREAM).then(
@@ -88,6 +90,7 @@ export class KvKeyRegistry implements KeyResolver {
         deny_delete: true,
         deny_purge: true,
         allow_direct: true,
+        num_replicas: replicas,
       });
     return new KvKeyRegistry(keys, sigs, jsm, rootPublicKey);
   }

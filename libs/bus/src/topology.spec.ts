@@ -55,6 +55,13 @@ describe('streamConfig', () => {
     });
   });
 
+  it('has one replica unless HEADY_STREAM_REPLICAS says more (3 on a cluster)', () => {
+    const spec = STREAMS[0]!;
+    expect(streamConfig(spec, config).num_replicas).toBe(1);
+    const r3 = { nats: { ...config.nats, streamReplicas: 3 } };
+    expect(streamConfig(spec, r3).num_replicas).toBe(3);
+  });
+
   it('declares every stream of the architecture', () => {
     expect(STREAMS.map((s) => s.name)).toEqual([
       'PIPELINE',

@@ -142,7 +142,7 @@ export function streamConfig(
     discard: DiscardPolicy.Old,
     max_age: nanos((s.maxAgeDays ?? cfg.nats.streamMaxAgeDays) * 86_400_000),
     duplicate_window: nanos(cfg.nats.duplicateWindowSeconds * 1000),
-    num_replicas: 1,
+    num_replicas: cfg.nats.streamReplicas ?? 1,
   };
 }
 
@@ -169,13 +169,16 @@ async function ensureStream(
   const same =
     have.subjects.join() === want.subjects.join() &&
     have.max_age === want.max_age &&
-    have.duplicate_window === want.duplicate_window;
+    have.duplicate_window === want.duplicate_window &&
+    have.num_replicas === want.num_replicas;
   if (!same)
     await jsm.streams.update(s.name, {
       ...have,
       subjects: want.subjects,
       max_age: want.max_age,
       duplicate_window: want.duplicate_window,
+      // a clustered JetStream moves a stream to more (or fewer) replicas in place
+      num_replicas: want.num_replicas,
     });
 }
 
@@ -237,10 +240,14 @@ export async function ensureConsumers(
   for (const c of consumers) await ensureConsumer(jsm, c);
 }
 
-/** Creates the KV buckets (history 5) unless they exist. Idempotent. */
-export async function ensureKv(nc: NatsConnection, buckets: readonly string[]): Promise<void> {
+/** Creates the KV buckets (history 5, `replicas` copies) unless they exist. Idempotent. */
+export async function ensureKv(
+  nc: NatsConnection,
+  buckets: readonly string[],
+  replicas = 1,
+): Promise<void> {
   const kvm = new Kvm(nc);
-  for (const b of buckets) await kvm.create(b, { history: 5 });
+  for (const b of buckets) await kvm.create(b, { history: 5, replicas });
 }
 
 /** What {@link ensureTopology} creates. */
@@ -264,5 +271,5 @@ export async function ensureTopology(nc: NatsConnection, opts: TopologyOptions):
   const jsm = opts.jsm ?? (await jetstreamManager(nc));
   await ensureStreams(jsm, opts.streams ?? STREAMS, opts.config);
   await ensureConsumers(jsm, opts.consumers ?? []);
-  await ensureKv(nc, opts.kv ?? KV_BUCKETS);
+  await ensureKv(nc, opts.kv ?? KV_BUCKETS, opts.config.nats.streamReplicas ?? 1);
 }

@@ -41,6 +41,14 @@ describe('loadGatewayConfig', () => {
     expect(c.nats.caFile).toBe('/etc/heady/ca.pem');
   });
 
+  it('keeps one replica of each stream and bucket unless HEADY_STREAM_REPLICAS says more', () => {
+    expect(loadGatewayConfig({}).nats.streamReplicas).toBe(1);
+    expect(loadGatewayConfig({ HEADY_STREAM_REPLICAS: '3' }).nats.streamReplicas).toBe(3);
+    expect(() => loadGatewayConfig({ HEADY_STREAM_REPLICAS: '0' })).toThrow(
+      /HEADY_STREAM_REPLICAS/,
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadGatewayConfig({ HEADY_GATEWAY_PORT: '' }).http.port).toBe(8080);
   });

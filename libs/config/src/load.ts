@@ -67,6 +67,8 @@ export interface CommonConfig {
     caFile?: string | undefined;
     rpcTimeoutMs: number;
     streamMaxAgeDays: number;
+    /** Replicas of the streams and KV buckets (HEADY_STREAM_REPLICAS); 1 when unset. */
+    streamReplicas?: number;
     /**
      * JetStream's duplicate window of every stream, and how long consumers and responders
      * remember a msg id in the shared `heady-dedup` bucket: one setting, so they agree.
@@ -122,6 +124,7 @@ function common(service: string, e: z.infer<typeof commonEnv>): CommonConfig {
       caFile: e.HEADY_NATS_CA_FILE === undefined ? undefined : resolve(e.HEADY_NATS_CA_FILE),
       rpcTimeoutMs: e.HEADY_RPC_TIMEOUT_MS,
       streamMaxAgeDays: e.HEADY_STREAM_MAX_AGE_DAYS,
+      streamReplicas: e.HEADY_STREAM_REPLICAS,
       duplicateWindowSeconds: e.HEADY_DUPLICATE_WINDOW_SECONDS,
       consumerConcurrency: e.HEADY_CONSUMER_CONCURRENCY,
       rpcConcurrency: e.HEADY_RPC_CONCURRENCY,

@@ -112,6 +112,11 @@ export const commonEnv = z.object({
     .positive()
     .default(DEFAULTS.streamMaxAgeDays)
     .meta({ description: 'how long streams keep messages (replay window)' }),
+  /** Replicas of every stream and KV bucket the services create: 3 on a three-server JetStream cluster. */
+  HEADY_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1).meta({
+    description:
+      'replicas of every JetStream stream and KV bucket (`3` on a three-server cluster; a single server allows `1`)',
+  }),
   /** JetStream's duplicate window and the consumers' shared de-duplication window (one setting). */
   HEADY_DUPLICATE_WINDOW_SECONDS: z.coerce
     .number()

@@ -8,7 +8,18 @@ import {
   loadRootPublicKey,
   newEpoch,
 } from '@heady/pqc';
-import { type Logger } from '@heady/telemetry';
+import { type Logger, gauge } from '@heady/telemetry';
+
+/** When this process last started signing with a new epoch key (HeadyKeyRotationOverdue). */
+const epochStarted = gauge(
+  'heady_signing_epoch_started_seconds',
+  'Unix time this process started signing with its current epoch key',
+);
+/** The configured rotation interval, so an alert can tell an overdue rotation. */
+const rotationInterval = gauge(
+  'heady_signing_rotation_interval_seconds',
+  'Configured epoch key rotation interval (HEADY_KEY_ROTATION_MS) in seconds',
+);
 
 /** The process's signer and verifier, its RESTRICTED-payload sealing, and how to stop its key rotation. */
 export interface Security {
@@ -42,6 +53,7 @@ export async function setupSecurity(
   const rootPublicKey = loadRootPublicKey(keysDir);
   const registry = await KvKeyRegistry.open(bus.nc, rootPublicKey, {
     signatureTtlMs: config.nats.streamMaxAgeDays * 86_400_000,
+    replicas: config.nats.streamReplicas,
   });
   await registry.putIdentity(identity.cert);
   const lifetime = rotationMs + overlapMs;
@@ -57,6 +69,8 @@ export async function setupSecurity(
     onRoot: (kid, root) => verifier.trustRoot(kid, root),
   });
   logger.info({ kid: epoch.cert.kid, identity: identity.cert.kid }, 'signing with a new epoch key');
+  epochStarted.set(Date.now() / 1000);
+  rotationInterval.set(rotationMs / 1000);
 
   const kem = new KemKeyStore(keysDir, config.service, {
     rotationMs,
@@ -77,6 +91,7 @@ export async function setupSecurity(
     registry.putEpoch(next.cert).then(
       () => {
         signer.rotate(next);
+        epochStarted.set(Date.now() / 1000);
         logger.info({ kid: next.cert.kid, why }, 'epoch key rotated');
       },
       (err: unknown) => logger.error({ err }, 'epoch key rotation failed; keeping the current key'),

@@ -102,7 +102,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     });
     // (stream, msg id) and request ids seen within the duplicate window, shared by every replica
     const dedup = this.opts.verifier
-      ? await DedupStore.open(bus.nc, bus.jsm, config.nats.duplicateWindowSeconds)
+      ? await DedupStore.open(
+          bus.nc,
+          bus.jsm,
+          config.nats.duplicateWindowSeconds,
+          config.nats.streamReplicas,
+        )
       : undefined;
     const audit = new RejectionAudit({
       actor: config.instanceId,
