@@ -1,6 +1,6 @@
 # One image for every Heady service; the command picks the service:
 #   docker build -t heady .
-#   docker run heady node services/gateway/dist/main.js     (conductor, pipeline, vector-memory, workers likewise)
+#   docker run heady node services/gateway/dist/main.js     (every other service likewise)
 #   docker run heady node libs/cli/dist/main.js db migrate   (the heady CLI)
 # deploy/compose.yaml and deploy/k8s run the whole system from it. Each service runs from
 # its own `pnpm deploy --prod` folder (its package, its built dist and only its production
@@ -23,7 +23,8 @@ COPY . .
 RUN pnpm exec turbo run build
 # one pruned folder per service and the CLI: its package with production dependencies only
 # (from the store filled above); /out/<dir> becomes /app/<dir> in the runtime image
-RUN for p in services/gateway services/conductor services/pipeline services/vector-memory services/workers libs/cli; do \
+RUN for p in services/gateway services/conductor services/pipeline services/vector-memory services/workers \
+      services/knowledge-vault services/billing services/device-sync libs/cli; do \
       pnpm --filter="./$p" deploy --prod --legacy --prefer-offline "/out/$p"; \
     done
 

@@ -67,6 +67,31 @@ export const SERVICES = [
     egressHttps: true,
     resources: { cpu: ['250m', '1'], memory: ['384Mi', '1Gi'] },
   },
+  {
+    name: 'knowledge-vault',
+    identity: 'knowledge-vault',
+    opsPort: DEFAULTS.knowledgeVaultOpsPort,
+    consumers: [{ stream: 'RUN_EVENTS', durable: 'knowledge-pipeline', ackWaitMs: 60_000 }],
+    // an openai-compatible embedding provider is reached over HTTPS
+    egressHttps: true,
+    resources: { cpu: ['100m', '1'], memory: ['256Mi', '1Gi'] },
+  },
+  {
+    name: 'billing',
+    identity: 'billing',
+    opsPort: DEFAULTS.billingOpsPort,
+    consumers: [{ stream: 'RUN_EVENTS', durable: 'billing-usage', ackWaitMs: 30_000 }],
+    // Stripe's API is reached over HTTPS
+    egressHttps: true,
+    resources: { cpu: ['100m', '500m'], memory: ['192Mi', '384Mi'] },
+  },
+  {
+    name: 'device-sync',
+    identity: 'device-sync',
+    opsPort: DEFAULTS.deviceSyncOpsPort,
+    consumers: [],
+    resources: { cpu: ['100m', '500m'], memory: ['192Mi', '384Mi'] },
+  },
   ...STAGE_NAMES.map((stage) => ({
     name: `pipeline-${stage}`,
     identity: 'pipeline',

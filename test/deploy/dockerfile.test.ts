@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../deploy/k8s/generate.mjs';
+import { pnpm } from '../../scripts/lib.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -44,7 +45,9 @@ describe('Dockerfile', () => {
   it('each service loads from its own pnpm deploy --prod folder, without dev dependencies', () => {
     for (const p of deployed) {
       const dir = join(out, p);
-      execFileSync('pnpm', [`--filter=./${p}`, 'deploy', ...deployArgs!.split(' '), dir], {
+      // pnpm 10 as npm test runs it: the one on PATH, else through npx (a fresh machine has none)
+      const [cmd, ...pre] = pnpm();
+      execFileSync(cmd!, [...pre, `--filter=./${p}`, 'deploy', ...deployArgs!.split(' '), dir], {
         cwd: ROOT,
         stdio: 'pipe',
         env: { ...process.env, CI: 'true' },
