@@ -46,8 +46,8 @@ describe('Dockerfile', () => {
     for (const p of deployed) {
       const dir = join(out, p);
       // pnpm 10 as npm test runs it: the one on PATH, else through npx (a fresh machine has none)
-      const [cmd, ...pre] = pnpm();
-      execFileSync(cmd!, [...pre, `--filter=./${p}`, 'deploy', ...deployArgs!.split(' '), dir], {
+      const [cmd = 'pnpm', ...pre] = pnpm() as string[];
+      execFileSync(cmd, [...pre, `--filter=./${p}`, 'deploy', ...deployArgs!.split(' '), dir], {
         cwd: ROOT,
         stdio: 'pipe',
         env: { ...process.env, CI: 'true' },
