@@ -340,6 +340,49 @@ export function loadWorkersConfig(env: Env = process.env): WorkersConfig {
   };
 }
 
+/** The embedding provider of vector memory and the knowledge vault (HEADY_EMBEDDINGS_*). */
+export type EmbeddingsConfig =
+  | { provider: 'local' }
+  | {
+      provider: 'openai-compatible';
+      baseUrl: string;
+      apiKey: string | undefined;
+      model: string;
+    };
+
+type EmbeddingsEnv = Pick<
+  z.infer<typeof vectorMemoryEnv>,
+  | 'HEADY_EMBEDDINGS_PROVIDER'
+  | 'HEADY_EMBEDDINGS_URL'
+  | 'HEADY_EMBEDDINGS_API_KEY'
+  | 'HEADY_EMBEDDINGS_MODEL'
+>;
+
+function embeddingsOf(e: EmbeddingsEnv): EmbeddingsConfig {
+  return e.HEADY_EMBEDDINGS_PROVIDER === 'local'
+    ? { provider: 'local' }
+    : {
+        provider: 'openai-compatible',
+        baseUrl: e.HEADY_EMBEDDINGS_URL ?? '',
+        apiKey: e.HEADY_EMBEDDINGS_API_KEY,
+        model: e.HEADY_EMBEDDINGS_MODEL ?? '',
+      };
+}
+
+/** HNSW parameters (HEADY_HNSW_*), the same variables for vector memory and the vault. */
+function hnswOf(
+  e: Pick<
+    z.infer<typeof vectorMemoryEnv>,
+    'HEADY_HNSW_M' | 'HEADY_HNSW_EF_CONSTRUCTION' | 'HEADY_HNSW_EF_SEARCH'
+  >,
+) {
+  return {
+    connectivity: e.HEADY_HNSW_M,
+    expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,
+    expansionSearch: e.HEADY_HNSW_EF_SEARCH,
+  };
+}
+
 export interface VectorMemoryConfig extends CommonConfig {
   ops: { port: number };
   memory: {
@@ -348,14 +391,7 @@ export interface VectorMemoryConfig extends CommonConfig {
     indexDir: string;
     hnsw: { connectivity: number; expansionAdd: number; expansionSearch: number };
   };
-  embeddings:
-    | { provider: 'local' }
-    | {
-        provider: 'openai-compatible';
-        baseUrl: string;
-        apiKey: string | undefined;
-        model: string;
-      };
+  embeddings: EmbeddingsConfig;
 }
 
 export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConfig {
@@ -378,21 +414,9 @@ export function loadVectorMemoryConfig(env: Env = process.env): VectorMemoryConf
       dimensions: e.HEADY_MEMORY_DIMENSIONS,
       dbFile,
       indexDir: `${dbFile}.hnsw`,
-      hnsw: {
-        connectivity: e.HEADY_HNSW_M,
-        expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,
-        expansionSearch: e.HEADY_HNSW_EF_SEARCH,
-      },
+      hnsw: hnswOf(e),
     },
-    embeddings:
-      e.HEADY_EMBEDDINGS_PROVIDER === 'local'
-        ? { provider: 'local' }
-        : {
-            provider: 'openai-compatible',
-            baseUrl: e.HEADY_EMBEDDINGS_URL ?? '',
-            apiKey: e.HEADY_EMBEDDINGS_API_KEY,
-            model: e.HEADY_EMBEDDINGS_MODEL ?? '',
-          },
+    embeddings: embeddingsOf(e),
   };
 }
 
@@ -409,14 +433,7 @@ export interface KnowledgeVaultConfig extends CommonConfig {
     rrfK: number;
     hnsw: { connectivity: number; expansionAdd: number; expansionSearch: number };
   };
-  embeddings:
-    | { provider: 'local' }
-    | {
-        provider: 'openai-compatible';
-        baseUrl: string;
-        apiKey: string | undefined;
-        model: string;
-      };
+  embeddings: EmbeddingsConfig;
 }
 
 export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVaultConfig {
@@ -451,21 +468,9 @@ export function loadKnowledgeVaultConfig(env: Env = process.env): KnowledgeVault
       fusion: e.HEADY_VAULT_FUSION,
       alpha: e.HEADY_VAULT_FUSION_ALPHA,
       rrfK: e.HEADY_VAULT_RRF_K,
-      hnsw: {
-        connectivity: e.HEADY_HNSW_M,
-        expansionAdd: e.HEADY_HNSW_EF_CONSTRUCTION,
-        expansionSearch: e.HEADY_HNSW_EF_SEARCH,
-      },
+      hnsw: hnswOf(e),
     },
-    embeddings:
-      e.HEADY_EMBEDDINGS_PROVIDER === 'local'
-        ? { provider: 'local' }
-        : {
-            provider: 'openai-compatible',
-            baseUrl: e.HEADY_EMBEDDINGS_URL ?? '',
-            apiKey: e.HEADY_EMBEDDINGS_API_KEY,
-            model: e.HEADY_EMBEDDINGS_MODEL ?? '',
-          },
+    embeddings: embeddingsOf(e),
   };
 }
 

@@ -38,7 +38,7 @@ import { ProvidersController } from './providers/providers.controller.js';
 import { OpenAiController } from './openai/openai.controller.js';
 import { OpenAiService } from './openai/openai.service.js';
 import { ConsentsController } from './device/consents.controller.js';
-import { DeviceSyncClient } from './device/device-call.js';
+import { ServiceRpc } from './rpc/service-rpc.js';
 import { DeviceEventsRepository } from './device/device-events.repository.js';
 import { DeviceStreamService } from './device/device-stream.service.js';
 import { DevicesController } from './device/devices.controller.js';
@@ -90,7 +90,7 @@ export class GatewayModule {
         ModelsRepository,
         ProviderHealthRepository,
         OpenAiService,
-        DeviceSyncClient,
+        ServiceRpc,
         DeviceEventsRepository,
         DeviceStreamService,
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -6,13 +6,8 @@ import {
   BillingWebhook,
   ErrorCode,
   HeadyError,
-  type Rpc,
-  type RpcReply,
-  type RpcRequest,
 } from '@heady/contracts';
-import { BusPublisher } from '@heady/bus';
-import { type GatewayConfig } from '@heady/config';
-import { CONFIG } from '@heady/runtime';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { type z } from 'zod';
 import { Access } from '../auth/access.js';
@@ -40,21 +35,7 @@ import {
 @Controller('api/billing')
 @Access('RESTRICTED')
 export class BillingController {
-  constructor(
-    @Inject(BusPublisher) private readonly bus: BusPublisher,
-    @Inject(CONFIG) private readonly config: GatewayConfig,
-  ) {}
-
-  private async call<R extends Rpc, S extends z.ZodType>(
-    rpc: R,
-    request: RpcRequest<R>,
-    reply: S,
-  ): Promise<z.infer<S>> {
-    const answer: RpcReply<R> = await this.bus.call(rpc, request, {
-      timeoutMs: this.config.nats.rpcTimeoutMs,
-    });
-    return reply.parse(answer);
-  }
+  constructor(@Inject(ServiceRpc) private readonly rpc: ServiceRpc) {}
 
   /** A Stripe Checkout Session (subscription mode) for a paid plan. */
   @ApiRoute({
@@ -67,7 +48,7 @@ export class BillingController {
   @HttpCode(200)
   checkout(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof checkoutReply>> {
     const b = parseOrThrow(checkoutBody, body, 'body');
-    return this.call(BillingCheckout, { orgId: organizationOf(req), ...b }, checkoutReply);
+    return this.rpc.call(BillingCheckout, { orgId: organizationOf(req), ...b }, checkoutReply);
   }
 
   /** A Stripe customer portal session (after a first checkout). */
@@ -81,7 +62,7 @@ export class BillingController {
   @HttpCode(200)
   portal(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof portalReply>> {
     const b = parseOrThrow(portalBody, body ?? {}, 'body');
-    return this.call(BillingPortal, { orgId: organizationOf(req), ...b }, portalReply);
+    return this.rpc.call(BillingPortal, { orgId: organizationOf(req), ...b }, portalReply);
   }
 
   /** The organization's plan, subscription status and current period. */
@@ -93,7 +74,7 @@ export class BillingController {
   @Get('subscription')
   @Access('INTERNAL')
   subscription(@Req() req: object): Promise<z.infer<typeof subscriptionReply>> {
-    return this.call(BillingSubscription, { orgId: organizationOf(req) }, subscriptionReply);
+    return this.rpc.call(BillingSubscription, { orgId: organizationOf(req) }, subscriptionReply);
   }
 
   /** What the organization's finished runs used in [from, to): tokens, tasks, cost. */
@@ -107,7 +88,7 @@ export class BillingController {
   @Access('INTERNAL')
   usage(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof usageReply>> {
     const q = parseOrThrow(usageQuery, query, 'query');
-    return this.call(BillingUsage, { orgId: organizationOf(req), ...q }, usageReply);
+    return this.rpc.call(BillingUsage, { orgId: organizationOf(req), ...q }, usageReply);
   }
 
   /**
@@ -129,7 +110,7 @@ export class BillingController {
   ): Promise<z.infer<typeof webhookReply>> {
     if (typeof body !== 'string')
       throw new HeadyError(ErrorCode.MalformedBody, 'a Stripe webhook needs a JSON body');
-    return this.call(
+    return this.rpc.call(
       BillingWebhook,
       { payload: body, ...(signature === undefined ? {} : { signature }) },
       webhookReply,

@@ -6,6 +6,7 @@ import {
   putConsentBody,
   trackingBody,
 } from '@heady/contracts';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { type FastifyRequest } from 'fastify';
 import { type z } from 'zod';
@@ -13,14 +14,14 @@ import { Access } from '../auth/access.js';
 import { ApiRoute } from '../openapi/route-doc.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { actingOf } from './acting-user.js';
-import { ActsForUser, DeviceSyncClient } from './device-call.js';
+import { ActsForUser } from './device-call.js';
 import { consentsReply, putConsentReply, trackingReply } from './device.schema.js';
 
 /** A user's consents and the tracking they allow; each route is a signed request to device-sync. */
 @Controller('api')
 @Access('INTERNAL')
 export class ConsentsController {
-  constructor(@Inject(DeviceSyncClient) private readonly deviceSync: DeviceSyncClient) {}
+  constructor(@Inject(ServiceRpc) private readonly deviceSync: ServiceRpc) {}
 
   @ApiRoute({
     summary: "Grant or revoke one of the user's consents",

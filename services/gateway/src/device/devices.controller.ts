@@ -1,4 +1,5 @@
 import { ListDevices, RegisterDevice, RevokeDevice, registerDeviceBody } from '@heady/contracts';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -6,7 +7,7 @@ import { Access } from '../auth/access.js';
 import { ApiRoute } from '../openapi/route-doc.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { actingOf } from './acting-user.js';
-import { ActsForUser, DeviceSyncClient } from './device-call.js';
+import { ActsForUser } from './device-call.js';
 import { deviceRecord, devicesReply } from './device.schema.js';
 
 const deviceId = z.string().uuid();
@@ -15,7 +16,7 @@ const deviceId = z.string().uuid();
 @Controller('api/devices')
 @Access('INTERNAL')
 export class DevicesController {
-  constructor(@Inject(DeviceSyncClient) private readonly deviceSync: DeviceSyncClient) {}
+  constructor(@Inject(ServiceRpc) private readonly deviceSync: ServiceRpc) {}
 
   @ApiRoute({
     summary: 'Register a device with its signing and key-agreement public keys',

@@ -6,6 +6,7 @@ import {
   keySharesBody,
   listBlobsQuery,
 } from '@heady/contracts';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -13,7 +14,7 @@ import { Access, principalOf } from '../auth/access.js';
 import { ApiRoute } from '../openapi/route-doc.js';
 import { parseOrThrow } from '../problem/validation.js';
 import { actingOf, proofOf } from './acting-user.js';
-import { ActsForUser, DeviceSigned, DeviceSyncClient } from './device-call.js';
+import { ActsForUser, DeviceSigned } from './device-call.js';
 import { DeviceStreamService } from './device-stream.service.js';
 import { blobsReply, keySharesReply, keySharesStored, pushReply } from './device.schema.js';
 
@@ -26,7 +27,7 @@ import { blobsReply, keySharesReply, keySharesStored, pushReply } from './device
 @Access('INTERNAL')
 export class SyncController {
   constructor(
-    @Inject(DeviceSyncClient) private readonly deviceSync: DeviceSyncClient,
+    @Inject(ServiceRpc) private readonly deviceSync: ServiceRpc,
     @Inject(DeviceStreamService) private readonly streams: DeviceStreamService,
   ) {}
 

@@ -1,4 +1,3 @@
-import { BusPublisher } from '@heady/bus';
 import {
   DeleteKnowledgeDocument,
   IngestKnowledge,
@@ -6,12 +5,10 @@ import {
   KnowledgeSettings,
   ListKnowledgeReceipts,
   SyncKnowledgeRepo,
-  type Rpc,
-  type RpcReply,
-  type RpcRequest,
   SearchKnowledge,
   UnauthenticatedError,
 } from '@heady/contracts';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import { type GatewayConfig } from '@heady/config';
 import { CONFIG } from '@heady/runtime';
 import {
@@ -64,20 +61,11 @@ function organizationOf(req: object): string {
 @Access('INTERNAL')
 export class KnowledgeController {
   constructor(
-    @Inject(BusPublisher) private readonly bus: BusPublisher,
+    @Inject(ServiceRpc) private readonly rpc: ServiceRpc,
     @Inject(CONFIG) private readonly config: GatewayConfig,
   ) {}
 
   /** One typed request/reply; the answer is read through the route's documented schema. */
-  private async call<R extends Rpc, S extends z.ZodType>(
-    rpc: R,
-    request: RpcRequest<R>,
-    reply: S,
-    timeoutMs = this.config.nats.rpcTimeoutMs,
-  ): Promise<z.infer<S>> {
-    const answer: RpcReply<R> = await this.bus.call(rpc, request, { timeoutMs });
-    return reply.parse(answer);
-  }
 
   @ApiRoute({
     summary: 'Store documents (source UPLOAD): one receipt per document, in order',
@@ -95,7 +83,7 @@ export class KnowledgeController {
   @HttpCode(201)
   ingest(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof ingestReply>> {
     const b = parseOrThrow(ingestDocumentsBody, body, 'body');
-    return this.call(
+    return this.rpc.call(
       IngestKnowledge,
       { orgId: organizationOf(req), source: 'UPLOAD', ...b },
       ingestReply,
@@ -113,7 +101,7 @@ export class KnowledgeController {
   @Access('PROPRIETARY')
   remove(@Param('id') id: string, @Req() req: object): Promise<z.infer<typeof deleteReply>> {
     const doc = parseOrThrow(documentId, id, 'path.id');
-    return this.call(
+    return this.rpc.call(
       DeleteKnowledgeDocument,
       { orgId: organizationOf(req), documentId: doc },
       deleteReply,
@@ -133,7 +121,7 @@ export class KnowledgeController {
   @Get('search')
   search(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof searchReply>> {
     const q = parseOrThrow(searchKnowledgeQuery, query, 'query');
-    return this.call(SearchKnowledge, { orgId: organizationOf(req), ...q }, searchReply);
+    return this.rpc.call(SearchKnowledge, { orgId: organizationOf(req), ...q }, searchReply);
   }
 
   @ApiRoute({
@@ -145,7 +133,11 @@ export class KnowledgeController {
   @Get('receipts')
   receipts(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof receiptsReply>> {
     const q = parseOrThrow(listReceiptsQuery, query, 'query');
-    return this.call(ListKnowledgeReceipts, { orgId: organizationOf(req), ...q }, receiptsReply);
+    return this.rpc.call(
+      ListKnowledgeReceipts,
+      { orgId: organizationOf(req), ...q },
+      receiptsReply,
+    );
   }
 
   @ApiRoute({
@@ -161,7 +153,7 @@ export class KnowledgeController {
   @HttpCode(200)
   syncRepo(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof repoSyncReply>> {
     const b = parseOrThrow(repoSyncBody, body, 'body');
-    return this.call(
+    return this.rpc.call(
       SyncKnowledgeRepo,
       { orgId: organizationOf(req), ...b },
       repoSyncReply,
@@ -181,7 +173,11 @@ export class KnowledgeController {
     @Req() req: object,
   ): Promise<z.infer<typeof repoCursorReply>> {
     const q = parseOrThrow(repoCursorQuery, query, 'query');
-    return this.call(KnowledgeRepoCursor, { orgId: organizationOf(req), ...q }, repoCursorReply);
+    return this.rpc.call(
+      KnowledgeRepoCursor,
+      { orgId: organizationOf(req), ...q },
+      repoCursorReply,
+    );
   }
 
   @ApiRoute({
@@ -191,7 +187,7 @@ export class KnowledgeController {
   })
   @Get('settings')
   settings(@Req() req: object): Promise<z.infer<typeof settingsReply>> {
-    return this.call(KnowledgeSettings, { orgId: organizationOf(req) }, settingsReply);
+    return this.rpc.call(KnowledgeSettings, { orgId: organizationOf(req) }, settingsReply);
   }
 
   @ApiRoute({
@@ -207,6 +203,6 @@ export class KnowledgeController {
     @Req() req: object,
   ): Promise<z.infer<typeof settingsReply>> {
     const b = parseOrThrow(knowledgeSettingsBody, body, 'body');
-    return this.call(KnowledgeSettings, { orgId: organizationOf(req), ...b }, settingsReply);
+    return this.rpc.call(KnowledgeSettings, { orgId: organizationOf(req), ...b }, settingsReply);
   }
 }

@@ -3,15 +3,10 @@ import {
   InsertVectors,
   MemoryStats,
   MemoryZone,
-  type Rpc,
-  type RpcReply,
-  type RpcRequest,
   SearchMemory,
   UnauthenticatedError,
 } from '@heady/contracts';
-import { BusPublisher } from '@heady/bus';
-import { type GatewayConfig } from '@heady/config';
-import { CONFIG } from '@heady/runtime';
+import { ServiceRpc } from '../rpc/service-rpc.js';
 import {
   Body,
   Controller,
@@ -55,25 +50,12 @@ export function organizationOf(req: object): string {
 @Controller('api/memory')
 @Access('INTERNAL')
 export class MemoryController {
-  constructor(
-    @Inject(BusPublisher) private readonly bus: BusPublisher,
-    @Inject(CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  constructor(@Inject(ServiceRpc) private readonly rpc: ServiceRpc) {}
 
   /**
    * One typed request/reply to vector memory; its reply is read through the route's
    * documented schema, so the OpenAPI document and the answers cannot drift apart.
    */
-  private async call<R extends Rpc, S extends z.ZodType>(
-    rpc: R,
-    request: RpcRequest<R>,
-    reply: S,
-  ): Promise<z.infer<S>> {
-    const answer: RpcReply<R> = await this.bus.call(rpc, request, {
-      timeoutMs: this.config.nats.rpcTimeoutMs,
-    });
-    return reply.parse(answer);
-  }
 
   /** insertVector: stores texts (embedded by the deployment's provider unless given). 201 with their ids. */
   @ApiRoute({
@@ -92,7 +74,7 @@ export class MemoryController {
   @HttpCode(201)
   insert(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof insertVectorsReply>> {
     const b = parseOrThrow(insertVectorsBody, body, 'body');
-    return this.call(InsertVectors, { orgId: organizationOf(req), ...b }, insertVectorsReply);
+    return this.rpc.call(InsertVectors, { orgId: organizationOf(req), ...b }, insertVectorsReply);
   }
 
   /** similaritySearch: cosine top-k by text or by embedding, optionally within a session. */
@@ -106,7 +88,7 @@ export class MemoryController {
   @HttpCode(200)
   search(@Body() body: unknown, @Req() req: object): Promise<z.infer<typeof searchReply>> {
     const b = parseOrThrow(searchBody, body, 'body');
-    return this.call(SearchMemory, { orgId: organizationOf(req), ...b }, searchReply);
+    return this.rpc.call(SearchMemory, { orgId: organizationOf(req), ...b }, searchReply);
   }
 
   /** getZoneForQuery: the query's octant (0–7) on the organization's three principal axes. */
@@ -119,7 +101,7 @@ export class MemoryController {
   @Get('zone')
   zone(@Query() query: unknown, @Req() req: object): Promise<z.infer<typeof zoneReply>> {
     const q = parseOrThrow(zoneQuery, query, 'query');
-    return this.call(MemoryZone, { orgId: organizationOf(req), query: q.q }, zoneReply);
+    return this.rpc.call(MemoryZone, { orgId: organizationOf(req), query: q.q }, zoneReply);
   }
 
   /** getStats: totals, sessions, time range, index health. */
@@ -130,7 +112,7 @@ export class MemoryController {
   })
   @Get('stats')
   stats(@Req() req: object): Promise<z.infer<typeof statsReply>> {
-    return this.call(MemoryStats, { orgId: organizationOf(req) }, statsReply);
+    return this.rpc.call(MemoryStats, { orgId: organizationOf(req) }, statsReply);
   }
 
   /** Forgets a session (erasure: PROPRIETARY clearance). */
@@ -147,7 +129,7 @@ export class MemoryController {
     @Req() req: object,
   ): Promise<z.infer<typeof deleteSessionReply>> {
     const sessionId = parseOrThrow(memorySessionId, id, 'path.id');
-    return this.call(
+    return this.rpc.call(
       DeleteMemorySession,
       { orgId: organizationOf(req), sessionId },
       deleteSessionReply,
