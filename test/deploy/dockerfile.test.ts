@@ -18,7 +18,12 @@ const stages = dockerfile
   .map((l) => l.split(/\s+/));
 const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
 /** The folders the Dockerfile deploys (`for p in …; do`). */
-const deployed = /for p in ([^;]+); do/.exec(dockerfile)?.[1]?.trim().split(/\s+/) ?? [];
+const deployed =
+  /for p in ([^;]+); do/
+    .exec(dockerfile)?.[1]
+    ?.trim()
+    .split(/\s+/)
+    .filter((w) => w !== '\\') ?? [];
 const deployArgs = /pnpm --filter="\.\/\$p" deploy ([^"]+)"/.exec(dockerfile)?.[1]?.trim();
 
 describe('Dockerfile', () => {

@@ -331,14 +331,24 @@ function send(req: Built): Promise<{ status: number; type: string | undefined; b
   });
 }
 
-// billing's routes answer too: billing talks to a local fake Stripe
+// every service behind a route runs, so a valid request is served; billing talks to a local
+// fake Stripe
 const stripe = await startFakeStripeServer();
 afterAll(() => stripe.close());
 
 describe('gateway fuzz: malformed, oversized and wrongly typed requests', () => {
   const system = withSystem({
     database: 'heady_e2e_fuzz',
-    services: ['conductor', 'pipeline', 'vector-memory', 'workers', 'billing', 'gateway'],
+    services: [
+      'conductor',
+      'pipeline',
+      'vector-memory',
+      'workers',
+      'knowledge-vault',
+      'billing',
+      'device-sync',
+      'gateway',
+    ],
     billing: billingEnvFor(stripe),
     env: {
       HEADY_MEMORY_DIMENSIONS: '64',

@@ -2,10 +2,11 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCliConfig } from '@heady/config';
-import { type Database, type Kysely, OrganizationsRepository, sql } from '@heady/db';
+import { type Database, type Kysely, OrganizationsRepository } from '@heady/db';
 import { type Command } from 'commander';
 import { withDb } from '../connect.js';
 import { type Output, table } from '../output.js';
+import { BillingAdminRepository } from '../repositories/billing.repository.js';
 
 const usd = (micros: string | number | bigint | null | undefined): number =>
   Number(micros ?? 0) / 1e6;
@@ -57,33 +58,10 @@ export function billingAdminCommands(billing: Command, out: Output): void {
     .action(async (org: string) => {
       const v = await withDb(async (db) => {
         const o = await orgOf(db, org);
-        const sub = await db
-          .selectFrom('billing_subscriptions')
-          .select([
-            'status',
-            'plan',
-            'current_period_end',
-            'cancel_at_period_end',
-            'past_due_since',
-          ])
-          .where('org_id', '=', o.id)
-          .executeTakeFirst();
-        const used = await db
-          .selectFrom('usage_records')
-          .select([
-            sql<string>`count(*)`.as('runs'),
-            sql<string>`coalesce(sum(tokens_in), 0)`.as('tokens_in'),
-            sql<string>`coalesce(sum(tokens_out), 0)`.as('tokens_out'),
-            sql<string>`coalesce(sum(cost_micros), 0)`.as('cost'),
-          ])
-          .where('org_id', '=', o.id)
-          .where('finished_at', '>=', new Date(monthStart()))
-          .executeTakeFirstOrThrow();
-        const b = await db
-          .selectFrom('org_budgets')
-          .selectAll()
-          .where('org_id', '=', o.id)
-          .executeTakeFirst();
+        const billing = new BillingAdminRepository(db);
+        const sub = await billing.subscription(o.id);
+        const used = await billing.usageSince(o.id, new Date(monthStart()));
+        const b = await billing.budget(o.id);
         return {
           org: o.name,
           orgId: o.id,
@@ -131,20 +109,13 @@ export function billingAdminCommands(billing: Command, out: Output): void {
     .action(async (org: string, value: string, opts: { remove?: boolean }) => {
       const v = await withDb(async (db) => {
         const o = await orgOf(db, org);
+        const billing = new BillingAdminRepository(db);
         if (opts.remove) {
-          await db.deleteFrom('org_budgets').where('org_id', '=', o.id).execute();
+          await billing.removeBudget(o.id);
           return { org: o.name, monthlyUsd: null };
         }
         const micros = Math.round(amount(value, 'the budget') * 1e6);
-        await db
-          .insertInto('org_budgets')
-          .values({ org_id: o.id, monthly_credits_micros: micros, period_start: monthStart() })
-          .onConflict((oc) =>
-            oc
-              .column('org_id')
-              .doUpdateSet({ monthly_credits_micros: micros, updated_at: new Date() }),
-          )
-          .execute();
+        await billing.setBudget(o.id, micros, monthStart());
         return { org: o.name, monthlyUsd: micros / 1e6 };
       });
       out.result(v, (x) =>
@@ -164,20 +135,12 @@ export function billingAdminCommands(billing: Command, out: Output): void {
     )
     .action(async (eventId: string, opts: { gateway: string; force?: boolean }) => {
       const stored = await withDb(async (db) => {
-        const e = await db
-          .selectFrom('stripe_events')
-          .select(['payload'])
-          .where('id', '=', eventId)
-          .executeTakeFirst();
-        if (!e) throw new Error(`no stored Stripe event ${eventId}`);
+        const billing = new BillingAdminRepository(db);
+        const payload = await billing.storedEvent(eventId);
+        if (payload === undefined) throw new Error(`no stored Stripe event ${eventId}`);
         // the stored copy is kept under another id, so nothing is lost if the delivery fails
-        if (opts.force)
-          await db
-            .updateTable('stripe_events')
-            .set({ id: `${eventId}:superseded:${Date.now()}` })
-            .where('id', '=', eventId)
-            .execute();
-        return e.payload;
+        if (opts.force) await billing.supersedeEvent(eventId);
+        return payload;
       });
       const payload = JSON.stringify(stored);
       const res = await fetch(`${opts.gateway.replace(/\/$/, '')}/api/billing/webhook`, {
@@ -199,15 +162,7 @@ export function billingAdminCommands(billing: Command, out: Output): void {
     .command('prices')
     .description('the price table usage is costed from (US dollars per million tokens)')
     .action(async () => {
-      const rows = await withDb((db) =>
-        db.selectFrom('model_prices').selectAll().orderBy('provider').orderBy('model').execute(),
-      );
-      const v = rows.map((r) => ({
-        provider: r.provider,
-        model: r.model,
-        inputUsdPerMtok: Number(r.input_usd_per_mtok),
-        outputUsdPerMtok: Number(r.output_usd_per_mtok),
-      }));
+      const v = await withDb((db) => new BillingAdminRepository(db).prices());
       out.result(v, (xs) =>
         table(
           ['provider', 'model', 'input $/Mtok', 'output $/Mtok'],
@@ -230,24 +185,7 @@ export function billingAdminCommands(billing: Command, out: Output): void {
         inputUsdPerMtok: amount(input, 'the input price'),
         outputUsdPerMtok: amount(output, 'the output price'),
       };
-      await withDb((db) =>
-        db
-          .insertInto('model_prices')
-          .values({
-            provider,
-            model,
-            input_usd_per_mtok: v.inputUsdPerMtok,
-            output_usd_per_mtok: v.outputUsdPerMtok,
-          })
-          .onConflict((oc) =>
-            oc.columns(['provider', 'model']).doUpdateSet({
-              input_usd_per_mtok: v.inputUsdPerMtok,
-              output_usd_per_mtok: v.outputUsdPerMtok,
-              updated_at: new Date(),
-            }),
-          )
-          .execute(),
-      );
+      await withDb((db) => new BillingAdminRepository(db).setPrice(v));
       out.result(
         v,
         (x) =>
