@@ -19,7 +19,8 @@ afterAll(() => stripe.close());
 describe('gateway decisions on the matched route', () => {
   const system = withSystem({
     database: 'heady_e2e_paths',
-    services: ['vector-memory', 'billing', 'gateway'],
+    // every service behind a route, so each answers below 500
+    services: ['vector-memory', 'knowledge-vault', 'billing', 'device-sync', 'gateway'],
     billing: billingEnvFor(stripe),
     env: {
       HEADY_MEMORY_DIMENSIONS: '64',
