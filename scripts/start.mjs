@@ -273,7 +273,7 @@ function printRun(run) {
         : JSON.stringify(run.result?.output ?? null),
       ...(run.result?.sources?.length
         ? [
-            `retrieved from memory: ${run.result.sources.map((x) => `${x.source} (score ${x.score})`).join(', ')}`,
+            `retrieved: ${run.result.sources.map((x) => `${x.kind} ${x.source} (score ${x.score})`).join(', ')}`,
           ]
         : []),
       `(the whole result: GET /api/runs/${run.runId})`,
